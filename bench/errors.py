@@ -1,0 +1,9 @@
+"""Errors that reach the user: each names the file, field or value at fault."""
+
+
+class HmrbenchError(Exception):
+    """Base class for errors the CLI reports as a message (no traceback)."""
+
+
+class ModelFileError(HmrbenchError):
+    """A body-model file is missing, unreadable or lacks a required key."""

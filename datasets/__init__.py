@@ -1,0 +1,1 @@
+"""datasets of hmrbench (uses bench/, never the reverse except through the registry)."""

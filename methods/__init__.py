@@ -1,0 +1,1 @@
+"""methods of hmrbench (uses bench/, never the reverse except through the registry)."""

@@ -1,0 +1,1 @@
+"""reports of hmrbench (uses bench/, never the reverse except through the registry)."""

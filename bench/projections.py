@@ -19,7 +19,7 @@ inputs, are differentiable, and raise ``ValueError`` naming the expected shape w
 
 import torch
 
-from bench.rotations import _check_trailing
+from bench.shapes import check_trailing as _check_trailing
 
 __all__ = [
     "d2s_scales",

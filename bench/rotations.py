@@ -16,6 +16,8 @@ raises ``ValueError`` naming the expected shape when the trailing dims are wrong
 import torch
 import torch.nn.functional as F
 
+from bench.shapes import check_trailing as _check_trailing
+
 __all__ = [
     "axis_angle_to_matrix",
     "matrix_to_axis_angle",
@@ -23,17 +25,6 @@ __all__ = [
     "mirror_axis_angle",
     "rot6d_to_matrix",
 ]
-
-
-def _check_trailing(name: str, x: torch.Tensor, *dims: int | str) -> None:
-    """Raise unless ``x`` is a tensor whose trailing dims match ``dims`` (a str matches any size)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
-    n = len(dims)
-    tail = tuple(x.shape[x.dim() - n :]) if x.dim() >= n else None
-    if tail is None or any(isinstance(d, int) and d != s for d, s in zip(dims, tail, strict=True)):
-        expected = ", ".join(["..."] + [str(d) for d in dims])
-        raise ValueError(f"{name}: expected ({expected}), got {tuple(x.shape)}")
 
 
 def _small_angle_threshold(dtype: torch.dtype) -> float:

@@ -1,0 +1,398 @@
+"""SMPL-X body model access: one entry point, the user's real model or the embedded one, and a fast forward.
+
+`load_body_model()` resolves the model file (``model_path`` argument, else ``$SMPLX_MODEL_PATH``, else the
+embedded synthetic model built into the user cache), validates it, loads it through ``smplx.SMPLX`` unmodified
+(kept as ``BodyModel.layer``) and wraps the layer's buffers in a faster forward with two outputs:
+
+- ``forward(..., vertices=True)``: the full mesh and the 127 (144 with the face contour) output joints, equal to
+  ``smplx.SMPLX.forward`` within float32 round-off;
+- ``keypoints(...)``: the same joints from the posed kinematic joints plus only the vertices that keypoints need
+  (vertex joints and landmark triangles), without skinning the whole mesh.
+
+Both skip exactly-zero pose-corrective rows and columns (exact for any model; the embedded model's correctives
+are sparse) and skin with a single matrix product over 3x4 joint transforms.
+
+Parameters follow ``smplx`` names and layouts: ``betas (B, <=NB)``, ``expression (B, <=NE)``,
+``global_orient (B, 3)``, ``body_pose (B, 63)`` or ``(B, 21, 3)``, ``left_hand_pose``/``right_hand_pose``
+``(B, num_pca_comps)`` (or ``(B, 45)`` without PCA), ``jaw_pose``/``leye_pose``/``reye_pose (B, 3)``,
+``transl (B, 3)``; axis-angle in radians, metres, SMPL-X body frame (y up). Missing parameters are zeros.
+Instead of the axis-angle poses, ``pose_rotmats (B, 55, 3, 3)`` gives every joint rotation directly (no hand
+PCA, no hand mean), as a regressor that predicts rotations needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import smplx
+import torch
+from smplx.lbs import find_dynamic_lmk_idx_and_bcoords
+
+from bench.embedded import EMBEDDED_VERSION, embedded_model_dir
+from bench.embedded.build import FILE_NAME, file_sha256
+from bench.errors import ModelFileError
+from bench.rotations import axis_angle_to_matrix
+from bench.skeletons import SMPLX_NUM_BODY_JOINTS, SMPLX_NUM_HAND_JOINTS, SMPLX_NUM_JOINTS
+
+ENV_VAR = "SMPLX_MODEL_PATH"
+NUM_VERTICES = 10475
+# Key -> expected shape ('V' = vertex count, 'F' = face count, '*' = any size >= the minimum said in `_MINIMUM`).
+REQUIRED_KEYS: dict[str, tuple] = {
+    "v_template": ("V", 3),
+    "f": ("F", 3),
+    "J_regressor": (SMPLX_NUM_JOINTS, "V"),
+    "weights": ("V", SMPLX_NUM_JOINTS),
+    "kintree_table": (2, SMPLX_NUM_JOINTS),
+    "shapedirs": ("V", 3, "*"),
+    "posedirs": ("V", 3, 9 * (SMPLX_NUM_JOINTS - 1)),
+    "hands_componentsl": ("*", 3 * SMPLX_NUM_HAND_JOINTS),
+    "hands_componentsr": ("*", 3 * SMPLX_NUM_HAND_JOINTS),
+    "hands_meanl": (3 * SMPLX_NUM_HAND_JOINTS,),
+    "hands_meanr": (3 * SMPLX_NUM_HAND_JOINTS,),
+    "lmk_faces_idx": (51,),
+    "lmk_bary_coords": (51, 3),
+}
+CONTOUR_KEYS = ("dynamic_lmk_faces_idx", "dynamic_lmk_bary_coords")
+_MINIMUM_SHAPE_COMPONENTS = 20  # 10 betas + 10 expressions
+_GENDERS = ("neutral", "male", "female")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the body model came from."""
+
+    path: Path  # the model file (.npz or .pkl)
+    origin: str  # "embedded", "--model-path" or the environment variable's name
+    synthetic: bool  # True for the embedded, procedurally generated model
+    sha256: str
+
+
+def _candidates(folder: Path, gender: str) -> list[Path]:
+    stem = f"SMPLX_{gender.upper()}"
+    return [folder / "smplx" / f"{stem}.npz", folder / "smplx" / f"{stem}.pkl", folder / f"{stem}.npz",
+            folder / f"{stem}.pkl"]
+
+
+def resolve_model(model_path: str | os.PathLike | None = None, *, gender: str = "neutral") -> ModelSource:
+    """Find the model file: `model_path`, else $SMPLX_MODEL_PATH, else the embedded model (built on first use).
+
+    A path that was asked for and does not hold a model raises `ModelFileError`; it never falls back to the
+    embedded model.
+    """
+    if gender not in _GENDERS:
+        raise ValueError(f"unknown gender {gender!r}; valid: {', '.join(_GENDERS)}")
+    origin = "--model-path"
+    if model_path is None and os.environ.get(ENV_VAR):
+        model_path, origin = os.environ[ENV_VAR], ENV_VAR
+    if model_path is None:
+        if gender != "neutral":
+            raise ModelFileError(f"the embedded model is gender-neutral only; give --model-path for {gender!r}")
+        path = embedded_model_dir() / "smplx" / FILE_NAME
+        return ModelSource(path=path, origin="embedded", synthetic=True, sha256=file_sha256(path))
+    path = Path(model_path).expanduser()
+    if path.is_dir():
+        found = [p for p in _candidates(path, gender) if p.is_file()]
+        if not found:
+            looked = ", ".join(str(p) for p in _candidates(path, gender))
+            raise ModelFileError(f"no SMPL-X model in folder {path} (from {origin}); looked for: {looked}")
+        path = found[0]
+    elif not path.is_file():
+        raise ModelFileError(f"SMPL-X model file {path} (from {origin}) does not exist")
+    data = read_model_file(path)
+    return ModelSource(path=path, origin=origin, synthetic="hmrbench_embedded_version" in data,
+                       sha256=file_sha256(path))
+
+
+def read_model_file(path: Path) -> dict[str, np.ndarray]:
+    """Read and validate a SMPL-X `.npz`/`.pkl`; errors name the file and the missing or malformed key."""
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                data = {k: npz[k] for k in npz.files}
+        elif path.suffix == ".pkl":
+            with open(path, "rb") as fh:
+                data = dict(pickle.load(fh, encoding="latin1"))
+        else:
+            raise ModelFileError(f"{path}: unknown model file type {path.suffix!r} (expected .npz or .pkl)")
+    except ModelFileError:
+        raise
+    except Exception as exc:  # zip, pickle and numpy errors all mean the same to the user
+        raise ModelFileError(f"{path}: cannot read SMPL-X model file ({type(exc).__name__}: {exc})") from exc
+    for key in REQUIRED_KEYS:
+        if key not in data:
+            raise ModelFileError(f"{path}: missing key {key!r} (a SMPL-X model file needs {', '.join(REQUIRED_KEYS)})")
+    sizes = {"V": np.shape(data["v_template"])[0], "F": np.shape(data["f"])[0]}
+    for key, expected in REQUIRED_KEYS.items():
+        shape = np.shape(data[key])
+        ok = len(shape) == len(expected) and all(
+            e == "*" or s == (sizes[e] if isinstance(e, str) else e) for s, e in zip(shape, expected, strict=True)
+        )
+        if not ok:
+            want = "(" + ", ".join(str(sizes.get(e, e)) if e != "*" else "N" for e in expected) + ")"
+            raise ModelFileError(f"{path}: key {key!r} has shape {shape}, expected {want}")
+    if sizes["V"] != NUM_VERTICES:
+        raise ModelFileError(f"{path}: 'v_template' has {sizes['V']} vertices; SMPL-X has {NUM_VERTICES} "
+                             "(smplx hard-codes vertex ids of that topology)")
+    if np.shape(data["shapedirs"])[2] < _MINIMUM_SHAPE_COMPONENTS:
+        raise ModelFileError(f"{path}: 'shapedirs' has {np.shape(data['shapedirs'])[2]} components, expected at "
+                             f"least {_MINIMUM_SHAPE_COMPONENTS} (10 shape + 10 expression)")
+    for key in ("v_template", "shapedirs", "posedirs", "weights", "J_regressor"):
+        value = data[key].toarray() if hasattr(data[key], "toarray") else data[key]  # scipy.sparse in some .pkl
+        if not np.isfinite(np.asarray(value, dtype=np.float64)).all():
+            raise ModelFileError(f"{path}: key {key!r} contains NaN or inf")
+    return data
+
+
+def _create_layer(source: ModelSource, *, gender: str, num_pca_comps: int, use_pca: bool, flat_hand_mean: bool,
+                  use_face_contour: bool, dtype: torch.dtype) -> smplx.SMPLX:
+    if use_face_contour:
+        with np.load(source.path) if source.path.suffix == ".npz" else contextlib.nullcontext({}) as data:
+            missing = [k for k in CONTOUR_KEYS if source.path.suffix == ".npz" and k not in data]
+        if missing:
+            raise ModelFileError(f"{source.path}: use_face_contour needs key {missing[0]!r}")
+    # smplx prints warnings about the number of shape components on stdout; keep our stdout clean
+    with contextlib.redirect_stdout(io.StringIO()):
+        return smplx.SMPLX(str(source.path), ext=source.path.suffix[1:], gender=gender, num_pca_comps=num_pca_comps,
+                           use_pca=use_pca, flat_hand_mean=flat_hand_mean, use_face_contour=use_face_contour,
+                           num_betas=10, num_expression_coeffs=10, dtype=dtype)
+
+
+def load_body_model(model_path: str | os.PathLike | None = None, *, gender: str = "neutral", num_pca_comps: int = 6,
+                    use_pca: bool = True, flat_hand_mean: bool = False, use_face_contour: bool = False,
+                    device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> BodyModel:
+    """The one entry point to a SMPL-X body model (see the module docstring)."""
+    source = resolve_model(model_path, gender=gender)
+    if source.origin != "embedded":
+        read_model_file(source.path)  # validated before smplx sees it, so errors name the key
+    layer = _create_layer(source, gender=gender, num_pca_comps=num_pca_comps, use_pca=use_pca,
+                          flat_hand_mean=flat_hand_mean, use_face_contour=use_face_contour, dtype=dtype)
+    return BodyModel(layer, source).to(device)
+
+
+def _levels(parents: np.ndarray) -> list[np.ndarray]:
+    """Joints grouped by depth in the kinematic tree (root level excluded), for level-batched transforms."""
+    depth = np.zeros(len(parents), dtype=np.int64)
+    for j in range(1, len(parents)):
+        depth[j] = depth[parents[j]] + 1
+    return [np.flatnonzero(depth == d) for d in range(1, depth.max() + 1)]
+
+
+class _VertexSet(torch.nn.Module):
+    """Template, blend shapes and skinning weights of a subset of the vertices (all of them, or keypoints').
+
+    Stored row-major per vertex coordinate so each product writes (S, 3, B) directly (batch last): the
+    skinning then needs no layout copies.
+    """
+
+    def __init__(self, layer: smplx.SMPLX, ids: torch.Tensor) -> None:
+        super().__init__()
+        V = layer.v_template.shape[0]
+        shapedirs = torch.cat([layer.shapedirs, layer.expr_dirs], dim=-1)[ids]  # (S, 3, D)
+        posedirs = layer.posedirs.reshape(-1, V, 3)[:, ids]  # (P, S, 3)
+        active_feat = posedirs.abs().flatten(1).amax(1) > 0
+        active_vert = posedirs.abs().amax(dim=(0, 2)) > 0
+        self.register_buffer("v_template", layer.v_template[ids].unsqueeze(-1).clone())  # (S, 3, 1)
+        self.register_buffer("shapedirs", shapedirs.flatten(0, 1).contiguous())  # (S*3, D)
+        self.register_buffer("pose_feat", torch.nonzero(active_feat).flatten())
+        self.register_buffer("pose_vert", torch.nonzero(active_vert).flatten())
+        # posedirs stored contiguous, restricted to its non-zero block: (S_active*3, P_active)
+        block = posedirs[active_feat][:, active_vert]  # (P_a, S_a, 3)
+        self.register_buffer("posedirs", block.permute(1, 2, 0).flatten(0, 1).contiguous())
+        self.register_buffer("weights", layer.lbs_weights[ids].contiguous())  # (S, 55)
+
+
+@dataclass
+class BodyOutput:
+    joints: torch.Tensor  # (B, 127 or 144, 3) SMPL-X output joints, metres
+    vertices: torch.Tensor | None  # (B, V, 3) or None for the keypoint path
+    posed_joints: torch.Tensor  # (B, 55, 3) kinematic joints (translated)
+
+
+class BodyModel(torch.nn.Module):
+    """SMPL-X forward over a loaded `smplx.SMPLX` layer's buffers: full mesh or keypoints only."""
+
+    def __init__(self, layer: smplx.SMPLX, source: ModelSource) -> None:
+        super().__init__()
+        self.layer = layer
+        self.source = source
+        self.use_pca, self.num_pca_comps = layer.use_pca, layer.num_pca_comps
+        self.use_face_contour = layer.use_face_contour
+        self.num_betas, self.num_expression = layer.num_betas, layer.num_expression_coeffs
+        parents = layer.parents.cpu().numpy().copy()
+        parents[0] = -1
+        self._parents = parents
+        self._levels = _levels(parents)
+        faces = layer.faces_tensor
+        J_regressor = layer.J_regressor
+        self.register_buffer("J_template", J_regressor @ layer.v_template)  # (55, 3)
+        dirs = torch.cat([layer.shapedirs, layer.expr_dirs], dim=-1)
+        self.register_buffer("J_dirs", torch.einsum("jv,vcd->djc", J_regressor, dirs).flatten(1).contiguous())
+        vj = layer.vertex_joint_selector.extra_joints_idxs
+        lmk_faces = faces[layer.lmk_faces_idx]  # (51, 3)
+        self.register_buffer("lmk_bary", layer.lmk_bary_coords.clone())
+        keypoint_ids = [vj, lmk_faces.flatten()]
+        if self.use_face_contour:
+            keypoint_ids.append(faces[layer.dynamic_lmk_faces_idx].flatten())
+            self.register_buffer("dyn_lmk_faces", faces[layer.dynamic_lmk_faces_idx])  # (79, 17, 3)
+            self.register_buffer("dyn_lmk_bary", layer.dynamic_lmk_bary_coords.clone())
+        kp_ids = torch.unique(torch.cat(keypoint_ids))
+        remap = torch.full((layer.v_template.shape[0],), -1, dtype=torch.long)
+        remap[kp_ids] = torch.arange(len(kp_ids))
+        self.register_buffer("vj_full", vj.clone())
+        self.register_buffer("lmk_faces_full", lmk_faces.clone())
+        self.register_buffer("vj_kp", remap[vj])
+        self.register_buffer("lmk_faces_kp", remap[lmk_faces])
+        self.register_buffer("remap_kp", remap)
+        self.full = _VertexSet(layer, torch.arange(layer.v_template.shape[0]))
+        self.kp = _VertexSet(layer, kp_ids)
+        self.register_buffer("pose_mean", layer.pose_mean.clone())
+        if self.use_pca:
+            self.register_buffer("hand_components_l", layer.left_hand_components.clone())
+            self.register_buffer("hand_components_r", layer.right_hand_components.clone())
+
+    # ------------------------------------------------------------------ parameters
+    def _batch(self, params: dict[str, torch.Tensor]) -> tuple[int, torch.dtype, torch.device]:
+        for value in params.values():
+            if value is not None:
+                return value.shape[0], self.J_template.dtype, self.J_template.device
+        return 1, self.J_template.dtype, self.J_template.device
+
+    def _param(self, params, name, width, B, dtype, device) -> torch.Tensor:
+        value = params.get(name)
+        if value is None:
+            return torch.zeros(B, width, dtype=dtype, device=device)
+        value = value.reshape(value.shape[0], -1) if value.dim() > 2 else value
+        if value.dim() != 2 or value.shape[0] != B or value.shape[1] > width or (
+                name not in ("betas", "expression") and value.shape[1] != width):
+            limit = f"<= {width}" if name in ("betas", "expression") else str(width)
+            raise ValueError(f"{name}: expected ({B}, {limit}), got {tuple(value.shape)}")
+        if value.shape[1] < width:
+            value = torch.nn.functional.pad(value, (0, width - value.shape[1]))
+        return value.to(dtype)
+
+    def rotations(self, **params: torch.Tensor) -> torch.Tensor:
+        """Joint rotation matrices (B, 55, 3, 3) from smplx-style axis-angle parameters (hand PCA and mean applied)."""
+        known = {"global_orient", "body_pose", "left_hand_pose", "right_hand_pose", "jaw_pose", "leye_pose",
+                 "reye_pose"}
+        unknown = set(params) - known
+        if unknown:
+            raise ValueError(f"unknown pose parameter(s) {sorted(unknown)}; valid: {sorted(known)}")
+        B, dtype, device = self._batch(params)
+        hand_width = self.num_pca_comps if self.use_pca else 3 * SMPLX_NUM_HAND_JOINTS
+        lh = self._param(params, "left_hand_pose", hand_width, B, dtype, device)
+        rh = self._param(params, "right_hand_pose", hand_width, B, dtype, device)
+        if self.use_pca:
+            lh, rh = lh @ self.hand_components_l, rh @ self.hand_components_r
+        full = torch.cat([
+            self._param(params, "global_orient", 3, B, dtype, device),
+            self._param(params, "body_pose", 3 * SMPLX_NUM_BODY_JOINTS, B, dtype, device),
+            self._param(params, "jaw_pose", 3, B, dtype, device),
+            self._param(params, "leye_pose", 3, B, dtype, device),
+            self._param(params, "reye_pose", 3, B, dtype, device),
+            lh, rh,
+        ], dim=1) + self.pose_mean
+        return axis_angle_to_matrix(full.reshape(B, SMPLX_NUM_JOINTS, 3))
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, *, betas=None, expression=None, transl=None, pose_rotmats=None, vertices: bool = True,
+                **pose: torch.Tensor) -> BodyOutput:
+        """SMPL-X forward; `vertices=False` takes the keypoint path (same joints, no full-mesh skinning)."""
+        if pose_rotmats is not None:
+            if pose:
+                raise ValueError(f"give either pose_rotmats or axis-angle poses, not both (got {sorted(pose)})")
+            if pose_rotmats.dim() != 4 or pose_rotmats.shape[1:] != (SMPLX_NUM_JOINTS, 3, 3):
+                raise ValueError(f"pose_rotmats: expected (B, {SMPLX_NUM_JOINTS}, 3, 3), got {tuple(pose_rotmats.shape)}")
+            R = pose_rotmats.to(self.J_template.dtype)
+        else:
+            anchor = {"betas": betas, "expression": expression, "transl": transl}
+            R = self.rotations(**pose) if pose else self.rotations(
+                global_orient=torch.zeros(self._batch(anchor)[0], 3, dtype=self.J_template.dtype,
+                                          device=self.J_template.device))
+        B, dtype, device = R.shape[0], R.dtype, R.device
+        shape = torch.cat([self._param({"betas": betas}, "betas", self.num_betas, B, dtype, device),
+                           self._param({"expression": expression}, "expression", self.num_expression, B, dtype,
+                                       device)], dim=1)
+        vset = self.full if vertices else self.kp
+        J = self.J_template + (shape @ self.J_dirs).view(B, SMPLX_NUM_JOINTS, 3)
+        R_world, t_world = self._rigid(R, J)
+        A_t = t_world - (R_world @ J.unsqueeze(-1)).squeeze(-1)  # x -> R_w (x - J) + t_w
+        A = torch.cat([R_world.flatten(2), A_t], dim=2)  # (B, 55, 12): R row-major, then t
+        S = vset.weights.shape[0]
+        v = vset.v_template + (vset.shapedirs @ shape.T).view(S, 3, B)  # (S, 3, B)
+        if len(vset.pose_feat):
+            feat = (R[:, 1:] - torch.eye(3, dtype=dtype, device=device)).flatten(1)[:, vset.pose_feat]
+            v = v.index_add(0, vset.pose_vert, (vset.posedirs @ feat.T).view(-1, 3, B))
+        T = (vset.weights @ A.permute(1, 2, 0).reshape(SMPLX_NUM_JOINTS, 12 * B)).view(S, 12, B)
+        posed = T[:, 9:12] + T[:, 0:9:3] * v[:, 0:1] + T[:, 1:9:3] * v[:, 1:2] + T[:, 2:9:3] * v[:, 2:3]
+        posed = posed.permute(2, 0, 1)  # (B, S, 3), a view
+        vj, lmk_faces = (self.vj_full, self.lmk_faces_full) if vertices else (self.vj_kp, self.lmk_faces_kp)
+        landmarks = torch.einsum("blfc,lf->blc", posed[:, lmk_faces], self.lmk_bary)
+        parts = [t_world, posed[:, vj], landmarks]
+        if self.use_face_contour:
+            parts.append(self._contour(R, posed, vertices))
+        joints = torch.cat(parts, dim=1)
+        if transl is not None:
+            if transl.shape != (B, 3):
+                raise ValueError(f"transl: expected ({B}, 3), got {tuple(transl.shape)}")
+            joints = joints + transl.unsqueeze(1)
+            posed = posed + transl.unsqueeze(1)
+            t_world = t_world + transl.unsqueeze(1)
+        return BodyOutput(joints=joints, vertices=posed.contiguous() if vertices else None, posed_joints=t_world)
+
+    def keypoints(self, **params: torch.Tensor) -> torch.Tensor:
+        """Output joints (B, 127 or 144, 3) by the keypoint path."""
+        return self.forward(vertices=False, **params).joints
+
+    def _rigid(self, R: torch.Tensor, J: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """World rotations (B, 55, 3, 3) and positions (B, 55, 3) of the joints, one batched step per tree level."""
+        parents = self._parents
+        rel = J.clone()
+        rel[:, 1:] = J[:, 1:] - J[:, parents[1:]]
+        R_world = torch.empty_like(R)
+        t_world = torch.empty_like(J)
+        R_world[:, 0], t_world[:, 0] = R[:, 0], J[:, 0]
+        for level in self._levels:
+            p = parents[level]
+            Rp = R_world[:, p]
+            R_world[:, level] = Rp @ R[:, level]
+            t_world[:, level] = (Rp @ rel[:, level].unsqueeze(-1)).squeeze(-1) + t_world[:, p]
+        return R_world, t_world
+
+    def _contour(self, R: torch.Tensor, posed: torch.Tensor, vertices: bool) -> torch.Tensor:
+        neck_chain = self.layer.neck_kin_chain
+        full_rot = R.reshape(R.shape[0], -1)  # smplx's look-up accepts rotation matrices with pose2rot=False
+        idx, bary = find_dynamic_lmk_idx_and_bcoords(posed, full_rot, torch.arange(len(self.dyn_lmk_faces),
+                                                     device=R.device), self.dyn_lmk_bary, neck_chain, pose2rot=False)
+        faces = self.dyn_lmk_faces[idx]  # (B, 17, 3)
+        if not vertices:
+            faces = self.remap_kp[faces]
+        tri = torch.gather(posed, 1, faces.flatten(1).unsqueeze(-1).expand(-1, -1, 3)).view(*faces.shape, 3)
+        return torch.einsum("blfc,blf->blc", tri, bary)
+
+
+def model_info(model_path: str | os.PathLike | None = None) -> dict[str, object]:
+    """What `hmrbench model info` prints: which model, where, its hash, sizes and whether it is synthetic."""
+    model = load_body_model(model_path)
+    layer = model.layer
+    src = model.source
+    return {
+        "model": "embedded synthetic SMPL-X-format model" if src.synthetic else "SMPL-X",
+        "synthetic": src.synthetic,
+        "origin": src.origin,
+        "path": str(src.path),
+        "sha256": src.sha256,
+        "embedded_version": EMBEDDED_VERSION if src.synthetic else None,
+        "vertices": int(layer.v_template.shape[0]),
+        "faces": int(layer.faces_tensor.shape[0]),
+        "kinematic_joints": SMPLX_NUM_JOINTS,
+        "output_joints": int(model.keypoints().shape[1]),
+        "shape_components": int(layer.shapedirs.shape[-1]),
+        "expression_components": int(layer.expr_dirs.shape[-1]),
+        "hand_pca_components": int(np.shape(read_model_file(src.path)["hands_componentsl"])[0]),
+    }

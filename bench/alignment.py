@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bench.shapes import check_trailing
 from bench.skeletons import Skeleton, get_skeleton
 
 ROOT_MODES = ("pelvis", "mid_hip")
@@ -30,11 +31,8 @@ MIN_VALID_JOINTS = 3
 
 
 def _check_points(name: str, x: Tensor, n: str = "J") -> None:
-    """Raise ValueError unless `x` is a floating tensor of shape (..., n, 3)."""
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{name}: expected a tensor of shape (..., {n}, 3), got {type(x).__name__}")
-    if x.ndim < 2 or x.shape[-1] != 3:
-        raise ValueError(f"{name}: expected (..., {n}, 3), got {tuple(x.shape)}")
+    """Raise ValueError unless `x` is a floating tensor of shape (..., n, 3) (TypeError for a non-tensor)."""
+    check_trailing(name, x, n, 3)
     if not x.is_floating_point():
         raise ValueError(f"{name}: expected a floating-point tensor of shape (..., {n}, 3), got {x.dtype}")
 

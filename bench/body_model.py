@@ -307,7 +307,8 @@ class BodyModel(torch.nn.Module):
             if pose:
                 raise ValueError(f"give either pose_rotmats or axis-angle poses, not both (got {sorted(pose)})")
             if pose_rotmats.dim() != 4 or pose_rotmats.shape[1:] != (SMPLX_NUM_JOINTS, 3, 3):
-                raise ValueError(f"pose_rotmats: expected (B, {SMPLX_NUM_JOINTS}, 3, 3), got {tuple(pose_rotmats.shape)}")
+                got = tuple(pose_rotmats.shape)
+                raise ValueError(f"pose_rotmats: expected (B, {SMPLX_NUM_JOINTS}, 3, 3), got {got}")
             R = pose_rotmats.to(self.J_template.dtype)
         else:
             anchor = {"betas": betas, "expression": expression, "transl": transl}

@@ -388,7 +388,7 @@ def _limbs(b: _Builder, p: Proportions, J: dict[str, np.ndarray], side: str, s: 
         radii = np.stack([r0 * 0.85 * taper[:, 0], r0 * taper[:, 0]], 1)
         _, rings = b.chain_tube(Chain(joints, n("wrist"), seg, t, blend=0.35), centres, radii, Y, 12,
                                 centres[0] - 0.01 * HL * direction, tip)
-        for name, r in zip(joints, jr, strict=True):
+        for name, r in zip(joints, jr[:3], strict=True):
             b.sets[name] = rings[r]
         b.points[f"{side[0]}{finger}"] = b.n - 1
 

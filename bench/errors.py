@@ -7,3 +7,7 @@ class HmrbenchError(Exception):
 
 class ModelFileError(HmrbenchError):
     """A body-model file is missing, unreadable or lacks a required key."""
+
+
+class DataFileError(HmrbenchError):
+    """A dataset file is missing, malformed, or holds values out of range; the message names file and field."""

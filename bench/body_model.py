@@ -68,7 +68,7 @@ class ModelSource:
     """Where the body model came from."""
 
     path: Path  # the model file (.npz or .pkl)
-    origin: str  # "embedded", "--model-path" or the environment variable's name
+    origin: str  # "embedded", "model_path argument / --model-path" or the environment variable's name
     synthetic: bool  # True for the embedded, procedurally generated model
     sha256: str
 
@@ -87,7 +87,7 @@ def resolve_model(model_path: str | os.PathLike | None = None, *, gender: str = 
     """
     if gender not in _GENDERS:
         raise ValueError(f"unknown gender {gender!r}; valid: {', '.join(_GENDERS)}")
-    origin = "--model-path"
+    origin = "model_path argument / --model-path"
     if model_path is None and os.environ.get(ENV_VAR):
         model_path, origin = os.environ[ENV_VAR], ENV_VAR
     if model_path is None:

@@ -24,7 +24,7 @@ from bench.embedded.hands import hand_pca, mirror_hand_pose
 from bench.embedded.mesh import BodyMesh, assemble
 from bench.skeletons import SMPLX_NUM_JOINTS, get_skeleton
 
-EMBEDDED_VERSION = "1"
+EMBEDDED_VERSION = "2"  # bump whenever the generated arrays change
 NUM_VERTICES = 10475  # SMPL-X's vertex count; smplx's hard-coded vertex ids need it
 NUM_SHAPE, NUM_EXPRESSION = 10, 10
 CORRECTIVE_GAIN = 0.10  # bulge at a fully bent joint, as a fraction of the local tube radius per unit (3 - tr R)
@@ -63,7 +63,8 @@ def _raycast_front(verts: np.ndarray, faces: np.ndarray, points_xy: np.ndarray) 
         z = l0 * a[:, 2] + l1 * b[:, 2] + l2 * c[:, 2]
         k = np.flatnonzero(inside)[np.argmax(z[inside])]
         out_f.append(tri_idx[k])
-        out_b.append([l0[k], l1[k], l2[k]])
+        bary = np.clip([l0[k], l1[k], l2[k]], 0.0, None)  # remove round-off below zero
+        out_b.append(bary / bary.sum())
     return np.array(out_f, dtype=np.int64), np.array(out_b)
 
 

@@ -122,6 +122,8 @@ def hand_pca(seed: int = 0, n_samples: int = 6000, noise: float = 0.02) -> tuple
     eigval, eigvec = np.linalg.eigh(cov)
     order = np.argsort(eigval)[::-1]
     components = eigvec[:, order].T
-    # deterministic signs: the largest-magnitude entry of each component is positive
+    # deterministic signs: the largest-magnitude entry of each component is positive, except the first
+    # (the grasp synergy), which points along the flexed mean so that a positive coefficient curls the hand
     signs = np.sign(components[np.arange(45), np.abs(components).argmax(axis=1)])
+    signs[0] = np.sign(components[0] @ mean)
     return components * signs[:, None], mean

@@ -19,7 +19,6 @@ Every reader error raises :class:`bench.errors.DataFileError` naming the file, t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 
 from bench.errors import DataFileError
 from bench.skeletons import PARTS, Skeleton, convert, get_skeleton, part_indices
+from datasets.jsonio import dump_json, load_json
 
 LAYOUT = "openpose_137"
 BODY25 = "openpose_body25"
@@ -79,18 +79,6 @@ class OpenPosePerson:
             self.parts_present = {p: bool((self.keypoints[_SLOTS[p], 2] > 0).any()) for p in PARTS}
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataFileError(f"{path}: cannot read: {e}") from None
-    except json.JSONDecodeError as e:
-        raise DataFileError(f"{path}: malformed JSON: {e}") from None
-
-
 def _read_part(value: Any, counts: tuple[int, ...], path: Path, where: str) -> np.ndarray | None:
     """(N, 3) float64 with N in ``counts``, None for an absent (null or empty) part; DataFileError otherwise."""
     if value is None:
@@ -118,7 +106,7 @@ def read_openpose(path: str | Path) -> list[OpenPosePerson]:
     A person with both ``_2d`` and legacy keys for a part is read from the ``_2d`` key.
     """
     path = Path(path)
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, dict):
         raise DataFileError(f"{path}: top level: expected an object, got {type(data).__name__}")
     if "people" not in data:
@@ -157,7 +145,4 @@ def write_openpose(path: str | Path, people: Iterable[OpenPosePerson], version: 
         for _, key, _ in _PART_KEYS:
             entry[key.replace("_2d", "_3d")] = []
         entries.append(entry)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        json.dump({"version": version, "people": entries}, f, allow_nan=False)
+    dump_json(Path(path), {"version": version, "people": entries})

@@ -34,6 +34,7 @@ import torch
 from bench.errors import DataFileError
 from bench.projections import project_camera, world_to_camera
 from bench.skeletons import get_skeleton
+from datasets.jsonio import dump_json, load_json
 
 CM_PER_M = 100.0
 VALID_CONFIDENCE = 0.1  # the toolbox's threshold: a joint is valid when c > 0.1
@@ -96,24 +97,6 @@ def face_frame_path(root: str | Path, seq: str, frame: int) -> Path:
 
 
 # --- shared reading helpers --------------------------------------------------------------------------------
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataFileError(f"{path}: cannot read: {e}") from None
-    except json.JSONDecodeError as e:
-        raise DataFileError(f"{path}: malformed JSON: {e}") from None
-
-
-def _dump_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        json.dump(data, f, allow_nan=False)  # float repr round-trips float64 exactly
 
 
 def _get(obj: Any, key: str, path: Path, where: str) -> Any:
@@ -243,7 +226,7 @@ def read_calibration(path: str | Path) -> Calibration:
     a rotation that is not orthonormal with det +1, or a duplicate camera name.
     """
     path = Path(path)
-    data = _load_json(path)
+    data = load_json(path)
     entries = _list(_get(data, "cameras", path, ""), path, "cameras")
     calibration = Calibration(path=path)
     for i, entry in enumerate(entries):
@@ -287,7 +270,7 @@ def write_calibration(path: str | Path, cameras: Mapping[str, Camera] | Iterable
             "R": _finite_out(f"{cam.name}.R", cam.R, (3, 3)).tolist(),
             "t": (_finite_out(f"{cam.name}.t", cam.t, (3,)) * CM_PER_M)[:, None].tolist(),
         })  # fmt: skip
-    _dump_json(Path(path), {"cameras": entries})
+    dump_json(Path(path), {"cameras": entries})
 
 
 def hd_cameras(cameras: Mapping[str, Camera]) -> list[Camera]:
@@ -377,7 +360,7 @@ def read_body_frame(path: str | Path) -> BodyFrame:
     """Read a ``body3DScene_%08d.json`` frame; joints converted cm -> m. ``univTime`` and ``bodies`` are
     required, ``fpsType`` and ``version`` are kept when present (None otherwise)."""
     path = Path(path)
-    data = _load_json(path)
+    data = load_json(path)
     univ_time = _number(_get(data, "univTime", path, ""), path, "univTime")
     bodies = []
     for i, entry in enumerate(_list(_get(data, "bodies", path, ""), path, "bodies")):
@@ -413,7 +396,7 @@ def write_body_frame(path: str | Path, frame: BodyFrame) -> None:
     if frame.fps_type is not None:
         data["fpsType"] = frame.fps_type
     data["bodies"] = bodies
-    _dump_json(Path(path), data)
+    dump_json(Path(path), data)
 
 
 # --- hands and faces ---------------------------------------------------------------------------------------
@@ -494,7 +477,7 @@ def _landmarks_out(name: str, lm: Landmarks, count: int) -> dict[str, Any]:
 
 
 def _read_people(path: Path) -> tuple[list[tuple[int, dict, str]], float | None, float | None]:
-    data = _load_json(path)
+    data = load_json(path)
     people = []
     for i, entry in enumerate(_list(_get(data, "people", path, ""), path, "people")):
         where = f"people[{i}]"
@@ -514,7 +497,7 @@ def _write_people(path: str | Path, people: list[dict], univ_time: float | None,
     if univ_time is not None:
         data["univTime"] = float(univ_time)
     data["people"] = people
-    _dump_json(Path(path), data)
+    dump_json(Path(path), data)
 
 
 def read_hand_frame(path: str | Path) -> HandFrame:

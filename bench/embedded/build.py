@@ -24,7 +24,7 @@ from bench.embedded.hands import hand_pca, mirror_hand_pose
 from bench.embedded.mesh import BodyMesh, assemble
 from bench.skeletons import SMPLX_NUM_JOINTS, get_skeleton
 
-EMBEDDED_VERSION = "2"  # bump whenever the generated arrays change
+EMBEDDED_VERSION = "3"  # bump whenever the generated arrays change
 NUM_VERTICES = 10475  # SMPL-X's vertex count; smplx's hard-coded vertex ids need it
 NUM_SHAPE, NUM_EXPRESSION = 10, 10
 CORRECTIVE_GAIN = 0.10  # bulge at a fully bent joint, as a fraction of the local tube radius per unit (3 - tr R)
@@ -138,6 +138,7 @@ def build_arrays() -> dict[str, np.ndarray]:
         "J_regressor": J_regressor[:, new_to_old].astype(f32),
         "weights": mesh.weights[new_to_old].astype(f32),
         "kintree_table": kintree,
+        "joint_names": np.array(names),  # the 55 SMPL-X kinematic joint names, in kintree order
         "shapedirs": shapedirs[new_to_old].astype(f32),
         "posedirs": np.ascontiguousarray(posedirs[new_to_old].astype(f32)),
         "hands_componentsl": components.astype(f32),

@@ -165,6 +165,9 @@ def test_required_keys_and_shapes(embedded_arrays):
     for key in ("v_template", "J_regressor", "weights", "shapedirs", "posedirs", "lmk_bary_coords"):
         assert a[key].dtype == np.float32, key
         assert np.isfinite(a[key]).all(), key
+    from smplx.joint_names import JOINT_NAMES
+
+    assert tuple(a["joint_names"]) == tuple(JOINT_NAMES[:SMPLX_NUM_JOINTS])
 
 
 def test_regressor_weights_and_barycentric_rows_are_normalised(embedded_arrays):

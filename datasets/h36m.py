@@ -1,0 +1,589 @@
+"""Human3.6M file formats: mmpose's ``cameras.pkl``, SPIN/mmpose-style annotation ``.npz``, the sequence table
+of ``metadata.xml``, H36M's own lens model (VideoPose3D's formula) and the evaluation protocols.
+
+Units and frames are converted at the edge (PROTOCOLS.md, "Units and frames", "Human3.6M"):
+
+- Readers return metres and the OpenCV camera convention ``x_cam = R X + t`` (``R`` world -> camera, ``t`` in
+  metres) with intrinsics ``K`` (3 x 3); writers take those and write each file's own layout.
+- ``cameras.pkl`` (mmpose ``tools/dataset_converters/preprocess_h36m.py::_get_camera_params``; mmpose's
+  ``SimpleCamera`` documents R and T as camera-to-world) stores ``R`` camera -> world (the transpose of H36M's
+  world -> camera rotation) and ``T`` the camera centre in world coordinates, **metres** (metadata.xml's mm / 1000).
+  So ``R_ours = R_pkl^T`` and ``t = -R_pkl^T T``. The world frame is H36M's: z up, floor at z = 0. Checked on
+  the real file: mapping the fixture's camera-frame joints to the world with ``X = R_pkl x + T`` puts the lowest
+  joint of each of the four frames 3-9 cm above the floor and standing heads at 1.55-1.70 m; the other reading
+  (``R_pkl`` world -> camera) puts feet 0.02-1.15 m high and heads below the floor.
+- Lens: H36M's radial ``k`` (3,) and tangential ``p`` (2,) are kept as stored (metadata.xml's order, = mmpose's
+  pkl). The model is not OpenCV's; see :func:`project_h36m`. VideoPose3D's ``tangential_distortion`` is ``p``
+  reversed (``[p[1], p[0]]``); applying VideoPose3D's formula to ``p`` in stored order is 0.18 px off on the
+  fixture.
+- Annotation ``.npz`` (mmpose ``preprocess_h36m.py::generate_annotations``, SPIN ``datasets/preprocess/h36m.py``):
+  ``imgname`` (N,), ``S`` (N, 17, 4) camera-frame 3D in metres + confidence, ``part`` (N, 17, 3) pixels +
+  confidence, ``center`` (N, 2) pixels, ``scale`` (N,) = box size / 200 px. mmpose's 3D is absolute; SPIN's is
+  root-relative. Readers return joints in the 'h36m_17' order of ``bench.skeletons`` (SPIN's); the file's own
+  order is the ``joint_order`` argument, see ``JOINT_ORDERS``.
+
+Every reader error (missing or unreadable file, missing key, wrong shape, NaN/inf, unparseable image name) raises
+:class:`bench.errors.DataFileError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.errors import DataFileError
+from bench.skeletons import Skeleton, convert, get_skeleton
+
+__all__ = [
+    "CAMERA_IDS",
+    "FRAME_STEP",
+    "FRONTAL_CAMERA",
+    "HMR_EXCLUDED_SEQUENCE",
+    "JOINT_ORDERS",
+    "PROTOCOLS",
+    "SPIN_RAW32_TO_17",
+    "TEST_SUBJECTS",
+    "TRAIN_SUBJECTS",
+    "VARIANTS",
+    "H36MAnnotations",
+    "H36MCamera",
+    "H36MIds",
+    "h36m17_from_raw32",
+    "parse_imgnames",
+    "project_h36m",
+    "read_annotations",
+    "read_cameras",
+    "read_sequences",
+    "select_protocol",
+    "write_annotations",
+    "write_cameras",
+]
+
+TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
+TEST_SUBJECTS = ("S9", "S11")
+CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")  # metadata.xml dbcameras/index2id order
+FRONTAL_CAMERA = CAMERA_IDS[3]  # SPIN's P2 camera; HMR's "camera index 3"
+FRAME_STEP = 5  # 50 fps -> 10 fps: frames 0, 5, 10, ... (imgname numbers 1, 6, 11, ...)
+
+# Raw 32 -> 'h36m_17' (SPIN's order), nkolot/SPIN:datasets/preprocess/h36m.py::h36m_idx. Raw joints 11 and 24
+# coincide with 0 and 13 (zero-length bones), so this equals mmpose's selection up to the order of the legs.
+SPIN_RAW32_TO_17 = (11, 6, 7, 8, 1, 2, 3, 12, 24, 14, 15, 17, 18, 19, 25, 26, 27)
+NUM_RAW_JOINTS = 32
+
+# HMR (akanazawa/hmr:src/benchmark/evaluate_h36m.py) drops (11, 'Directions', 1, 0) for a corrupt video; its
+# trial and camera indices are 0-based, so this is metadata.xml subaction 2 of S11 Directions (file
+# 'Directions.54138969'), camera 54138969: (subject, action, subaction, camera).
+HMR_EXCLUDED_SEQUENCE = ("S11", "Directions", 2, CAMERA_IDS[0])
+
+PROTOCOLS = ("p1", "p2")
+VARIANTS = ("spin", "hmr")
+
+_H36M17 = get_skeleton("h36m_17")
+NUM_JOINTS = len(_H36M17)
+# mmpose's preprocess_h36m.py order (its ``movable_joints``): as 'h36m_17' but the right leg first. Checked on
+# the fixture: with these names the nose-side point (h36m_head) lies in front of the body in all four frames.
+_MMPOSE_H36M17 = Skeleton(
+    "h36m_17_mmpose",
+    ("pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+     "h36m_spine", "thorax", "h36m_head", "head_top",
+     "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist"),
+    parents=None,
+)  # fmt: skip
+JOINT_ORDERS = {"mmpose": _MMPOSE_H36M17, "spin": _H36M17}
+
+# File-name action words -> metadata.xml action names (used when no metadata.xml is given).
+_ACTION_ALIASES = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog", "WalkTogether": "WalkingTogether",
+                   "_ALL": "Miscellaneous"}  # fmt: skip
+_ALL_ACTION = "Miscellaneous"  # the '_ALL' sequences, skipped by SPIN and mmpose
+_IMGNAME = re.compile(r"(?P<subject>S\d+)_(?P<sequence>.+)\.(?P<camera>\d+)_(?P<frame>\d+)\.jpg")
+_R_TOLERANCE = 1e-6  # |R R^T - I| allowed in a calibration file (the real file: ~3e-16)
+
+
+# --- cameras -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class H36MCamera:
+    """One calibrated H36M camera, OpenCV extrinsics convention.
+
+    Attributes:
+        id: camera id, one of ``CAMERA_IDS``.
+        R: (3, 3) rotation world -> camera: ``x_cam = R X + t``.
+        t: (3,) translation, metres (world: H36M's, z up, floor at z = 0).
+        K: (3, 3) intrinsics ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]``, pixels.
+        k: (3,) radial coefficients of ``r^2, r^4, r^6``, H36M's stored order.
+        p: (2,) tangential coefficients, H36M's stored order (VideoPose3D's ``tangential_distortion`` = ``p[::-1]``).
+        width, height: image size, pixels.
+        name: mmpose's label ('camera1'..'camera4').
+    """
+
+    id: str
+    R: np.ndarray
+    t: np.ndarray
+    K: np.ndarray
+    k: np.ndarray
+    p: np.ndarray
+    width: int
+    height: int
+    name: str = ""
+
+    @property
+    def center(self) -> np.ndarray:
+        """(3,) camera centre in world coordinates, metres: ``-R^T t``."""
+        return -self.R.T @ self.t
+
+
+class _NumpyUnpickler(pickle.Unpickler):
+    """Unpickles builtins and numpy arrays only: a calibration file must not run code."""
+
+    _ALLOWED = {
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    }  # fmt: skip
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)")
+        return super().find_class(module, name)
+
+
+def _array(value: Any, shape: tuple[int, ...], where: str, *, alt: tuple[int, ...] | None = None) -> np.ndarray:
+    """float64 copy of ``value`` with ``shape`` (or ``alt``, reshaped), finite; DataFileError naming ``where``."""
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataFileError(f"{where}: expected a numeric array, got {type(value).__name__}") from None
+    if arr.shape != shape and arr.shape != alt:
+        expected = "x".join(map(str, shape))
+        raise DataFileError(f"{where}: expected {expected}, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise DataFileError(f"{where}: contains NaN or inf")
+    return arr.reshape(shape)
+
+
+def _camera_from_pkl(entry: Any, key: tuple[str, str], where: str) -> H36MCamera:
+    if not isinstance(entry, Mapping):
+        raise DataFileError(f"{where}: expected a dict of camera parameters, got {type(entry).__name__}")
+    for field in ("R", "T", "f", "c", "k", "p", "w", "h"):
+        if field not in entry:
+            raise DataFileError(f"{where}.{field}: missing")
+    R_c2w = _array(entry["R"], (3, 3), f"{where}.R")
+    deviation = np.abs(R_c2w @ R_c2w.T - np.eye(3)).max()
+    if deviation > _R_TOLERANCE or np.linalg.det(R_c2w) < 0:
+        raise DataFileError(
+            f"{where}.R: not a rotation (max |R R^T - I| = {deviation:.2e}, det {np.linalg.det(R_c2w):.3f})"
+        )
+    centre = _array(entry["T"], (3, 1), f"{where}.T", alt=(3,))[:, 0]
+    f = _array(entry["f"], (2, 1), f"{where}.f", alt=(2,))[:, 0]
+    c = _array(entry["c"], (2, 1), f"{where}.c", alt=(2,))[:, 0]
+    k = _array(entry["k"], (3, 1), f"{where}.k", alt=(3,))[:, 0]
+    p = _array(entry["p"], (2, 1), f"{where}.p", alt=(2,))[:, 0]
+    size = {}
+    for field in ("w", "h"):
+        value = entry[field]
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+            raise DataFileError(f"{where}.{field}: expected a positive integer, got {value!r}")
+        size[field] = int(value)
+    camera_id = str(entry.get("id", key[1]))
+    if camera_id != key[1]:
+        raise DataFileError(f"{where}.id: {camera_id!r} differs from the key's camera {key[1]!r}")
+    R = R_c2w.T
+    K = np.array([[f[0], 0.0, c[0]], [0.0, f[1], c[1]], [0.0, 0.0, 1.0]])
+    return H36MCamera(camera_id, R, -R @ centre, K, k, p, size["w"], size["h"], str(entry.get("name", "")))
+
+
+def read_cameras(path: str | Path) -> dict[tuple[str, str], H36MCamera]:
+    """Read mmpose's ``cameras.pkl``: ``{(subject, camera_id): {R, T, f, c, k, p, w, h, name, id}}``.
+
+    Returns ``{(subject, camera_id): H36MCamera}`` in the OpenCV convention (module docstring): ``R`` world ->
+    camera, ``t`` metres.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = _NumpyUnpickler(fh).load()
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError) as exc:
+        raise DataFileError(f"{path}: cannot read camera pickle: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise DataFileError(f"{path}: expected a dict keyed by (subject, camera id), got {type(data).__name__}")
+    cameras = {}
+    for key, entry in data.items():
+        if not (isinstance(key, tuple) and len(key) == 2 and all(isinstance(s, str) for s in key)):
+            raise DataFileError(f"{path}: key {key!r}: expected a (subject, camera id) pair of strings")
+        cameras[key] = _camera_from_pkl(entry, key, f"{path}: {key!r}")
+    return cameras
+
+
+def write_cameras(path: str | Path, cameras: Mapping[tuple[str, str], H36MCamera]) -> None:
+    """Write ``cameras`` as mmpose's ``cameras.pkl`` (R camera -> world, T camera centre in metres, (n, 1) arrays).
+
+    Raises ValueError for a camera whose ``K`` has skew or a non-unit last row (not representable as f, c).
+    """
+    out = {}
+    for key, cam in cameras.items():
+        K = np.asarray(cam.K, dtype=np.float64)
+        if K.shape != (3, 3) or K[0, 1] != 0 or K[1, 0] != 0 or not np.array_equal(K[2], [0.0, 0.0, 1.0]):
+            raise ValueError(f"camera {key!r}: K must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]], got {K.tolist()}")
+        R = np.asarray(cam.R, dtype=np.float64)
+        out[tuple(key)] = {
+            "R": R.T.copy(),
+            "T": cam.center.reshape(3, 1),
+            "c": K[:2, 2].reshape(2, 1).copy(),
+            "f": np.diag(K)[:2].reshape(2, 1).copy(),
+            "k": np.asarray(cam.k, dtype=np.float64).reshape(3, 1),
+            "p": np.asarray(cam.p, dtype=np.float64).reshape(2, 1),
+            "w": int(cam.width),
+            "h": int(cam.height),
+            "name": cam.name,
+            "id": cam.id,
+        }
+    with open(path, "wb") as fh:
+        pickle.dump(out, fh)
+
+
+def project_h36m(points_cam: np.ndarray, camera: H36MCamera) -> np.ndarray:
+    """Project camera-frame points with H36M's lens model (VideoPose3D ``common/camera.py::project_to_2d``).
+
+    points_cam: (..., 3), camera frame (OpenCV axes), metres (any unit: only ratios are used).
+    Returns (..., 2), pixels. With ``x = X/Z, y = Y/Z``, ``r2 = x^2 + y^2`` and ``(q1, q2) = (p[1], p[0])``
+    (VideoPose3D's order)::
+
+        radial = 1 + k0 r2 + k1 r2^2 + k2 r2^3,   tan = q1 x + q2 y
+        x_d = x (radial + tan) + q1 r2,           y_d = y (radial + tan) + q2 r2
+        u = fx x_d + cx,                          v = fy y_d + cy
+
+    This reproduces H36M's official 2D to ~3e-5 px (OpenCV's model: ~0.19 px off). Unlike VideoPose3D,
+    ``x, y`` are not clamped to [-1, 1] (that only changes points far outside the image).
+    """
+    points = np.asarray(points_cam, dtype=np.float64)
+    if points.ndim < 1 or points.shape[-1] != 3:
+        raise ValueError(f"points_cam: expected (..., 3), got {points.shape}")
+    xy = points[..., :2] / points[..., 2:]
+    r2 = np.sum(xy**2, axis=-1, keepdims=True)
+    k = np.asarray(camera.k, dtype=np.float64)
+    q = np.asarray(camera.p, dtype=np.float64)[::-1]
+    radial = 1.0 + k[0] * r2 + k[1] * r2**2 + k[2] * r2**3
+    tan = np.sum(q * xy, axis=-1, keepdims=True)
+    distorted = xy * (radial + tan) + q * r2
+    K = np.asarray(camera.K, dtype=np.float64)
+    return distorted * np.diag(K)[:2] + K[:2, 2]
+
+
+# --- ids and sequences ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class H36MIds:
+    """Per-sample ids parsed from image names, (N,) arrays each.
+
+    Attributes:
+        subject: 'S1'..'S11'.
+        sequence: the video's sequence name as in metadata.xml, e.g. 'Directions 1', 'WalkDog' (underscore of
+            the image name turned back into a space).
+        action: metadata.xml's action name, e.g. 'Directions', 'TakingPhoto', 'WalkingDog'.
+        subaction: int64, metadata.xml's subaction (1 or 2, HMR's 0-based "trial" + 1); 0 where unknown (no
+            sequence table given: the number in a file name is NOT the subaction, e.g. S1 'Eating 2' is 1).
+        camera: camera id, one of ``CAMERA_IDS``.
+        frame: int64, 0-based video frame index (the image name's number - 1).
+    """
+
+    subject: np.ndarray
+    sequence: np.ndarray
+    action: np.ndarray
+    subaction: np.ndarray
+    camera: np.ndarray
+    frame: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.subject)
+
+
+def read_sequences(path: str | Path) -> dict[tuple[str, str], tuple[str, int]]:
+    """Read the sequence table of H36M's ``metadata.xml``: ``{(subject, sequence): (action, subaction)}``.
+
+    ``sequence`` is the video name stem ('Directions 1'); ``action`` comes from ``<actionnames>`` ('Directions');
+    ``subaction`` is 1 or 2.
+    """
+    path = Path(path)
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise DataFileError(f"{path}: cannot read metadata XML: {exc}") from None
+    mapping, names = root.find("mapping"), root.find("actionnames")
+    if mapping is None or names is None:
+        raise DataFileError(f"{path}: {'mapping' if mapping is None else 'actionnames'}: missing")
+    actions = [(elem.text or "").strip() for elem in names]
+    rows = [[(td.text or "").strip() for td in tr] for tr in mapping]
+    if not rows or rows[0][:2] != ["Action", "subaction"]:
+        raise DataFileError(f"{path}: mapping: expected a header row 'Action, subaction, S1, ...'")
+    subjects = rows[0][2:]
+    table = {}
+    for row in rows[1:]:
+        if not (len(row) >= 2 and row[0].isdigit() and row[1].isdigit()):
+            continue  # the trailing rows hold subject names and image sizes
+        action_id, subaction = int(row[0]), int(row[1])
+        if not 1 <= action_id <= len(actions) or len(row) != len(subjects) + 2:
+            raise DataFileError(f"{path}: mapping: row {row[:2]}: action id or column count out of range")
+        for subject, sequence in zip(subjects, row[2:], strict=True):
+            table[(subject, sequence)] = (actions[action_id - 1], subaction)
+    return table
+
+
+def _action_from_sequence(sequence: str) -> str:
+    word = re.sub(r" \d+$", "", sequence)
+    return _ACTION_ALIASES.get(word, word)
+
+
+def parse_imgnames(
+    imgnames: Sequence[str] | np.ndarray,
+    sequences: Mapping[tuple[str, str], tuple[str, int]] | None = None,
+    *,
+    source: str = "imgname",
+) -> H36MIds:
+    """Parse ids from image names like 'S1_Directions_1.54138969_000001.jpg' (any folder prefix, as in mmpose's
+    'S1/S1_Directions_1.54138969/...' or SPIN's 'images/...').
+
+    sequences: the table of :func:`read_sequences`; without it ``subaction`` is 0 and ``action`` comes from the
+        file name (mapped to metadata.xml's action names).
+    source: the file named in errors. Raises DataFileError naming ``source`` and the image name when a name does
+    not parse or its sequence is missing from ``sequences``.
+    """
+    fields: dict[str, list[Any]] = {f: [] for f in ("subject", "sequence", "action", "subaction", "camera", "frame")}
+    for i, name in enumerate(imgnames):
+        match = _IMGNAME.fullmatch(str(name).replace("\\", "/").rsplit("/", 1)[-1])
+        if match is None:
+            raise DataFileError(
+                f"{source}: imgname[{i}] {str(name)!r}: expected '<subject>_<sequence>.<camera id>_<frame>.jpg', "
+                "e.g. 'S1_Directions_1.54138969_000001.jpg'"
+            )
+        subject = match["subject"]
+        sequence = re.sub(r"_(\d+)$", r" \1", match["sequence"])
+        if sequences is None:
+            action, subaction = _action_from_sequence(sequence), 0
+        elif (subject, sequence) in sequences:
+            action, subaction = sequences[(subject, sequence)]
+        else:
+            raise DataFileError(f"{source}: imgname[{i}] {str(name)!r}: sequence {(subject, sequence)} not in metadata")
+        for key, value in zip(
+            fields, (subject, sequence, action, subaction, match["camera"], int(match["frame"]) - 1), strict=True
+        ):
+            fields[key].append(value)
+    return H36MIds(
+        subject=np.array(fields["subject"], dtype=str),
+        sequence=np.array(fields["sequence"], dtype=str),
+        action=np.array(fields["action"], dtype=str),
+        subaction=np.array(fields["subaction"], dtype=np.int64),
+        camera=np.array(fields["camera"], dtype=str),
+        frame=np.array(fields["frame"], dtype=np.int64),
+    )
+
+
+def select_protocol(
+    ids: H36MIds,
+    protocol: str = "p1",
+    variant: str = "spin",
+    *,
+    subjects: Sequence[str] = TEST_SUBJECTS,
+    frame_step: int = FRAME_STEP,
+) -> np.ndarray:
+    """Boolean (N,) mask of the samples an evaluation protocol keeps.
+
+    Common to all: subject in ``subjects`` (the test subjects S9, S11), ``frame % frame_step == 0`` (every 5th
+    frame, 0-based), no '_ALL' sequence.
+
+    - 'spin' (nkolot/SPIN datasets/preprocess/h36m.py): P1 = all 4 cameras; P2 = camera 60457274, all subactions.
+    - 'hmr' (akanazawa/hmr src/benchmark/evaluate_h36m.py): P1 = all cameras and subactions; P2 = subaction 1
+      (HMR's trial 0) and camera index 3 (60457274); both drop ``HMR_EXCLUDED_SEQUENCE``. Needs the subactions:
+      parse with ``sequences=read_sequences(metadata.xml)``, else ValueError.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
+    if frame_step < 1:
+        raise ValueError(f"frame_step must be >= 1, got {frame_step}")
+    keep = np.isin(ids.subject, list(subjects)) & (ids.frame % frame_step == 0) & (ids.action != _ALL_ACTION)
+    keep &= np.isin(ids.camera, CAMERA_IDS)
+    if variant == "spin":
+        return keep & (ids.camera == FRONTAL_CAMERA) if protocol == "p2" else keep
+    if np.any(keep & (ids.subaction == 0)):
+        raise ValueError(
+            "the HMR protocol needs subaction ids: parse the image names with sequences=read_sequences(metadata.xml)"
+        )
+    subject, action, subaction, camera = HMR_EXCLUDED_SEQUENCE
+    excluded = (ids.subject == subject) & (ids.action == action) & (ids.subaction == subaction) & (ids.camera == camera)
+    keep &= ~excluded
+    if protocol == "p2":
+        keep &= (ids.subaction == 1) & (ids.camera == FRONTAL_CAMERA)
+    return keep
+
+
+def h36m17_from_raw32(points: np.ndarray) -> np.ndarray:
+    """Select the 'h36m_17' joints from H36M's raw 32 (``D3_Positions*`` / ``D2_Positions`` order).
+
+    points: (..., 32, C). Returns (..., 17, C), SPIN's selection ``SPIN_RAW32_TO_17``; units unchanged.
+    """
+    points = np.asarray(points)
+    if points.ndim < 2 or points.shape[-2] != NUM_RAW_JOINTS:
+        raise ValueError(f"points: expected (..., {NUM_RAW_JOINTS}, C), got {points.shape}")
+    return points[..., SPIN_RAW32_TO_17, :]
+
+
+# --- annotations ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class H36MAnnotations:
+    """SPIN/mmpose-style annotations, joints in the 'h36m_17' order.
+
+    Attributes:
+        imgname: (N,) str, image names as stored.
+        joints_3d: (N, 17, 3) float64, camera frame (OpenCV axes), metres; absolute (mmpose) or root-relative (SPIN).
+        valid_3d: (N, 17) bool, the file's confidence > 0 (all True when the file has none).
+        joints_2d: (N, 17, 2) float64 pixels, or None.
+        valid_2d: (N, 17) bool, or None with ``joints_2d``.
+        center: (N, 2) float64 box centre, pixels, or None.
+        scale: (N,) float64 box size / 200 px, or None.
+        ids: parsed from ``imgname`` (:func:`parse_imgnames`).
+    """
+
+    imgname: np.ndarray
+    joints_3d: np.ndarray
+    valid_3d: np.ndarray
+    joints_2d: np.ndarray | None
+    valid_2d: np.ndarray | None
+    center: np.ndarray | None
+    scale: np.ndarray | None
+    ids: H36MIds
+
+    def __len__(self) -> int:
+        return len(self.imgname)
+
+
+def _joint_order(joint_order: str) -> Skeleton:
+    try:
+        return JOINT_ORDERS[joint_order]
+    except KeyError:
+        raise ValueError(f"unknown joint order {joint_order!r}; valid orders: {', '.join(JOINT_ORDERS)}") from None
+
+
+def _keypoints(
+    npz: Mapping[str, np.ndarray], keys: tuple[str, ...], n: int, dims: tuple[int, int], where: Path, order: Skeleton
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(coordinates in 'h36m_17' order, validity) from the first of ``keys`` present, or None."""
+    key = next((k for k in keys if k in npz), None)
+    if key is None:
+        return None
+    arr = npz[key]
+    if arr.ndim != 3 or arr.shape[:2] != (n, NUM_JOINTS) or arr.shape[2] not in dims or arr.dtype.kind not in "iuf":
+        raise DataFileError(
+            f"{where}: {key}: expected (N, {NUM_JOINTS}, {dims[0]} or {dims[1]}) numbers with N = {n} from imgname, "
+            f"got {arr.shape} {arr.dtype}"
+        )
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        sample = int(np.argwhere(~np.isfinite(arr))[0, 0])
+        raise DataFileError(f"{where}: {key}: contains NaN or inf (sample {sample})")
+    arr, _ = convert(arr, order, _H36M17)
+    coords = arr[..., : dims[0]]
+    valid = arr[..., dims[0]] > 0 if arr.shape[-1] == dims[1] else np.ones(arr.shape[:2], dtype=bool)
+    return coords, valid
+
+
+def _optional(npz: Mapping[str, np.ndarray], key: str, shape: tuple[int, ...], where: Path) -> np.ndarray | None:
+    if key not in npz:
+        return None
+    arr = npz[key]
+    if arr.shape != shape or arr.dtype.kind not in "iuf":
+        raise DataFileError(f"{where}: {key}: expected {shape} numbers, got {arr.shape} {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise DataFileError(f"{where}: {key}: contains NaN or inf")
+    return arr
+
+
+def read_annotations(
+    path: str | Path,
+    *,
+    joint_order: str = "mmpose",
+    sequences: Mapping[tuple[str, str], tuple[str, int]] | None = None,
+) -> H36MAnnotations:
+    """Read a SPIN/mmpose-style H36M annotation ``.npz`` (module docstring).
+
+    Keys: ``imgname`` (N,); 3D ``S`` or ``joints_3d`` (N, 17, 3 or 4), metres (+ confidence); optional 2D ``part``
+    or ``joints_2d`` (N, 17, 2 or 3), pixels (+ confidence); optional ``center`` (N, 2), ``scale`` (N,).
+    joint_order: the file's 17-joint order, a key of ``JOINT_ORDERS`` ('mmpose': mmpose's preprocess_h36m.py,
+        right leg first, as the fixture; 'spin': 'h36m_17'). The result is always in 'h36m_17' order.
+    sequences: metadata.xml's table (:func:`read_sequences`) to fill ``ids.subaction``.
+    """
+    order = _joint_order(joint_order)
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataFileError(f"{path}: cannot read npz: {exc}") from None
+    if "imgname" not in data:
+        raise DataFileError(f"{path}: imgname: missing")
+    imgname = data["imgname"]
+    if imgname.ndim != 1 or imgname.dtype.kind not in "US":
+        raise DataFileError(f"{path}: imgname: expected (N,) strings, got {imgname.shape} {imgname.dtype}")
+    imgname = imgname.astype(str)
+    n = len(imgname)
+    joints_3d = _keypoints(data, ("S", "joints_3d"), n, (3, 4), path, order)
+    if joints_3d is None:
+        raise DataFileError(f"{path}: S: missing (3D joints are read from 'S' or 'joints_3d')")
+    joints_2d = _keypoints(data, ("part", "joints_2d"), n, (2, 3), path, order)
+    return H36MAnnotations(
+        imgname=imgname,
+        joints_3d=joints_3d[0],
+        valid_3d=joints_3d[1],
+        joints_2d=None if joints_2d is None else joints_2d[0],
+        valid_2d=None if joints_2d is None else joints_2d[1],
+        center=_optional(data, "center", (n, 2), path),
+        scale=_optional(data, "scale", (n,), path),
+        ids=parse_imgnames(imgname, sequences, source=str(path)),
+    )
+
+
+def write_annotations(path: str | Path, ann: H36MAnnotations, *, joint_order: str = "mmpose") -> None:
+    """Write ``ann`` as an mmpose-style ``.npz``: ``imgname``, ``S`` (N, 17, 4) metres + validity (1/0), and
+    ``part`` (N, 17, 3), ``center``, ``scale`` when present; joints in ``joint_order`` (see :func:`read_annotations`).
+    """
+    order = _joint_order(joint_order)
+    n = len(ann.imgname)
+
+    def with_validity(coords: np.ndarray, valid: np.ndarray, dim: int, name: str) -> np.ndarray:
+        coords = np.asarray(coords, dtype=np.float64)
+        valid = np.asarray(valid, dtype=bool)
+        if coords.shape != (n, NUM_JOINTS, dim) or valid.shape != (n, NUM_JOINTS):
+            raise ValueError(
+                f"{name}: expected ({n}, {NUM_JOINTS}, {dim}) with validity ({n}, {NUM_JOINTS}), "
+                f"got {coords.shape} and {valid.shape}"
+            )
+        out, _ = convert(np.concatenate([coords, valid[..., None].astype(np.float64)], axis=-1), _H36M17, order)
+        return out
+
+    arrays = {
+        "imgname": np.asarray(ann.imgname, dtype=str),
+        "S": with_validity(ann.joints_3d, ann.valid_3d, 3, "joints_3d"),
+    }
+    if ann.joints_2d is not None:
+        valid_2d = np.ones((n, NUM_JOINTS), dtype=bool) if ann.valid_2d is None else ann.valid_2d
+        arrays["part"] = with_validity(ann.joints_2d, valid_2d, 2, "joints_2d")
+    if ann.center is not None:
+        arrays["center"] = np.asarray(ann.center, dtype=np.float64)
+    if ann.scale is not None:
+        arrays["scale"] = np.asarray(ann.scale, dtype=np.float64)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    Path(path).write_bytes(buffer.getvalue())

@@ -1,0 +1,177 @@
+"""Stereo Hand Pose Tracking Benchmark (STB) file formats: ``handPara`` labels, evaluation boxes, cameras.
+
+Units and frames are converted at the edge (PROTOCOLS.md, "Units and frames", "STB hand dataset"):
+
+- ``labels/<seq>_{BB,SK}.mat`` hold ``handPara``, 3 x 21 x N in **millimetres**; readers return (N, 21, 3) in
+  **metres**, writers take metres and write millimetres.
+- ``_BB`` labels are in the left Bumblebee camera's frame; ``_SK`` labels in the RealSense (SK) **depth** camera's
+  frame: :func:`sk_depth_to_colour` moves them into the SK colour camera's frame, ``colour = R^T (x - t)`` with
+  ``R = Rodrigues(SK_DEPTH_TO_COLOUR_ROTVEC)`` (3d-hand-shape/hand-graph-cnn
+  ``hand_shape_pose/data/dataset/STB_dataset.py::SK_xyz_depth2color``). All camera frames are OpenCV's.
+- Joint order: the 'stb_21' skeleton of ``bench.skeletons`` (left hand: palm centre, then pinky, ring, middle,
+  index, thumb, each MCP..tip). The palm centre is not the wrist: :func:`palm_to_wrist`.
+- ``STB_eval_bboxes.mat`` (hand-graph-cnn ``data/``): ``bboxes`` (3000, 4) = ``[x, y, w, h]`` pixels in the SK
+  colour images of the test sequences, in ``TEST_SEQUENCES`` order, 1500 frames each.
+
+Every reader error (missing or unreadable file, missing key, wrong shape, NaN/inf) raises
+:class:`bench.errors.DataFileError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+from scipy.spatial.transform import Rotation
+
+from bench.errors import DataFileError
+from bench.skeletons import get_skeleton
+
+__all__ = [
+    "BB_BASELINE_M",
+    "BB_K",
+    "CAMERAS",
+    "FRAMES_PER_SEQUENCE",
+    "PALM_CONVENTIONS",
+    "SEQUENCES",
+    "SK_COLOUR_K",
+    "SK_COLOUR_SIZE",
+    "SK_DEPTH_TO_COLOUR_ROTVEC",
+    "SK_DEPTH_TO_COLOUR_T_M",
+    "TEST_SEQUENCES",
+    "TRAIN_SEQUENCES",
+    "label_path",
+    "palm_to_wrist",
+    "read_bboxes",
+    "read_labels",
+    "sk_colour_to_depth",
+    "sk_depth_to_colour",
+    "write_labels",
+]
+
+MM_PER_M = 1000.0
+SEQUENCES = tuple(f"B{i}{kind}" for i in range(1, 7) for kind in ("Counting", "Random"))
+TEST_SEQUENCES = ("B1Counting", "B1Random")
+TRAIN_SEQUENCES = tuple(s for s in SEQUENCES if s not in TEST_SEQUENCES)
+CAMERAS = ("BB", "SK")  # Bumblebee stereo (left view), RealSense (SK)
+FRAMES_PER_SEQUENCE = 1500
+
+# SK colour camera (hand-graph-cnn STB_dataset.py), 640 x 480 (width, height).
+SK_COLOUR_K = np.array([[607.92271, 0.0, 314.78337], [0.0, 607.88192, 236.42484], [0.0, 0.0, 1.0]])
+SK_COLOUR_SIZE = (640, 480)
+SK_DEPTH_TO_COLOUR_ROTVEC = np.array([0.00531, -0.01196, 0.00301])  # Rodrigues vector of R
+SK_DEPTH_TO_COLOUR_T_M = np.array([-24.0381, -0.4563, -1.2326]) / MM_PER_M  # t, metres
+_SK_R = Rotation.from_rotvec(SK_DEPTH_TO_COLOUR_ROTVEC).as_matrix()
+# Bumblebee left camera; the right one sits BB_BASELINE_M along +x.
+BB_K = np.array([[822.79041, 0.0, 318.47345], [0.0, 822.79041, 250.31296], [0.0, 0.0, 1.0]])
+BB_BASELINE_M = 120.054 / MM_PER_M
+
+_STB21 = get_skeleton("stb_21")
+NUM_JOINTS = len(_STB21)
+_PALM = _STB21.index("left_palm")
+# Root point of each convention: the palm centre, or the wrist extrapolated from an MCP through the palm.
+PALM_CONVENTIONS = {"ring_mcp": "left_ring1", "middle_mcp": "left_middle1", "palm": None}
+
+_LABEL_KEY = "handPara"
+_BBOX_KEY = "bboxes"
+
+
+def label_path(root: str | Path, sequence: str, camera: str) -> Path:
+    """``<root>/labels/<sequence>_<camera>.mat``; ValueError for an unknown sequence or camera."""
+    if sequence not in SEQUENCES:
+        raise ValueError(f"unknown STB sequence {sequence!r}; valid sequences: {', '.join(SEQUENCES)}")
+    if camera not in CAMERAS:
+        raise ValueError(f"unknown STB camera {camera!r}; valid cameras: {', '.join(CAMERAS)}")
+    return Path(root) / "labels" / f"{sequence}_{camera}.mat"
+
+
+def _load_mat(path: Path, key: str) -> np.ndarray:
+    try:
+        mat = scipy.io.loadmat(path)
+    except (OSError, ValueError, TypeError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
+        raise DataFileError(f"{path}: cannot read .mat file: {exc}") from None
+    if key not in mat:
+        found = [k for k in mat if not k.startswith("__")]
+        raise DataFileError(f"{path}: {key}: missing (found {found})")
+    value = mat[key]
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
+        raise DataFileError(f"{path}: {key}: expected a numeric array, got {getattr(value, 'dtype', type(value))}")
+    return value
+
+
+def _check_finite(arr: np.ndarray, where: str, sample_axis: int) -> None:
+    if not np.isfinite(arr).all():
+        sample = int(np.argwhere(~np.isfinite(arr))[0, sample_axis])
+        raise DataFileError(f"{where}: contains NaN or inf (frame {sample})")
+
+
+def read_labels(path: str | Path) -> np.ndarray:
+    """Read ``handPara`` (3 x 21 x N, mm) from an STB label file.
+
+    Returns (N, 21, 3) float64, metres, 'stb_21' order, in the file's camera frame (BB: left Bumblebee camera;
+    SK: depth camera, see :func:`sk_depth_to_colour`).
+    """
+    path = Path(path)
+    para = _load_mat(path, _LABEL_KEY)
+    if para.ndim != 3 or para.shape[:2] != (3, NUM_JOINTS):
+        raise DataFileError(f"{path}: {_LABEL_KEY}: expected 3 x {NUM_JOINTS} x N (mm), got {para.shape}")
+    _check_finite(para, f"{path}: {_LABEL_KEY}", sample_axis=2)
+    return np.ascontiguousarray(para.astype(np.float64).transpose(2, 1, 0)) / MM_PER_M
+
+
+def write_labels(path: str | Path, joints_m: np.ndarray) -> None:
+    """Write (N, 21, 3) joints in metres as ``handPara`` 3 x 21 x N in millimetres (``scipy.io.savemat``)."""
+    joints = np.asarray(joints_m, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
+        raise ValueError(f"joints_m: expected (N, {NUM_JOINTS}, 3), got {joints.shape}")
+    if not np.isfinite(joints).all():
+        raise ValueError("joints_m: contains NaN or inf")
+    scipy.io.savemat(Path(path), {_LABEL_KEY: joints.transpose(2, 1, 0) * MM_PER_M})
+
+
+def read_bboxes(path: str | Path) -> np.ndarray:
+    """Read ``bboxes`` from ``STB_eval_bboxes.mat``: (N, 4) float64 ``[x, y, w, h]``, pixels (SK colour image)."""
+    path = Path(path)
+    boxes = _load_mat(path, _BBOX_KEY)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise DataFileError(f"{path}: {_BBOX_KEY}: expected N x 4 ([x, y, w, h]), got {boxes.shape}")
+    _check_finite(boxes, f"{path}: {_BBOX_KEY}", sample_axis=0)
+    return boxes.astype(np.float64)
+
+
+def _check_points(points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim < 1 or points.shape[-1] != 3:
+        raise ValueError(f"points_m: expected (..., 3), got {points.shape}")
+    return points
+
+
+def sk_depth_to_colour(points_m: np.ndarray) -> np.ndarray:
+    """SK depth-camera frame -> SK colour-camera frame: ``R^T (x - t)``. points_m: (..., 3), metres -> (..., 3)."""
+    return (_check_points(points_m) - SK_DEPTH_TO_COLOUR_T_M) @ _SK_R
+
+
+def sk_colour_to_depth(points_m: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`sk_depth_to_colour`: ``R c + t``. points_m: (..., 3), metres -> (..., 3)."""
+    return _check_points(points_m) @ _SK_R.T + SK_DEPTH_TO_COLOUR_T_M
+
+
+def palm_to_wrist(joints: np.ndarray, convention: str = "ring_mcp") -> np.ndarray:
+    """Replace the palm centre (the 'left_palm' root) by a wrist estimate.
+
+    joints: (..., 21, 3), 'stb_21' order, any unit. Returns a new array, same layout, with the root point set to
+    - 'ring_mcp' (Ge et al., Zimmermann): ``ring_MCP + 2 (palm - ring_MCP)``;
+    - 'middle_mcp' (MonocularTotalCapture): ``middle_MCP + 2 (palm - middle_MCP)``;
+    - 'palm': unchanged (Zimmermann's evaluation keeps the palm as root).
+    """
+    if convention not in PALM_CONVENTIONS:
+        raise ValueError(f"unknown palm convention {convention!r}; valid conventions: {', '.join(PALM_CONVENTIONS)}")
+    out = np.array(joints, dtype=np.float64)
+    if out.ndim < 2 or out.shape[-2:] != (NUM_JOINTS, 3):
+        raise ValueError(f"joints: expected (..., {NUM_JOINTS}, 3), got {out.shape}")
+    mcp_name = PALM_CONVENTIONS[convention]
+    if mcp_name is not None:
+        mcp = out[..., _STB21.index(mcp_name), :]
+        out[..., _PALM, :] = mcp + 2.0 * (out[..., _PALM, :] - mcp)
+    return out

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.spatial import ConvexHull
 
 from bench.embedded.anatomy import Proportions, body_joints, hand_length, head_frame
-from bench.embedded.face import deform_head, jaw_weight
+from bench.embedded.face import EAR_Y, NOSE_TIP_Y, TMJ_Y, deform_head, jaw_weight
 from bench.skeletons import get_skeleton
 
 
@@ -300,7 +300,6 @@ def assemble(p: Proportions, eye_vertices: tuple[int, int] = (150, 150)) -> Body
     head_ring = head_off + 1 + np.arange(HEAD_RINGS * HEAD_SEG).reshape(HEAD_RINGS, HEAD_SEG)
     ring_y = centres[:, 1] - centre[1]
     front, side_l, side_r = 0, HEAD_SEG // 4, 3 * HEAD_SEG // 4  # phi = 0 faces +z, 90 deg faces +x
-    from bench.embedded.face import EAR_Y, NOSE_TIP_Y, TMJ_Y
 
     def ring_at(y_face: float) -> int:
         return int(np.argmin(np.abs(ring_y - y_face * scale)))

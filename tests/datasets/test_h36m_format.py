@@ -13,8 +13,8 @@ from scipy.spatial.transform import Rotation
 
 from bench.errors import DataFileError
 from bench.skeletons import get_skeleton
-from datasets import h36m
-from datasets.h36m import (
+from datasets.h36m import format as h36m
+from datasets.h36m.format import (
     CAMERA_IDS,
     FRONTAL_CAMERA,
     H36MAnnotations,

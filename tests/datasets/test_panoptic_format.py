@@ -11,7 +11,7 @@ import pytest
 
 from bench.errors import DataFileError
 from bench.skeletons import get_skeleton
-from datasets.panoptic import (
+from datasets.panoptic.format import (
     Body,
     BodyFrame,
     Camera,

@@ -11,8 +11,8 @@ import scipy.io
 
 from bench.errors import DataFileError
 from bench.skeletons import get_skeleton
-from datasets import stb
-from datasets.stb import (
+from datasets.stb import format as stb
+from datasets.stb.format import (
     palm_to_wrist,
     read_bboxes,
     read_labels,

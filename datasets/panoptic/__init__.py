@@ -1,0 +1,1 @@
+"""panoptic: file format layer (format.py), synthetic generator (synth.py) and adapter (adapter.py)."""

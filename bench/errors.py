@@ -11,3 +11,7 @@ class ModelFileError(HmrbenchError):
 
 class DataFileError(HmrbenchError):
     """A dataset file is missing, malformed, or holds values out of range; the message names file and field."""
+
+
+class ConfigError(HmrbenchError):
+    """An unknown name (method, dataset, setting) or a setting value out of range; the message lists valid ones."""

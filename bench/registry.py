@@ -1,0 +1,178 @@
+"""Registry of datasets (and, with issue 4, methods): the one place `bench` reaches `datasets/` and `methods/`.
+
+Adapters register themselves with :func:`register_dataset` when their package is imported. :func:`discover`
+imports the built-in packages (``datasets``, ``methods``) and every module named in ``$HMRBENCH_PLUGINS``
+(comma-separated), so a researcher adds a dataset by writing a module that calls :func:`register_dataset` and
+listing it there.
+
+A dataset root is resolved by :func:`resolve_data_root`: the ``--data-root`` argument, else ``$HMRBENCH_DATA``;
+below it, each dataset lives in a folder of its own name (``panoptic/``, ``h36m/``, ``stb/``). With no root the
+dataset's synthetic default is used: written once in the dataset's real file format into the cache
+(``<cache>/synthetic/``) by its generator and read back through the same adapter, and labelled synthetic.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigError, DataFileError
+
+__all__ = ["SYNTHETIC_MARKER", "DatasetSpec", "dataset_names", "discover", "get_dataset", "load_dataset",
+           "read_synthetic_marker", "register_dataset", "resolve_data_root", "synthetic_default_root"]
+
+SYNTHETIC_MARKER = "HMRBENCH_SYNTHETIC.json"  # written at the top of every generated tree
+_BUILTIN_PACKAGES = ("datasets", "methods")
+_DATASETS: dict[str, DatasetSpec] = {}
+_discovered = False
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset.
+
+    load: ``load(folder, **settings) -> SampleSet`` reads this dataset's tree (the ``<root>/<name>`` folder).
+    synthesize: ``synthesize(out, *, frames, seed, noise) -> dict`` writes a synthetic tree in the real format
+        (``frames``: None = the default size; ``noise``: 'detector' or 'none') and returns a summary; None when
+        the dataset has no generator.
+    check: ``check(folder) -> list[dict]`` validates a tree and returns count rows (each a dict of id fields and
+        'samples'); raises DataFileError on the first malformed file.
+    """
+
+    name: str
+    description: str
+    load: Callable[..., Any]
+    check: Callable[[Path], list[dict[str, Any]]]
+    synthesize: Callable[..., dict[str, Any]] | None = None
+    generator_version: str = "1"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        params = inspect.signature(self.load).parameters
+        defaults = {k: p.default for k, p in params.items() if p.kind is p.KEYWORD_ONLY}
+        object.__setattr__(self, "settings", defaults)
+
+
+def register_dataset(name: str, *, description: str, check: Callable, synthesize: Callable | None = None,
+                     generator_version: str = "1") -> Callable[[Callable], Callable]:
+    """Decorator for a ``load(folder, *, setting=default, ...)`` function: registers the dataset ``name``."""
+
+    def wrap(load: Callable) -> Callable:
+        if name in _DATASETS and _DATASETS[name].load is not load:
+            first = _DATASETS[name].load.__module__
+            raise ValueError(f"dataset {name!r} registered twice ({first}, {load.__module__})")
+        _DATASETS[name] = DatasetSpec(name, description, load, check, synthesize, generator_version)
+        return load
+
+    return wrap
+
+
+def discover() -> None:
+    """Import the built-in packages and the modules in $HMRBENCH_PLUGINS (once)."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for module in _BUILTIN_PACKAGES:
+        importlib.import_module(module)
+    for module in filter(None, (m.strip() for m in os.environ.get("HMRBENCH_PLUGINS", "").split(","))):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"HMRBENCH_PLUGINS: cannot import {module!r}: {exc}") from None
+
+
+def dataset_names() -> tuple[str, ...]:
+    discover()
+    return tuple(sorted(_DATASETS))
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    discover()
+    try:
+        return _DATASETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown dataset {name!r}; registered datasets: {', '.join(sorted(_DATASETS))}") from None
+
+
+def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path | None:
+    """The real-data root: ``data_root``, else $HMRBENCH_DATA, else None (synthetic defaults)."""
+    if data_root is not None and str(data_root) != "":
+        origin, root = "--data-root", Path(data_root)
+    elif os.environ.get("HMRBENCH_DATA"):
+        origin, root = "HMRBENCH_DATA", Path(os.environ["HMRBENCH_DATA"])
+    else:
+        return None
+    if not root.is_dir():
+        raise DataFileError(f"{root}: data root (from {origin}) is not a folder")
+    return root
+
+
+def read_synthetic_marker(folder: Path) -> dict[str, Any] | None:
+    """The generator's marker of a synthetic tree, or None for real data."""
+    path = Path(folder) / SYNTHETIC_MARKER
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"{path}: cannot read the synthetic-data marker: {exc}") from None
+
+
+def synthetic_default_root(name: str, *, seed: int = 0) -> Path:
+    """Where the synthetic default of ``name`` is cached: ``<cache>/synthetic/<name>-g<version>-s<seed>``."""
+    from bench.embedded.build import cache_root
+
+    spec = get_dataset(name)
+    return cache_root() / "synthetic" / f"{name}-g{spec.generator_version}-s{seed}"
+
+
+def _ensure_synthetic(spec: DatasetSpec, seed: int) -> Path:
+    folder = synthetic_default_root(spec.name, seed=seed)
+    if (folder / SYNTHETIC_MARKER).is_file():
+        return folder
+    if spec.synthesize is None:
+        raise ConfigError(f"dataset {spec.name!r} has no synthetic generator: give --data-root or HMRBENCH_DATA")
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"hmrbench: writing the synthetic {spec.name} set (once) to {folder} ...", file=sys.stderr, flush=True)
+    spec.synthesize(tmp, frames=None, seed=seed, noise="detector")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return folder
+
+
+def load_dataset(name: str, *, data_root: str | os.PathLike | None = None, seed: int = 0, **settings: Any):
+    """Load dataset ``name`` as a ``bench.samples.SampleSet``.
+
+    data_root: see :func:`resolve_data_root`; the dataset is read from ``<root>/<name>``. Without a root, the
+    synthetic default (generated with ``seed``) is read. ``settings`` are the adapter's keyword settings; an
+    unknown one is a ConfigError listing the valid ones. The set's ``info`` gets 'synthetic' and 'source'.
+    """
+    spec = get_dataset(name)
+    unknown = sorted(set(settings) - set(spec.settings))
+    if unknown:
+        valid = ", ".join(f"{k}={v!r}" for k, v in spec.settings.items()) or "none"
+        raise ConfigError(f"dataset {name!r}: unknown setting(s) {unknown}; valid settings: {valid}")
+    root = resolve_data_root(data_root)
+    if root is None:
+        folder = _ensure_synthetic(spec, seed)
+    else:
+        folder = root / name
+        if not folder.is_dir():
+            raise DataFileError(f"{folder}: no {name}/ folder under the data root {root}")
+    samples = spec.load(folder, **settings)
+    marker = read_synthetic_marker(folder)
+    samples.info["synthetic"] = marker is not None
+    samples.info["source"] = str(folder)
+    if marker is not None:
+        samples.info["generator"] = marker
+    return samples

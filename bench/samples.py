@@ -227,13 +227,14 @@ class SampleSet:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         tensors = self._as_tensors()
         device = torch.device(device)
+        smplx = tensors["smplx"]
         for start in range(0, len(self), batch_size):
             stop = min(start + batch_size, len(self))
             sl = slice(start, stop)
             yield SampleBatch(
                 **{k: _take(v, sl, device) for k, v in tensors.items() if k != "smplx"},
                 ids={k: v[sl] for k, v in self.ids.items()},
-                smplx=None if tensors["smplx"] is None else {k: _take(v, sl, device) for k, v in tensors["smplx"].items()},
+                smplx=None if smplx is None else {k: _take(v, sl, device) for k, v in smplx.items()},
                 index=torch.arange(start, stop),
             )
 

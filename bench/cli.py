@@ -1,13 +1,15 @@
 """Command line: thin verbs over same-named Python functions (tests call those functions directly).
 
-Verbs so far: `model info`. The benchmark verbs (list, run, sweep, report, runtime, paper, data) arrive with
-the issues that build them.
+Verbs so far: `model info`, `data list|synth|check`. The benchmark verbs (list, run, sweep, report, runtime,
+paper) arrive with the issues that build them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 from bench import __version__
 from bench.errors import HmrbenchError
@@ -23,6 +25,87 @@ def model_info_command(args: argparse.Namespace) -> int:
     if info["synthetic"]:
         print("\nNOTE: this is the embedded, procedurally generated SMPL-X-format model, not SMPL-X; results "
               "computed with it are synthetic. Give --model-path or SMPLX_MODEL_PATH to use the real model.")
+    return 0
+
+
+def data_list_command(args: argparse.Namespace) -> int:
+    from bench.registry import dataset_names, get_dataset, resolve_data_root
+
+    root = resolve_data_root(args.data_root)
+    for name in dataset_names():
+        spec = get_dataset(name)
+        if root is not None and (root / name).is_dir():
+            source = f"real data root {root / name}"
+        elif root is not None:
+            source = f"no {name}/ under {root}"
+        else:
+            source = "synthetic default" if spec.synthesize else "needs --data-root / HMRBENCH_DATA"
+        print(f"{name}: {spec.description}")
+        print(f"    source:   {source}")
+        settings = ", ".join(f"{k}={v!r}" for k, v in spec.settings.items()) or "none"
+        print(f"    settings: {settings}")
+    return 0
+
+
+def data_synth_command(args: argparse.Namespace) -> int:
+    from bench.errors import ConfigError
+    from bench.registry import get_dataset
+
+    spec = get_dataset(args.dataset)
+    if spec.synthesize is None:
+        raise ConfigError(f"dataset {args.dataset!r} has no synthetic generator")
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise ConfigError(f"{out}: folder exists and is not empty; choose another --out or pass --force")
+    if args.frames is not None and args.frames < 1:
+        raise ConfigError(f"--frames must be >= 1, got {args.frames}")
+    print(f"writing a synthetic {args.dataset} set to {out} (seed {args.seed}, noise {args.noise}) ...",
+          file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    summary = spec.synthesize(out, frames=args.frames, seed=args.seed, noise=args.noise)
+    seconds = time.perf_counter() - start
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    print(f"done in {seconds:.1f} s; read it with --data-root {out.parent} (folder name must be "
+          f"'{args.dataset}') or 'hmrbench data check {out}'. It is SYNTHETIC data.")
+    return 0
+
+
+def _check_targets(folder: Path, dataset: str | None) -> list[tuple[str, Path]]:
+    from bench.errors import ConfigError, DataFileError
+    from bench.registry import dataset_names, get_dataset, read_synthetic_marker
+
+    if not folder.is_dir():
+        raise DataFileError(f"{folder}: not a folder")
+    if dataset is not None:
+        get_dataset(dataset)
+        return [(dataset, folder)]
+    below = [(name, folder / name) for name in dataset_names() if (folder / name).is_dir()]
+    if below:
+        return below
+    marker = read_synthetic_marker(folder)
+    if marker is not None and marker.get("dataset") in dataset_names():
+        return [(marker["dataset"], folder)]
+    if folder.name in dataset_names():
+        return [(folder.name, folder)]
+    raise ConfigError(f"{folder}: no dataset folder ({', '.join(dataset_names())}) below it; "
+                      "pass --dataset NAME to check the folder as that dataset")
+
+
+def data_check_command(args: argparse.Namespace) -> int:
+    from bench.registry import get_dataset, read_synthetic_marker
+
+    for name, folder in _check_targets(Path(args.folder), args.dataset):
+        rows = get_dataset(name).check(folder)
+        label = "SYNTHETIC" if read_synthetic_marker(folder) is not None else "real"
+        total = sum(int(r.get("samples", 0)) for r in rows)
+        print(f"{name} ({label}) at {folder}: OK, {total} samples")
+        if rows:
+            keys = [k for k in rows[0] if k != "samples"]
+            widths = {k: max(len(k), *(len(str(r.get(k, ""))) for r in rows)) for k in keys}
+            print("  " + "  ".join(f"{k:<{widths[k]}}" for k in keys) + "  samples")
+            for r in rows:
+                print("  " + "  ".join(f"{str(r.get(k, '')):<{widths[k]}}" for k in keys) + f"  {r.get('samples', 0)}")
     return 0
 
 
@@ -42,6 +125,26 @@ def build_parser() -> argparse.ArgumentParser:
                       help="SMPL-X .npz/.pkl file or a folder laid out as smplx.create expects "
                       "(default: $SMPLX_MODEL_PATH, else the embedded synthetic model)")
     info.set_defaults(func=model_info_command)
+
+    data = verbs.add_parser("data", help="datasets: list them, write synthetic sets, check a data root")
+    data_verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
+    dlist = data_verbs.add_parser("list", help="registered datasets, their settings and where their data comes from")
+    dlist.add_argument("--data-root", default=None,
+                       help="real-data root holding panoptic/, h36m/, stb/ (default: $HMRBENCH_DATA, else synthetic)")
+    dlist.set_defaults(func=data_list_command)
+    synth = data_verbs.add_parser("synth", help="write a synthetic set in a dataset's real file format")
+    synth.add_argument("dataset", metavar="DATASET", help="panoptic, h36m or stb (see 'hmrbench data list')")
+    synth.add_argument("--out", required=True, help="folder to write (the dataset's own folder, e.g. DATA/panoptic)")
+    synth.add_argument("--frames", type=int, default=None, help="frames per sequence (default: the dataset's default)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
+    synth.add_argument("--noise", choices=("detector", "none"), default="detector",
+                       help="2D inputs: detector-noise model (default) or exact projections")
+    synth.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    synth.set_defaults(func=data_synth_command)
+    check = data_verbs.add_parser("check", help="validate a data root (or one dataset folder) and print counts")
+    check.add_argument("folder", metavar="DIR", help="a data root or one dataset folder")
+    check.add_argument("--dataset", default=None, help="check DIR as this dataset (when its name does not say)")
+    check.set_defaults(func=data_check_command)
     return parser
 
 

@@ -89,7 +89,7 @@ def render_bodies(
 
 
 def _as_t(x: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(x, dtype=np.float64))
+    return torch.tensor(np.asarray(x, dtype=np.float64))
 
 
 def occlusion(

@@ -13,12 +13,6 @@ import torch
 ROUNDS = 20  # a median over many rounds: shared CPUs give occasional slow rounds
 
 
-@pytest.fixture(autouse=True)
-def _benchmark_only(request):
-    if not request.config.getoption("benchmark_only", False):
-        pytest.skip("benchmarks run only with --benchmark-only")
-
-
 @pytest.fixture
 def model(_benchmark_only, request):
     # looked up after the skip check, so a plain test run never builds the model for these

@@ -14,12 +14,6 @@ N_SAMPLES, N_JOINTS = 10_000, 17
 ROUNDS = 30  # a median over many rounds: shared CPUs give occasional slow rounds
 
 
-@pytest.fixture(autouse=True)
-def _benchmark_only(request):
-    if not request.config.getoption("benchmark_only", False):
-        pytest.skip("benchmarks run only with --benchmark-only")
-
-
 @pytest.fixture
 def poses() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)

@@ -15,10 +15,20 @@ Units and frames are converted at the edge (PROTOCOLS.md, "Units and frames", "S
 
 Every reader error (missing or unreadable file, missing key, wrong shape, NaN/inf) raises
 :class:`bench.errors.DataFileError` naming the file and the field.
+
+hmrbench side files beside the real tree (not part of STB; ``datasets/stb/adapter.py`` reads them when present):
+
+- ``openpose/<sequence>/<prefix>_<frame>_keypoints.json`` (:func:`openpose_path`): OpenPose JSON, exactly what
+  ``openpose --image_dir <stb>/<sequence> --write_json openpose/<sequence>`` writes for the real images
+  ``<sequence>/<prefix>_<frame>.png`` (prefix 'SK_color' or 'BB_left'; hand-graph-cnn ``STB_dataset.py`` reads the
+  images as ``"%s_%d.png" % (image_prefix, image_id)``), frame = the label column, from 0.
+- ``smplx_gt/<sequence>_<camera>.npz`` (:func:`smplx_gt_path`): ground-truth SMPL-X of synthetic trees
+  (``datasets.synth.write_smplx_gt``); its world frame is that camera's colour frame.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +51,14 @@ __all__ = [
     "SK_DEPTH_TO_COLOUR_T_M",
     "TEST_SEQUENCES",
     "TRAIN_SEQUENCES",
+    "IMAGE_PREFIX",
     "label_path",
+    "openpose_path",
     "palm_to_wrist",
     "read_bboxes",
     "read_labels",
     "sk_colour_to_depth",
+    "smplx_gt_path",
     "sk_depth_to_colour",
     "write_labels",
 ]
@@ -73,7 +86,12 @@ _PALM = _STB21.index("left_palm")
 # Root point of each convention: the palm centre, or the wrist extrapolated from an MCP through the palm.
 PALM_CONVENTIONS = {"ring_mcp": "left_ring1", "middle_mcp": "left_middle1", "palm": None}
 
+# Image file prefix per camera: '<sequence>/<prefix>_<frame>.png' (hand-graph-cnn STB_dataset.py).
+IMAGE_PREFIX = {"SK": "SK_color", "BB": "BB_left"}
+
 _LABEL_KEY = "handPara"
+# The .mat header's 116-byte text holds scipy's creation time; a fixed text makes files reproducible.
+_MAT_HEADER_TEXT = b"MATLAB 5.0 MAT-file, written by hmrbench (datasets.stb.format)".ljust(116, b" ")
 _BBOX_KEY = "bboxes"
 
 
@@ -84,6 +102,18 @@ def label_path(root: str | Path, sequence: str, camera: str) -> Path:
     if camera not in CAMERAS:
         raise ValueError(f"unknown STB camera {camera!r}; valid cameras: {', '.join(CAMERAS)}")
     return Path(root) / "labels" / f"{sequence}_{camera}.mat"
+
+
+def openpose_path(root: str | Path, sequence: str, camera: str, frame: int) -> Path:
+    """``<root>/openpose/<sequence>/<prefix>_<frame>_keypoints.json`` (module docstring); ValueError as label_path."""
+    label_path(root, sequence, camera)  # validates the names
+    return Path(root) / "openpose" / sequence / f"{IMAGE_PREFIX[camera]}_{int(frame)}_keypoints.json"
+
+
+def smplx_gt_path(root: str | Path, sequence: str, camera: str) -> Path:
+    """``<root>/smplx_gt/<sequence>_<camera>.npz``: a synthetic tree's ground-truth SMPL-X side file."""
+    label_path(root, sequence, camera)
+    return Path(root) / "smplx_gt" / f"{sequence}_{camera}.npz"
 
 
 def _load_mat(path: Path, key: str) -> np.ndarray:
@@ -121,13 +151,18 @@ def read_labels(path: str | Path) -> np.ndarray:
 
 
 def write_labels(path: str | Path, joints_m: np.ndarray) -> None:
-    """Write (N, 21, 3) joints in metres as ``handPara`` 3 x 21 x N in millimetres (``scipy.io.savemat``)."""
+    """Write (N, 21, 3) joints in metres as ``handPara`` 3 x 21 x N in millimetres (``scipy.io.savemat``, MAT 5;
+    the header text is fixed, so the same joints give the same bytes)."""
     joints = np.asarray(joints_m, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
         raise ValueError(f"joints_m: expected (N, {NUM_JOINTS}, 3), got {joints.shape}")
     if not np.isfinite(joints).all():
         raise ValueError("joints_m: contains NaN or inf")
-    scipy.io.savemat(Path(path), {_LABEL_KEY: joints.transpose(2, 1, 0) * MM_PER_M})
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {_LABEL_KEY: joints.transpose(2, 1, 0) * MM_PER_M})
+    data = buffer.getvalue()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(_MAT_HEADER_TEXT + data[len(_MAT_HEADER_TEXT) :])
 
 
 def read_bboxes(path: str | Path) -> np.ndarray:

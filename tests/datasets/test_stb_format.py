@@ -69,6 +69,17 @@ def test_labels_round_trip(tmp_path, n):
     np.testing.assert_allclose(para[:, :, 0].T, joints[0] * 1000.0)
 
 
+def test_labels_same_bytes_and_side_file_paths(tmp_path):
+    joints = _hand(np.random.default_rng(3), 4)
+    write_labels(tmp_path / "a" / "x.mat", joints)  # creates the folder
+    write_labels(tmp_path / "b" / "x.mat", joints)
+    assert (tmp_path / "a" / "x.mat").read_bytes() == (tmp_path / "b" / "x.mat").read_bytes()
+    assert stb.openpose_path("/d", "B2Random", "SK", 7) == Path("/d/openpose/B2Random/SK_color_7_keypoints.json")
+    assert stb.smplx_gt_path("/d", "B2Random", "SK") == Path("/d/smplx_gt/B2Random_SK.npz")
+    with pytest.raises(ValueError, match="valid sequences"):
+        stb.openpose_path("/d", "B9Random", "SK", 0)
+
+
 def test_read_labels_converts_millimetres(tmp_path):
     para = np.arange(3 * 21 * 2, dtype=np.float64).reshape(3, 21, 2)
     scipy.io.savemat(tmp_path / "B2Random_BB.mat", {"handPara": para})

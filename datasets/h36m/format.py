@@ -43,12 +43,17 @@ from bench.errors import DataFileError
 from bench.skeletons import Skeleton, convert, get_skeleton
 
 __all__ = [
+    "ANNOTATIONS_DIR",
+    "CAMERAS_FILE",
     "CAMERA_IDS",
     "FRAME_STEP",
     "FRONTAL_CAMERA",
     "HMR_EXCLUDED_SEQUENCE",
     "JOINT_ORDERS",
+    "METADATA_FILE",
+    "OPENPOSE_KEY",
     "PROTOCOLS",
+    "SMPLX_GT_FILE",
     "SPIN_RAW32_TO_17",
     "TEST_SUBJECTS",
     "TRAIN_SUBJECTS",
@@ -65,7 +70,15 @@ __all__ = [
     "select_protocol",
     "write_annotations",
     "write_cameras",
+    "write_sequences",
 ]
+
+# Files of a Human3.6M data root as hmrbench reads it (``<root>/h36m/``; see datasets/h36m/adapter.py).
+ANNOTATIONS_DIR = "annotations"  # every *.npz in it is an annotation file (mmpose/SPIN layout)
+CAMERAS_FILE = "cameras.pkl"
+METADATA_FILE = "metadata.xml"
+SMPLX_GT_FILE = "smplx_gt.npz"  # synthetic trees only: ground-truth SMPL-X, world frame
+OPENPOSE_KEY = "openpose_2d"  # optional annotation key: (N, 137, 3) detections, 'openpose_137' layout, pixels
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
@@ -338,6 +351,45 @@ def read_sequences(path: str | Path) -> dict[tuple[str, str], tuple[str, int]]:
     return table
 
 
+def write_sequences(path: str | Path, table: Mapping[tuple[str, str], tuple[str, int]], actions: Sequence[str]) -> None:
+    """Write a minimal ``metadata.xml`` holding the parts :func:`read_sequences` reads: ``<mapping>`` (a header
+    row 'Action, subaction, <subjects...>' and one row per (action id, subaction) with each subject's sequence
+    name) and ``<actionnames>`` (``actions``, 1-based ids in this order, as the real file's list that starts with
+    'Miscellaneous').
+
+    table: ``{(subject, sequence): (action, subaction)}``; every subject must have exactly one sequence per
+    (action, subaction) row that any subject has (the real file's grid). ValueError otherwise.
+    """
+    subjects = sorted({s for s, _ in table}, key=lambda s: (len(s), s))
+    cells: dict[tuple[int, int], dict[str, str]] = {}
+    for (subject, sequence), (action, subaction) in table.items():
+        if action not in actions:
+            raise ValueError(f"table: action {action!r} of {(subject, sequence)} not in actions")
+        row = cells.setdefault((list(actions).index(action) + 1, int(subaction)), {})
+        if subject in row:
+            raise ValueError(f"table: two sequences of {subject} for {(action, subaction)}")
+        row[subject] = sequence
+    root = ET.Element("a")
+    mapping = ET.SubElement(root, "mapping")
+
+    def add_row(values: Sequence[str]) -> None:
+        tr = ET.SubElement(mapping, "tr")
+        for value in values:
+            ET.SubElement(tr, "td").text = value
+
+    add_row(["Action", "subaction", *subjects])
+    for (action_id, subaction), row in sorted(cells.items()):
+        missing = [s for s in subjects if s not in row]
+        if missing:
+            raise ValueError(f"table: no sequence of {missing} for {(actions[action_id - 1], subaction)}")
+        add_row([str(action_id), str(subaction), *(row[s] for s in subjects)])
+    names = ET.SubElement(root, "actionnames")
+    for action in actions:
+        ET.SubElement(names, "item").text = action
+    ET.indent(root, space="   ")
+    Path(path).write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
+
+
 def _action_from_sequence(sequence: str) -> str:
     word = re.sub(r" \d+$", "", sequence)
     return _ACTION_ALIASES.get(word, word)
@@ -555,9 +607,18 @@ def read_annotations(
     )
 
 
-def write_annotations(path: str | Path, ann: H36MAnnotations, *, joint_order: str = "mmpose") -> None:
+def write_annotations(
+    path: str | Path,
+    ann: H36MAnnotations,
+    *,
+    joint_order: str = "mmpose",
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> None:
     """Write ``ann`` as an mmpose-style ``.npz``: ``imgname``, ``S`` (N, 17, 4) metres + validity (1/0), and
     ``part`` (N, 17, 3), ``center``, ``scale`` when present; joints in ``joint_order`` (see :func:`read_annotations`).
+
+    extra: further arrays stored under their own keys (e.g. hmrbench's 'openpose_2d' (N, 137, 3) detections);
+    readers that do not know them ignore them. ValueError if a key clashes with the standard ones.
     """
     order = _joint_order(joint_order)
     n = len(ann.imgname)
@@ -584,6 +645,10 @@ def write_annotations(path: str | Path, ann: H36MAnnotations, *, joint_order: st
         arrays["center"] = np.asarray(ann.center, dtype=np.float64)
     if ann.scale is not None:
         arrays["scale"] = np.asarray(ann.scale, dtype=np.float64)
+    for key, value in (extra or {}).items():
+        if key in arrays or key in ("joints_3d", "joints_2d"):
+            raise ValueError(f"extra: key {key!r} clashes with a standard annotation key")
+        arrays[key] = np.asarray(value)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     Path(path).write_bytes(buffer.getvalue())

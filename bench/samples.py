@@ -180,7 +180,7 @@ class SampleSet:
             for key, width in SMPLX_FIELDS.items():
                 if key not in self.smplx:
                     raise ValueError(f"SampleSet.smplx: missing {key!r}")
-                arr = np.ascontiguousarray(self.smplx[key], dtype=np.float32).reshape(n, -1)
+                arr = np.ascontiguousarray(self.smplx[key], dtype=np.float32).reshape(n, width)
                 _check(f"smplx[{key!r}]", arr, (n, width), "f")
                 out[key] = arr
             self.smplx = out

@@ -118,3 +118,8 @@ def test_fault_log_summary_names_reason_count_and_place():
     assert log.total == 7 and len(log.examples["too few valid joints"]) == FaultLog.MAX_EXAMPLES
     assert "7 too few valid joints (e.g. frame 0)" in log.summary()
     assert set(ID_FIELDS) == {"subject", "sequence", "action", "frame", "view", "person"}
+
+
+def test_an_empty_set_with_smplx_is_valid():
+    s = make_set(0)
+    assert len(s) == 0 and s.smplx["betas"].shape == (0, 10) and list(s.batches(8)) == []

@@ -322,7 +322,9 @@ def _image_sizes(cols: Mapping[str, np.ndarray], cameras: Mapping | None) -> np.
     if cameras is None:
         return np.tile(DEFAULT_IMAGE_SIZE, (len(cols["frame"]), 1))
     sizes = {key: (cam.width, cam.height) for key, cam in cameras.items()}
-    return np.array([sizes[(s, c)] for s, c in zip(cols["subject"], cols["camera"], strict=True)], np.int64)
+    return np.array([sizes[(s, c)] for s, c in zip(cols["subject"], cols["camera"], strict=True)], np.int64).reshape(
+        -1, 2
+    )
 
 
 def _camera_arrays(cols: Mapping[str, np.ndarray], cameras: Mapping | None) -> tuple[np.ndarray, ...]:

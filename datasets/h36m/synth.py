@@ -20,7 +20,7 @@ What is written under ``out`` (the folder that would be ``<data_root>/h36m/``):
 Scene (H36M-like, checked against the real ``cameras.pkl``): per camera id fixed intrinsics (focal length
 1143-1150 px, principal point within ~12 px of the image centre, 1000 x 1002 images for cameras 1 and 4 and
 1000 x 1000 for 2 and 3 as in metadata.xml, radial k ~ (-0.2, 0.24, +-0.008) and tangential |p| < 3e-3 as the real
-lenses); per subject slightly moved extrinsics: the four cameras at the corners of the capture area, 4-5.5 m from
+lenses); per subject slightly moved extrinsics: the four cameras at the corners of the capture area, 4-5.4 m from
 its centre, 1.45-1.65 m high, aimed at a point ~1 m above the floor. Each subject has one body shape (betas from
 ``datasets.bank`` with the seed); each action draws poses from bank families (``ACTION_FAMILIES``); each body
 stands on the floor within 1 m of the centre. Frames are every 5th video frame (SPIN's 10 fps, PROTOCOLS.md line
@@ -93,8 +93,8 @@ _SEQUENCE_WORDS = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog", "WalkingToge
 _Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL-X world (y up) -> H36M (z up)
 _PLACEMENT_RADIUS = 1.0  # m: pelvis within this distance of the capture centre
 # Per camera (in CAMERA_IDS order): nominal centre x, y (m, H36M world) and image height (width 1000), after the
-# real file (S1-S11: cameras at about (2, 5), (1.9, -5.1), (-1.8, 5.2), (-1.7, -3.8)).
-_CAMERA_LAYOUT = ((1.9, 5.0, 1002), (1.9, -5.1, 1000), (-1.8, 5.2, 1000), (-1.7, -3.8, 1002))
+# real file (S1-S11: cameras at about (2, 5), (1.9, -5.1), (-1.8, 5.2), (-1.7, -3.8)), a little closer in.
+_CAMERA_LAYOUT = ((1.8, 4.7, 1002), (1.8, -4.8, 1000), (-1.7, 4.9, 1000), (-1.7, -3.9, 1002))
 
 
 def sequence_name(action: str, subaction: int) -> str:
@@ -131,7 +131,7 @@ def make_cameras(subjects: Sequence[str], rng: np.random.Generator) -> dict[tupl
     for subject in subjects:
         for index, camera_id in enumerate(CAMERA_IDS):
             cx, cy, _ = _CAMERA_LAYOUT[index]
-            centre = np.array([cx, cy, 0.0]) + np.append(rng.uniform(-0.2, 0.2, 2), rng.uniform(1.45, 1.65))
+            centre = np.array([cx, cy, 0.0]) + np.append(rng.uniform(-0.15, 0.15, 2), rng.uniform(1.45, 1.65))
             target = np.append(rng.uniform(-0.3, 0.3, 2), rng.uniform(0.9, 1.1))
             R = _look_at(centre, target, rng.uniform(-0.02, 0.02))
             K, k, p, width, height = intrinsics[index]

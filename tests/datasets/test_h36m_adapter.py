@@ -1,0 +1,418 @@
+"""Human3.6M generator and adapter: round trips against the GT side file re-rendered independently, 2D consistent
+with H36M's lens model, protocol settings, noise, determinism, the real sample files (through symbolic links) and
+every bad-input case."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.errors import ConfigError, DataFileError
+from bench.projections import project_camera
+from bench.registry import load_dataset
+from bench.skeletons import get_skeleton, mapping
+from datasets.h36m import format as h36m
+from datasets.h36m import synth
+from datasets.h36m.adapter import DEFAULT_K, check, h36m_camera, load
+from datasets.synth import generator_model, read_smplx_gt, render_bodies
+
+SUBJECTS = ("S1", "S9", "S11")
+ACTIONS = ("Directions", "Walking")
+FRAMES = 2
+LAYOUT = get_skeleton("openpose_137")
+H36M17 = get_skeleton("h36m_17")
+# openpose_137 slot <- h36m_17 joint, by name (thorax = OpenPose neck); both wrists also fill the hand wrists
+_NAMES_AS_OPENPOSE = tuple("neck" if j == "thorax" else j for j in H36M17.joints)
+SLOT_JOINT = [(slot, _NAMES_AS_OPENPOSE.index(n)) for slot, n in enumerate(LAYOUT.joints) if n in _NAMES_AS_OPENPOSE]
+
+
+@pytest.fixture(scope="module")
+def model(embedded_cache):
+    return generator_model()
+
+
+def _synthesize(root: Path, noise: str, **kw) -> Path:
+    out = root / "h36m"
+    synth.synthesize(out, frames=FRAMES, seed=3, noise=noise, subjects=SUBJECTS, actions=ACTIONS, **kw)
+    return out
+
+
+@pytest.fixture(scope="module")
+def exact_tree(tmp_path_factory, embedded_cache) -> Path:
+    return _synthesize(tmp_path_factory.mktemp("h36m_exact"), "none")
+
+
+@pytest.fixture(scope="module")
+def noisy_tree(tmp_path_factory, embedded_cache) -> Path:
+    return _synthesize(tmp_path_factory.mktemp("h36m_noisy"), "detector")
+
+
+@pytest.fixture(scope="module")
+def truth(exact_tree, model):
+    """Independent truth: the world-frame side file re-posed, keyed by (subject, sequence, frame)."""
+    params, _, ids, _ = read_smplx_gt(exact_tree / h36m.SMPLX_GT_FILE)
+    posed = render_bodies(model, params, skeletons=("h36m_17",))
+    keys = list(zip(ids["subject"].tolist(), ids["sequence"].tolist(), ids["frame"].tolist(), strict=True))
+    return {"rows": {k: i for i, k in enumerate(keys)}, **posed}
+
+
+def _truth_rows(truth, samples) -> np.ndarray:
+    ids = samples.ids
+    keys = zip(ids["subject"].tolist(), ids["sequence"].tolist(), ids["frame"].tolist(), strict=True)
+    return np.array([truth["rows"][k] for k in keys])
+
+
+def _copy(tree: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tree, tmp_path / "h36m"))
+
+
+# --- round trips ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("split", ["test", "train"])
+def test_round_trip_3d_and_2d(exact_tree, truth, split):
+    samples = load(exact_tree, split=split)
+    subjects = [s for s in SUBJECTS if s in (h36m.TEST_SUBJECTS if split == "test" else h36m.TRAIN_SUBJECTS)]
+    assert len(samples) == len(subjects) * len(ACTIONS) * 2 * 4 * FRAMES and not samples.faults.total
+    assert samples.info["keypoints_source"] == "openpose" and "openpose_2d (stored)" in samples.info["protocol"]
+    cameras = h36m.read_cameras(exact_tree / h36m.CAMERAS_FILE)
+    rows = _truth_rows(truth, samples)
+    for i in range(len(samples)):
+        cam = cameras[(samples.ids["subject"][i], samples.ids["view"][i])]
+        np.testing.assert_allclose(samples.R[i], cam.R, atol=1e-12)
+        joints = truth["h36m_17"][rows[i]] @ cam.R.T + cam.t
+        np.testing.assert_allclose(samples.joints3d[i], joints, rtol=0, atol=1e-6)
+        exact = h36m.project_h36m(truth["keypoints"][rows[i]] @ cam.R.T + cam.t, cam)
+        seen = samples.keypoints2d[i, :, 2] > 0
+        inside = (exact >= 0).all(axis=1) & (exact[:, 0] <= cam.width - 1) & (exact[:, 1] <= cam.height - 1)
+        np.testing.assert_array_equal(seen, inside)  # noise='none': every point inside the image, confidence 1
+        np.testing.assert_allclose(samples.keypoints2d[i, seen, :2], exact[seen], rtol=0, atol=1e-3)
+    assert samples.joints3d_valid.all() and (samples.joints3d[..., 2] > 2.5).all()  # metres, in front
+    assert samples.keypoints2d[..., 2].mean() > 0.9
+
+
+def test_gt_smplx_in_camera_frame_rerenders_to_joints3d(exact_tree, model):
+    samples = load(exact_tree)
+    assert samples.smplx is not None and samples.smplx_valid.all()
+    posed = render_bodies(model, samples.smplx, skeletons=("h36m_17",))
+    np.testing.assert_allclose(posed["h36m_17"], samples.joints3d, rtol=0, atol=1e-6)
+
+
+def test_2d_follows_h36m_lens_through_sample_fields(exact_tree):
+    # 'part' (H36M's own 2D GT) mapped into openpose slots = project_h36m(joints3d) with the camera rebuilt from
+    # the sample's K, R, t, dist; OpenCV's model on the same dist is measurably off (why dist is documented).
+    samples = load(exact_tree, keypoints="part", noise="none")
+    assert samples.info["keypoints_source"] == "part" and "noise=none" in samples.info["protocol"]
+    opencv_error = 0.0
+    for i in range(len(samples)):
+        cam = h36m_camera(samples, i)
+        uv = h36m.project_h36m(samples.joints3d[i], cam)
+        for slot, joint in SLOT_JOINT:
+            assert abs(samples.keypoints2d[i, slot, :2] - uv[joint]).max() < 1e-3
+        world = (samples.joints3d[i] - samples.t[i]) @ samples.R[i]
+        cv = project_camera(*(torch_t(a) for a in (world, samples.K[i], samples.R[i], samples.t[i], samples.dist[i])))
+        opencv_error = max(opencv_error, np.abs(cv.numpy() - uv).max())
+    assert opencv_error > 1e-3
+    stored = load(exact_tree)  # the stored detections agree with 'part' at the shared body slots
+    slots = [s for s, _ in SLOT_JOINT]
+    np.testing.assert_allclose(stored.keypoints2d[:, slots], samples.keypoints2d[:, slots], rtol=0, atol=1e-3)
+
+
+def torch_t(a):
+    import torch
+
+    return torch.as_tensor(np.asarray(a, dtype=np.float64))
+
+
+def test_noise_detector_differs_but_stays_close(exact_tree, noisy_tree):
+    exact, noisy = load(exact_tree), load(noisy_tree)
+    np.testing.assert_array_equal(exact.joints3d, noisy.joints3d)  # same bodies and cameras for a seed
+    both = (exact.keypoints2d[..., 2] > 0) & (noisy.keypoints2d[..., 2] > 0)
+    error = np.linalg.norm(exact.keypoints2d[..., :2] - noisy.keypoints2d[..., :2], axis=-1)[both]
+    assert 0.3 < np.median(error) < 15.0, np.median(error)
+    assert ((exact.keypoints2d[..., 2] > 0) & (noisy.keypoints2d[..., 2] == 0)).sum() > 0  # dropouts
+    conf = noisy.keypoints2d[..., 2][noisy.keypoints2d[..., 2] > 0]
+    assert conf.max() <= 1.0 and conf.mean() < 0.95
+
+
+def test_part_source_applies_the_noise_model(exact_tree):
+    clean = load(exact_tree, keypoints="part", noise="none")
+    noisy = load(exact_tree, keypoints="part", noise="detector", noise_seed=1)
+    assert "part->openpose_137 + noise=detector" in noisy.info["protocol"]
+    slots = [s for s, _ in SLOT_JOINT]
+    both = (clean.keypoints2d[:, slots, 2] > 0) & (noisy.keypoints2d[:, slots, 2] > 0)
+    diff = np.linalg.norm(clean.keypoints2d[:, slots, :2] - noisy.keypoints2d[:, slots, :2], axis=-1)[both]
+    assert 0 < np.median(diff) < 15.0
+    again = load(exact_tree, keypoints="part", noise="detector", noise_seed=1)
+    np.testing.assert_array_equal(again.keypoints2d, noisy.keypoints2d)
+    unmapped = np.setdiff1d(np.arange(len(LAYOUT)), slots)
+    assert not clean.keypoints2d[:, unmapped].any()  # hands, face, feet: (0, 0, 0)
+
+
+def test_determinism(tmp_path, embedded_cache):
+    a = synth.synthesize(tmp_path / "a", frames=1, seed=5, subjects=("S9",), actions=("Walking",))
+    b = synth.synthesize(tmp_path / "b", frames=1, seed=5, subjects=("S9",), actions=("Walking",))
+    assert a["samples"] == b["samples"] == 2 * 4
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) == 5  # marker, test annotations, cameras, metadata, GT
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    synth.synthesize(tmp_path / "c", frames=1, seed=6, subjects=("S9",), actions=("Walking",))
+    assert (tmp_path / "c" / h36m.CAMERAS_FILE).read_bytes() != (tmp_path / "a" / h36m.CAMERAS_FILE).read_bytes()
+
+
+def test_synthetic_scene_is_h36m_like(exact_tree):
+    cameras = h36m.read_cameras(exact_tree / h36m.CAMERAS_FILE)
+    assert set(cameras) == {(s, c) for s in SUBJECTS for c in h36m.CAMERA_IDS}
+    for (_, camera_id), cam in cameras.items():
+        assert 1140 < cam.K[0, 0] < 1150 and cam.width == 1000
+        assert cam.height == (1002 if camera_id in (h36m.CAMERA_IDS[0], h36m.CAMERA_IDS[3]) else 1000)
+        assert 4.0 < np.linalg.norm(cam.center[:2]) < 5.4 and 1.4 < cam.center[2] < 1.7
+        assert -0.22 < cam.k[0] < -0.18 and np.abs(cam.p).max() < 3e-3
+    table = h36m.read_sequences(exact_tree / h36m.METADATA_FILE)
+    assert table[("S11", "Directions")] == ("Directions", 2) and table[("S9", "Walking 1")] == ("Walking", 1)
+    params, root_rest, ids, _ = read_smplx_gt(exact_tree / h36m.SMPLX_GT_FILE)
+    for subject in SUBJECTS:  # one body shape per subject
+        assert len(np.unique(params["betas"][ids["subject"] == subject], axis=0)) == 1
+    assert np.all(ids["frame"] % h36m.FRAME_STEP == 0)
+    assert synth.sequence_name("TakingPhoto", 1) == "Photo 1" and synth.sequence_name("WalkingDog", 2) == "WalkDog"
+
+
+def test_synthesize_rejects_bad_sizes(tmp_path):
+    with pytest.raises(ValueError, match="frames"):
+        synth.synthesize(tmp_path, frames=0)
+    with pytest.raises(ValueError, match="S2"):
+        synth.synthesize(tmp_path, subjects=("S2",))
+
+
+# --- settings ------------------------------------------------------------------------------------------------
+
+
+def _kept(samples) -> set[tuple[str, str, str]]:
+    return set(zip(samples.ids["subject"], samples.ids["sequence"], samples.ids["view"], strict=True))
+
+
+def test_protocol_settings(exact_tree):
+    spin_p1, spin_p2 = load(exact_tree), load(exact_tree, protocol="p2")
+    assert set(spin_p2.ids["view"]) == {h36m.FRONTAL_CAMERA} and len(spin_p2) == len(spin_p1) // 4
+    assert {s.endswith(" 1") for s in spin_p2.ids["sequence"]} == {True, False}  # both subactions
+    excluded = ("S11", "Directions", h36m.CAMERA_IDS[0])  # metadata.xml: 'Directions' = subaction 2
+    assert excluded in _kept(spin_p1)
+    hmr_p1, hmr_p2 = load(exact_tree, variant="hmr"), load(exact_tree, variant="hmr", protocol="p2")
+    assert _kept(hmr_p1) == _kept(spin_p1) - {excluded} and len(hmr_p1) == len(spin_p1) - FRAMES
+    assert set(hmr_p2.ids["view"]) == {h36m.FRONTAL_CAMERA}
+    assert all(s.endswith(" 1") for s in hmr_p2.ids["sequence"]) and len(hmr_p2) == len(spin_p2) // 2
+    assert spin_p1.info["root_joints"] == ("pelvis",) and hmr_p1.info["root_joints"] == ("left_hip", "right_hip")
+    assert "variant=hmr" in hmr_p2.info["protocol"] and hmr_p2.info["protocol"].startswith("h36m p2")
+    train = load(exact_tree, split="train")
+    assert set(train.ids["subject"]) == {"S1"} and "split=train" in train.info["protocol"]
+
+
+def test_14_joints_are_lsp_order(exact_tree):
+    full, lsp = load(exact_tree), load(exact_tree, joints=14)
+    assert lsp.skeleton == "lsp_14" and lsp.info["eval_joints"] == get_skeleton("lsp_14").joints
+    spin_lsp = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]  # PROTOCOLS.md line 28
+    np.testing.assert_array_equal(lsp.joints3d, full.joints3d[:, spin_lsp])
+    np.testing.assert_array_equal(mapping("h36m_17", "lsp_14")[0], spin_lsp)
+    assert lsp.info["root_joints"] == ("left_hip", "right_hip") and "joints=lsp_14" in lsp.info["protocol"]
+    assert full.info["eval_joints"] == H36M17.joints
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("protocol", "p3"), ("variant", "vibe"), ("split", "val"), ("joints", 24), ("keypoints", "x"), ("noise", "y")],
+)
+def test_bad_setting_values(exact_tree, setting, value):
+    with pytest.raises(ConfigError, match=f"{setting}={value!r}"):
+        load(exact_tree, **{setting: value})
+
+
+def test_registry_and_unknown_setting(exact_tree, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "h36m").symlink_to(exact_tree)
+    samples = load_dataset("h36m", data_root=root, protocol="p2")
+    assert samples.info["synthetic"] is True and set(samples.ids["view"]) == {h36m.FRONTAL_CAMERA}
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_dataset("h36m", data_root=root, camera="x")
+
+
+def test_without_cameras_or_metadata(exact_tree, tmp_path):
+    tree = _copy(exact_tree, tmp_path)
+    (tree / h36m.METADATA_FILE).unlink()
+    with pytest.raises(DataFileError, match=r"metadata\.xml: missing"):
+        load(tree, variant="hmr")
+    assert len(load(tree)) == len(load(exact_tree))
+    (tree / h36m.CAMERAS_FILE).unlink()
+    samples = load(tree)
+    assert samples.smplx is None and "default K" in samples.info["protocol"]
+    np.testing.assert_array_equal(samples.K[0], DEFAULT_K)
+    np.testing.assert_array_equal(samples.joints3d, load(exact_tree).joints3d)
+
+
+def test_check_counts(exact_tree):
+    rows = check(exact_tree)
+    per_group = [r for r in rows if "view" in r]
+    assert len(per_group) == len(SUBJECTS) * len(ACTIONS) * 4
+    assert all(r["samples"] == 2 * FRAMES for r in per_group)
+    protocols = {(r["split"], r["protocol"], r["variant"]): r["samples"] for r in rows if "protocol" in r}
+    assert protocols[("test", "p1", "spin")] == len(load(exact_tree))
+    assert protocols[("test", "p2", "hmr")] == len(load(exact_tree, variant="hmr", protocol="p2"))
+    assert protocols[("train", "p1", "spin")] == 1 * len(ACTIONS) * 2 * 4 * FRAMES
+
+
+# --- bad input -----------------------------------------------------------------------------------------------
+
+
+def _rewrite(path: Path, **changes) -> None:
+    with np.load(path) as npz:
+        data = {k: npz[k] for k in npz.files}
+    data.update(changes)
+    np.savez(path, **data)
+
+
+def _test_npz(tree: Path) -> Path:
+    return tree / h36m.ANNOTATIONS_DIR / "h36m_test.npz"
+
+
+def test_malformed_npz(exact_tree, tmp_path):
+    tree = _copy(exact_tree, tmp_path)
+    _test_npz(tree).write_bytes(b"not a zip")
+    with pytest.raises(DataFileError, match=r"h36m_test\.npz: cannot read npz"):
+        load(tree)
+    with pytest.raises(DataFileError, match=r"h36m_test\.npz"):
+        check(tree)
+
+
+def _poison(a: np.ndarray, flat_index: int, value: float) -> np.ndarray:
+    out = a.astype(np.float64).copy()
+    out.flat[flat_index] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    ("key", "make", "message"),
+    [
+        ("S", lambda a: a[:, :16], r"h36m_test\.npz: S: expected \(N, 17"),
+        ("S", lambda a: _poison(a, 7, np.nan), r"h36m_test\.npz: S: .*NaN"),
+        ("part", lambda a: _poison(a, 7, np.inf), r"h36m_test\.npz: part: .*NaN"),
+        ("openpose_2d", lambda a: a[:, :25], r"h36m_test\.npz: openpose_2d: expected \(N, 137, 3\)"),
+        (
+            "openpose_2d",
+            lambda a: _poison(a, 9, np.nan),
+            r"h36m_test\.npz: openpose_2d: contains NaN or inf \(sample 0\)",
+        ),
+    ],
+)
+def test_bad_arrays(exact_tree, tmp_path, key, make, message):
+    tree = _copy(exact_tree, tmp_path)
+    with np.load(_test_npz(tree)) as npz:
+        value = make(npz[key])
+    _rewrite(_test_npz(tree), **{key: value})
+    with pytest.raises(DataFileError, match=message):
+        load(tree)
+
+
+def test_missing_camera(exact_tree, tmp_path):
+    tree = _copy(exact_tree, tmp_path)
+    raw = pickle.loads((tree / h36m.CAMERAS_FILE).read_bytes())
+    del raw[("S9", h36m.CAMERA_IDS[2])]
+    (tree / h36m.CAMERAS_FILE).write_bytes(pickle.dumps(raw))
+    with pytest.raises(DataFileError, match=r"cameras\.pkl: camera \('S9', '58860488'\) missing .*h36m_test\.npz"):
+        load(tree)
+    with pytest.raises(DataFileError, match=r"cameras\.pkl: camera \('S9', '58860488'\)"):
+        check(tree)
+
+
+def test_bad_side_files(exact_tree, tmp_path):
+    tree = _copy(exact_tree, tmp_path)
+    (tree / h36m.METADATA_FILE).write_text("<a><mapping>")
+    with pytest.raises(DataFileError, match=r"metadata\.xml: cannot read"):
+        load(tree)
+    (tree / h36m.METADATA_FILE).unlink()
+    _rewrite(tree / h36m.SMPLX_GT_FILE, transl=np.zeros((3, 3), np.float32))
+    with pytest.raises(DataFileError, match=r"smplx_gt\.npz: transl: expected"):
+        load(tree)
+    shutil.rmtree(tree / h36m.ANNOTATIONS_DIR)
+    with pytest.raises(DataFileError, match=r"annotations: no annotation \.npz files"):
+        load(tree)
+
+
+def test_per_sample_faults_are_skipped_and_counted(exact_tree, tmp_path):
+    tree = _copy(exact_tree, tmp_path)
+    with np.load(_test_npz(tree)) as npz:
+        S, detections = npz["S"].copy(), npz["openpose_2d"].copy()
+    S[3, 2:, 3] = 0.0  # only 2 valid 3D joints
+    detections[5] = 0.0  # no 2D keypoint at all
+    _rewrite(_test_npz(tree), S=S, openpose_2d=detections)
+    samples = load(tree)
+    assert len(samples) == len(load(exact_tree)) - 2
+    assert samples.faults.as_dict() == {"fewer than 3 valid 3D joints": 1, "no 2D keypoint": 1}
+    assert "h36m_test.npz" in samples.faults.examples["no 2D keypoint"][0]
+
+
+def test_missing_openpose_key_falls_back_to_part(exact_tree, tmp_path):
+    tree = _copy(exact_tree, tmp_path)
+    with np.load(_test_npz(tree)) as npz:
+        data = {k: npz[k] for k in npz.files if k != h36m.OPENPOSE_KEY}
+    np.savez(_test_npz(tree), **data)
+    assert load(tree).info["keypoints_source"] == "part"
+    with pytest.raises(DataFileError, match=r"h36m_test\.npz: openpose_2d: missing"):
+        load(tree, keypoints="openpose")
+
+
+# --- the real sample files -----------------------------------------------------------------------------------
+
+
+def _fixtures_dir() -> Path:
+    default = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+    return Path(os.environ.get("HMRBENCH_FIXTURES", default)) / "h36m"
+
+
+@pytest.fixture
+def real_tree(tmp_path) -> Path:
+    """A data-root folder of symbolic links to the real sample files (never copies)."""
+    source = _fixtures_dir()
+    files = {"cameras.pkl": h36m.CAMERAS_FILE, "metadata.xml": h36m.METADATA_FILE}
+    if not all((source / f).is_file() for f in (*files, "test_h36m_body3d.npz")):
+        pytest.skip(f"real Human3.6M sample files absent: {source}")
+    tree = tmp_path / "h36m"
+    (tree / h36m.ANNOTATIONS_DIR).mkdir(parents=True)
+    (tree / h36m.ANNOTATIONS_DIR / "test_h36m_body3d.npz").symlink_to(source / "test_h36m_body3d.npz")
+    for name, target in files.items():
+        (tree / target).symlink_to(source / name)
+    return tree
+
+
+@pytest.mark.fixtures
+def test_real_files_load_and_2d_is_reproduced(real_tree):
+    # The sample files hold S1, S5, S7, S8 (training subjects): one frame each, cameras 1 and 2.
+    samples = load(real_tree, split="train", noise="none")
+    assert len(samples) == 4 and samples.info["keypoints_source"] == "part" and samples.smplx is None
+    assert samples.ids["subject"].tolist() == ["S1", "S5", "S7", "S8"]
+    assert samples.ids["action"].tolist() == ["Directions", "SittingDown", "Greeting", "WalkingDog"]
+    assert samples.image_size.tolist() == [[1000, 1002], [1000, 1002], [1000, 1000], [1000, 1000]]
+    worst = 0.0
+    for i in range(len(samples)):
+        uv = h36m.project_h36m(samples.joints3d[i], h36m_camera(samples, i))
+        for slot, joint in SLOT_JOINT:
+            worst = max(worst, np.abs(samples.keypoints2d[i, slot, :2] - uv[joint]).max())
+    assert worst < 1e-3, worst
+    assert len(load(real_tree)) == 0  # no test subject in the sample files
+    assert len(load(real_tree, split="train", variant="hmr", protocol="p2")) == 0  # cameras 1 and 2 only
+    noisy = load(real_tree, split="train")
+    assert noisy.keypoints2d.shape == (4, 137, 3) and not np.array_equal(noisy.keypoints2d, samples.keypoints2d)
+
+
+@pytest.mark.fixtures
+def test_real_files_check(real_tree):
+    rows = check(real_tree)
+    assert sum(r["samples"] for r in rows if "view" in r) == 4
+    assert {(r["split"], r["protocol"], r["variant"]): r["samples"] for r in rows if "protocol" in r}[
+        ("train", "p1", "hmr")
+    ] == 4

@@ -459,3 +459,38 @@ def test_bad_metadata(tmp_path):
     path.write_text("<a><mapping><tr><td>x</td></tr></mapping><actionnames/></a>")
     with pytest.raises(DataFileError, match=r"metadata\.xml: mapping: expected a header"):
         read_sequences(path)
+
+
+# --- writers added for the synthetic generator ---------------------------------------------------------------
+
+_ACTION_NAMES = ("Miscellaneous", "Directions", "Discussion")
+
+
+def test_write_sequences_round_trip(tmp_path):
+    table = {("S9", "Directions 1"): ("Directions", 1), ("S9", "Directions"): ("Directions", 2),
+             ("S11", "Directions 1"): ("Directions", 1), ("S11", "Directions"): ("Directions", 2)}  # fmt: skip
+    h36m.write_sequences(tmp_path / "metadata.xml", table, _ACTION_NAMES)
+    assert read_sequences(tmp_path / "metadata.xml") == table
+    with pytest.raises(ValueError, match="not in actions"):
+        h36m.write_sequences(tmp_path / "m.xml", {("S9", "Eating"): ("Eating", 1)}, _ACTION_NAMES)
+    with pytest.raises(ValueError, match=r"no sequence of \['S11'\]"):
+        h36m.write_sequences(tmp_path / "m.xml", dict(list(table.items())[:3]), _ACTION_NAMES)
+
+
+@pytest.mark.fixtures
+def test_write_sequences_reproduces_the_real_table(tmp_path, fixture_sequences):
+    root = ET.parse(_fixture("metadata.xml")).getroot()
+    actions = [elem.text.strip() for elem in root.find("actionnames")]
+    h36m.write_sequences(tmp_path / "metadata.xml", fixture_sequences, actions)
+    assert read_sequences(tmp_path / "metadata.xml") == fixture_sequences
+
+
+def test_write_annotations_extra_keys(tmp_path):
+    ann = _synthetic_annotations(np.random.default_rng(5))
+    extra = np.random.default_rng(6).random((len(ann), 137, 3))
+    write_annotations(tmp_path / "a.npz", ann, extra={"openpose_2d": extra})
+    with np.load(tmp_path / "a.npz") as npz:
+        np.testing.assert_array_equal(npz["openpose_2d"], extra)
+    assert read_annotations(tmp_path / "a.npz").imgname.tolist() == ann.imgname.tolist()
+    with pytest.raises(ValueError, match="'S' clashes"):
+        write_annotations(tmp_path / "b.npz", ann, extra={"S": extra})

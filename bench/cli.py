@@ -80,14 +80,14 @@ def _check_targets(folder: Path, dataset: str | None) -> list[tuple[str, Path]]:
     if dataset is not None:
         get_dataset(dataset)
         return [(dataset, folder)]
-    below = [(name, folder / name) for name in dataset_names() if (folder / name).is_dir()]
-    if below:
-        return below
     marker = read_synthetic_marker(folder)
     if marker is not None and marker.get("dataset") in dataset_names():
         return [(marker["dataset"], folder)]
     if folder.name in dataset_names():
         return [(folder.name, folder)]
+    below = [(name, folder / name) for name in dataset_names() if (folder / name).is_dir()]
+    if below:
+        return below
     raise ConfigError(f"{folder}: no dataset folder ({', '.join(dataset_names())}) below it; "
                       "pass --dataset NAME to check the folder as that dataset")
 

@@ -153,12 +153,17 @@ def _setting(name: str, value: Any, valid: Any) -> None:
 
 
 def check(folder: Path) -> list[dict]:
-    """Validate a tree (DataFileError on the first malformed file) and count its samples.
+    """Validate a tree (DataFileError on the first malformed file: annotations with their 'openpose_2d',
+    cameras.pkl and every camera the image names need, metadata.xml, smplx_gt.npz) and count its samples.
 
     Rows: one per (split, subject, action, view) with 'samples'; then one per (split, protocol, variant) with the
     number of samples the protocol keeps ('hmr' only when metadata.xml is present).
     """
     annotations, _, sequences = _read_tree(folder, "mmpose")
+    for path, ann in annotations:
+        _read_openpose(path, len(ann))
+    if (Path(folder) / SMPLX_GT_FILE).is_file():
+        read_smplx_gt(Path(folder) / SMPLX_GT_FILE)
     rows: list[dict] = []
     ids = [ann.ids for _, ann in annotations]
     subject = np.concatenate([i.subject for i in ids])
@@ -234,16 +239,16 @@ def load(
     _setting("noise", noise, NOISE_KINDS)
     _setting("joint_order", joint_order, tuple(JOINT_ORDERS))
     folder = Path(folder)
-    annotations, cameras, sequences = _read_tree(folder, joint_order, need_sequences=variant == "hmr")
+    annotations, cameras, _ = _read_tree(folder, joint_order, need_sequences=variant == "hmr")
     openpose = [_read_openpose(path, len(ann)) for path, ann in annotations]
     if keypoints == "openpose" and any(o is None for o in openpose):
         missing = next(path for (path, _), o in zip(annotations, openpose, strict=True) if o is None)
         raise DataFileError(f"{missing}: {OPENPOSE_KEY}: missing (keypoints='openpose')")
-    source = "openpose" if keypoints == "openpose" or (keypoints == "auto" and all(o is not None for o in openpose)) \
-        else "part"  # fmt: skip
+    all_stored = all(o is not None for o in openpose)
+    source = "openpose" if keypoints == "openpose" or (keypoints == "auto" and all_stored) else "part"
     skeleton = JOINT_SETS[joints]
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("kp", "j3", "v3", "imgname", "subject", "sequence",
-                                                          "action", "frame", "camera")}  # fmt: skip
+    id_keys = ("subject", "sequence", "action", "frame", "camera")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("kp", "j3", "v3", "imgname", *id_keys)}
     faults = FaultLog()
     for (path, ann), detected in zip(annotations, openpose, strict=True):
         keep = select_protocol(ann.ids, protocol, variant, subjects=SPLITS[split])
@@ -267,9 +272,8 @@ def load(
         parts["j3"].append(convert(ann.joints_3d[keep], _H36M17, skeleton)[0])
         parts["v3"].append(convert(ann.valid_3d[keep][..., None], _H36M17, skeleton)[0][..., 0])
         parts["imgname"].append(ann.imgname[keep])
-        for key, value in (("subject", ann.ids.subject), ("sequence", ann.ids.sequence), ("action", ann.ids.action),
-                           ("frame", ann.ids.frame), ("camera", ann.ids.camera)):  # fmt: skip
-            parts[key].append(value[keep])
+        for key in id_keys:
+            parts[key].append(getattr(ann.ids, key)[keep])
     cols = {k: np.concatenate(v) for k, v in parts.items()}
     n = len(cols["frame"])
     if source == "part":

@@ -338,6 +338,8 @@ def test_bad_side_files(exact_tree, tmp_path):
     _rewrite(tree / h36m.SMPLX_GT_FILE, transl=np.zeros((3, 3), np.float32))
     with pytest.raises(DataFileError, match=r"smplx_gt\.npz: transl: expected"):
         load(tree)
+    with pytest.raises(DataFileError, match=r"smplx_gt\.npz: transl: expected"):
+        check(tree)
     shutil.rmtree(tree / h36m.ANNOTATIONS_DIR)
     with pytest.raises(DataFileError, match=r"annotations: no annotation \.npz files"):
         load(tree)

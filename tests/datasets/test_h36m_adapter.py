@@ -100,7 +100,8 @@ def test_gt_smplx_in_camera_frame_rerenders_to_joints3d(exact_tree, model):
     samples = load(exact_tree)
     assert samples.smplx is not None and samples.smplx_valid.all()
     posed = render_bodies(model, samples.smplx, skeletons=("h36m_17",))
-    np.testing.assert_allclose(posed["h36m_17"], samples.joints3d, rtol=0, atol=1e-6)
+    # float32 parameters and forward pass at 4-6 m from the camera (ulp 4.8e-7 m): measured 7.9e-7 m
+    np.testing.assert_allclose(posed["h36m_17"], samples.joints3d, rtol=0, atol=2e-6)
 
 
 def test_2d_follows_h36m_lens_through_sample_fields(exact_tree):

@@ -101,38 +101,41 @@ def occlusion(
 
     Vertex depths are splatted (3 x 3 cells) into a grid whose cell is ``cell_m`` at the body's median depth.
     """
-    pts, verts = _as_t(points_cam), _as_t(vertices_cam)
+    pts = torch.tensor(np.asarray(points_cam), dtype=torch.float32)
+    verts = torch.tensor(np.asarray(vertices_cam), dtype=torch.float32)
     n = pts.shape[0]
-    K = _as_t(K).expand(n, 3, 3)
-    size = _as_t(image_size).expand(n, 2)
-    f = K[:, 0, 0]
+    K = torch.tensor(np.asarray(K), dtype=torch.float32).expand(n, 3, 3)
+    size = torch.tensor(np.asarray(image_size), dtype=torch.float32).expand(n, 2)
     z_med = verts[..., 2].clamp_min(1e-3).median(dim=1).values
-    cell = (f * cell_m / z_med).clamp(2.0, 64.0)  # pixels per cell
-    grid_w = torch.ceil(size[:, 0] / cell).long() + 2
-    grid_h = torch.ceil(size[:, 1] / cell).long() + 2
-    gw, gh = int(grid_w.max()), int(grid_h.max())
+    cell = (K[:, 0, 0] * cell_m / z_med).clamp(2.0, 64.0)[:, None, None]  # pixels per cell
+    limit = torch.ceil(size / cell[:, 0]).long()[:, None] + 1  # (n, 1, 2): last cell of the image, + 1
 
-    def cells(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def cells(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = p[..., 2]
         uv = (p[..., :2] / z.clamp_min(1e-6)[..., None]) @ K[:, :2, :2].transpose(1, 2) + K[:, None, :2, 2]
-        cx = torch.floor(uv[..., 0] / cell[:, None]).long() + 1
-        cy = torch.floor(uv[..., 1] / cell[:, None]).long() + 1
-        ok = (z > 1e-3) & (cx >= 0) & (cy >= 0) & (cx < grid_w[:, None]) & (cy < grid_h[:, None])
-        return cx, cy, ok
+        c = torch.floor(uv.clamp(-1e7, 1e7) / cell).long()
+        return c, (z > 1e-3) & (c >= -1).all(-1) & (c <= limit).all(-1)  # beyond the image: no cell
 
-    depth = torch.full((n, gh * gw), float("inf"), dtype=torch.float64)
-    vx, vy, vok = cells(verts)
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            x, y = vx + dx, vy + dy
-            ok = vok & (x >= 0) & (y >= 0) & (x < gw) & (y < gh)
-            idx = torch.where(ok, y * gw + x, 0)
-            val = torch.where(ok, verts[..., 2], torch.inf)
-            depth.scatter_reduce_(1, idx, val, reduce="amin")
-    px, py, pok = cells(pts)
-    idx = torch.where(pok, py.clamp(0, gh - 1) * gw + px.clamp(0, gw - 1), 0)
-    front = torch.gather(depth, 1, idx)
-    hidden = pok & (front < pts[..., 2] - torch.as_tensor(margin, dtype=torch.float64))
+    # a grid over each body's own box of cells (not the image): small whatever the image size
+    vc, vok = cells(verts)
+    big = torch.iinfo(torch.long).max // 4
+    lo = torch.where(vok[..., None], vc, big).amin(dim=1, keepdim=True) - 1  # (n, 1, 2)
+    hi = torch.where(vok[..., None], vc, -big).amax(dim=1, keepdim=True) + 1
+    lo = torch.where(lo > hi, torch.zeros_like(lo), lo)  # no vertex in front of the camera
+    extent = (hi - lo).clamp_min(0) + 1
+    gw, gh = int(extent[..., 0].max()), int(extent[..., 1].max())
+    local = torch.where(vok[..., None], vc - lo, 1)  # vertices without a cell: parked, with infinite depth
+    offsets = torch.tensor([dy * gw + dx for dx in (-1, 0, 1) for dy in (-1, 0, 1)])  # 3 x 3 splat
+    idx = ((local[..., 1] * gw + local[..., 0])[..., None] + offsets).reshape(n, -1)
+    val = torch.where(vok, verts[..., 2], torch.inf)[:, :, None].expand(-1, -1, 9).reshape(n, -1)
+    depth = torch.full((n, gh * gw), float("inf"))
+    depth.scatter_reduce_(1, idx, val, reduce="amin")
+    pc, pok = cells(pts)
+    plocal = pc - lo
+    inside = pok & (plocal >= 0).all(-1) & (plocal[..., 0] < gw) & (plocal[..., 1] < gh)
+    pidx = torch.where(inside, plocal[..., 1].clamp(0, gh - 1) * gw + plocal[..., 0].clamp(0, gw - 1), 0)
+    front = torch.gather(depth, 1, pidx)
+    hidden = inside & (front < pts[..., 2] - torch.as_tensor(margin, dtype=torch.float32))
     return hidden.numpy()
 
 

@@ -23,8 +23,10 @@ def model_info_command(args: argparse.Namespace) -> int:
     for key, value in info.items():
         print(f"{key:<{width}}  {value}")
     if info["synthetic"]:
-        print("\nNOTE: this is the embedded, procedurally generated SMPL-X-format model, not SMPL-X; results "
-              "computed with it are synthetic. Give --model-path or SMPLX_MODEL_PATH to use the real model.")
+        print(
+            "\nNOTE: this is the embedded, procedurally generated SMPL-X-format model, not SMPL-X; results "
+            "computed with it are synthetic. Give --model-path or SMPLX_MODEL_PATH to use the real model."
+        )
     return 0
 
 
@@ -59,15 +61,20 @@ def data_synth_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"{out}: folder exists and is not empty; choose another --out or pass --force")
     if args.frames is not None and args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
-    print(f"writing a synthetic {args.dataset} set to {out} (seed {args.seed}, noise {args.noise}) ...",
-          file=sys.stderr, flush=True)
+    print(
+        f"writing a synthetic {args.dataset} set to {out} (seed {args.seed}, noise {args.noise}) ...",
+        file=sys.stderr,
+        flush=True,
+    )
     start = time.perf_counter()
     summary = spec.synthesize(out, frames=args.frames, seed=args.seed, noise=args.noise)
     seconds = time.perf_counter() - start
     for key, value in summary.items():
         print(f"{key}: {value}")
-    print(f"done in {seconds:.1f} s; read it with --data-root {out.parent} (folder name must be "
-          f"'{args.dataset}') or 'hmrbench data check {out}'. It is SYNTHETIC data.")
+    print(
+        f"done in {seconds:.1f} s; read it with --data-root {out.parent} (folder name must be "
+        f"'{args.dataset}') or 'hmrbench data check {out}'. It is SYNTHETIC data."
+    )
     return 0
 
 
@@ -88,8 +95,10 @@ def _check_targets(folder: Path, dataset: str | None) -> list[tuple[str, Path]]:
     below = [(name, folder / name) for name in dataset_names() if (folder / name).is_dir()]
     if below:
         return below
-    raise ConfigError(f"{folder}: no dataset folder ({', '.join(dataset_names())}) below it; "
-                      "pass --dataset NAME to check the folder as that dataset")
+    raise ConfigError(
+        f"{folder}: no dataset folder ({', '.join(dataset_names())}) below it; "
+        "pass --dataset NAME to check the folder as that dataset"
+    )
 
 
 def data_check_command(args: argparse.Namespace) -> int:
@@ -121,24 +130,34 @@ def build_parser() -> argparse.ArgumentParser:
     model = verbs.add_parser("model", help="the SMPL-X body model in use (real or embedded)")
     model_verbs = model.add_subparsers(dest="model_verb", metavar="ACTION", required=True)
     info = model_verbs.add_parser("info", help="which model is in use: path, hash, sizes, synthetic or not")
-    info.add_argument("--model-path", default=None,
-                      help="SMPL-X .npz/.pkl file or a folder laid out as smplx.create expects "
-                      "(default: $SMPLX_MODEL_PATH, else the embedded synthetic model)")
+    info.add_argument(
+        "--model-path",
+        default=None,
+        help="SMPL-X .npz/.pkl file or a folder laid out as smplx.create expects "
+        "(default: $SMPLX_MODEL_PATH, else the embedded synthetic model)",
+    )
     info.set_defaults(func=model_info_command)
 
     data = verbs.add_parser("data", help="datasets: list them, write synthetic sets, check a data root")
     data_verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
     dlist = data_verbs.add_parser("list", help="registered datasets, their settings and where their data comes from")
-    dlist.add_argument("--data-root", default=None,
-                       help="real-data root holding panoptic/, h36m/, stb/ (default: $HMRBENCH_DATA, else synthetic)")
+    dlist.add_argument(
+        "--data-root",
+        default=None,
+        help="real-data root holding panoptic/, h36m/, stb/ (default: $HMRBENCH_DATA, else synthetic)",
+    )
     dlist.set_defaults(func=data_list_command)
     synth = data_verbs.add_parser("synth", help="write a synthetic set in a dataset's real file format")
     synth.add_argument("dataset", metavar="DATASET", help="panoptic, h36m or stb (see 'hmrbench data list')")
     synth.add_argument("--out", required=True, help="folder to write (the dataset's own folder, e.g. DATA/panoptic)")
     synth.add_argument("--frames", type=int, default=None, help="frames per sequence (default: the dataset's default)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
-    synth.add_argument("--noise", choices=("detector", "none"), default="detector",
-                       help="2D inputs: detector-noise model (default) or exact projections")
+    synth.add_argument(
+        "--noise",
+        choices=("detector", "none"),
+        default="detector",
+        help="2D inputs: detector-noise model (default) or exact projections",
+    )
     synth.add_argument("--force", action="store_true", help="write into a non-empty folder")
     synth.set_defaults(func=data_synth_command)
     check = data_verbs.add_parser("check", help="validate a data root (or one dataset folder) and print counts")

@@ -26,8 +26,18 @@ from typing import Any
 
 from bench.errors import ConfigError, DataFileError
 
-__all__ = ["SYNTHETIC_MARKER", "DatasetSpec", "dataset_names", "discover", "get_dataset", "load_dataset",
-           "read_synthetic_marker", "register_dataset", "resolve_data_root", "synthetic_default_root"]
+__all__ = [
+    "SYNTHETIC_MARKER",
+    "DatasetSpec",
+    "dataset_names",
+    "discover",
+    "get_dataset",
+    "load_dataset",
+    "read_synthetic_marker",
+    "register_dataset",
+    "resolve_data_root",
+    "synthetic_default_root",
+]
 
 SYNTHETIC_MARKER = "HMRBENCH_SYNTHETIC.json"  # written at the top of every generated tree
 _BUILTIN_PACKAGES = ("datasets", "methods")
@@ -61,8 +71,9 @@ class DatasetSpec:
         object.__setattr__(self, "settings", defaults)
 
 
-def register_dataset(name: str, *, description: str, check: Callable, synthesize: Callable | None = None,
-                     generator_version: str = "1") -> Callable[[Callable], Callable]:
+def register_dataset(
+    name: str, *, description: str, check: Callable, synthesize: Callable | None = None, generator_version: str = "1"
+) -> Callable[[Callable], Callable]:
     """Decorator for a ``load(folder, *, setting=default, ...)`` function: registers the dataset ``name``."""
 
     def wrap(load: Callable) -> Callable:

@@ -40,8 +40,16 @@ import torch
 
 from bench.skeletons import get_skeleton
 
-__all__ = ["ID_FIELDS", "KEYPOINT_LAYOUT", "NUM_KEYPOINTS", "SMPLX_FIELDS", "FaultLog", "SampleBatch", "SampleSet",
-           "concat_sets"]
+__all__ = [
+    "ID_FIELDS",
+    "KEYPOINT_LAYOUT",
+    "NUM_KEYPOINTS",
+    "SMPLX_FIELDS",
+    "FaultLog",
+    "SampleBatch",
+    "SampleSet",
+    "concat_sets",
+]
 
 KEYPOINT_LAYOUT = "openpose_137"
 NUM_KEYPOINTS = len(get_skeleton(KEYPOINT_LAYOUT))

@@ -124,8 +124,10 @@ def apply_noise(
     points = np.asarray(points, dtype=np.float64)
     n = len(points)
     if points.shape != (n, len(_SKELETON), 2) or present.shape != (n, len(_SKELETON)):
-        raise ValueError(f"points/present: expected (N, {len(_SKELETON)}, 2) / (N, {len(_SKELETON)}), "
-                         f"got {points.shape} / {present.shape}")
+        raise ValueError(
+            f"points/present: expected (N, {len(_SKELETON)}, 2) / (N, {len(_SKELETON)}), "
+            f"got {points.shape} / {present.shape}"
+        )
     present = present & np.isfinite(points).all(axis=-1)
     out = np.zeros((n, len(_SKELETON), 3))
     if config.kind == "none":

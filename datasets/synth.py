@@ -32,8 +32,17 @@ from bench.samples import SMPLX_FIELDS
 from bench.skeletons import get_skeleton, part_indices
 from datasets.noise import NoiseConfig, apply_noise
 
-__all__ = ["GT_KEYS", "generator_model", "detections", "occlusion", "read_smplx_gt", "render_bodies",
-           "smplx_to_camera", "write_marker", "write_smplx_gt"]
+__all__ = [
+    "GT_KEYS",
+    "generator_model",
+    "detections",
+    "occlusion",
+    "read_smplx_gt",
+    "render_bodies",
+    "smplx_to_camera",
+    "write_marker",
+    "write_smplx_gt",
+]
 
 LAYOUT = "openpose_137"
 GT_KEYS = tuple(SMPLX_FIELDS)
@@ -93,8 +102,13 @@ def _as_t(x: np.ndarray) -> torch.Tensor:
 
 
 def occlusion(
-    points_cam: np.ndarray, vertices_cam: np.ndarray, K: np.ndarray, image_size: np.ndarray,
-    *, margin: np.ndarray = OCCLUSION_MARGIN, cell_m: float = 0.01,
+    points_cam: np.ndarray,
+    vertices_cam: np.ndarray,
+    K: np.ndarray,
+    image_size: np.ndarray,
+    *,
+    margin: np.ndarray = OCCLUSION_MARGIN,
+    cell_m: float = 0.01,
 ) -> np.ndarray:
     """(N, P) bool: point hidden behind the body surface. Camera-frame inputs (metres): points (N, P, 3),
     vertices (N, V, 3); K (N, 3, 3) or (3, 3); image_size (N, 2) or (2,). Distortion is ignored (mild).
@@ -140,8 +154,15 @@ def occlusion(
 
 
 def detections(
-    keypoints_world: np.ndarray, vertices_world: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray,
-    dist: np.ndarray, image_size: np.ndarray, noise: NoiseConfig, rng: np.random.Generator,
+    keypoints_world: np.ndarray,
+    vertices_world: np.ndarray,
+    K: np.ndarray,
+    R: np.ndarray,
+    t: np.ndarray,
+    dist: np.ndarray,
+    image_size: np.ndarray,
+    noise: NoiseConfig,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """OpenPose-like detections of N people in N views (world inputs in metres; camera arrays (N, ...)).
 
@@ -158,8 +179,9 @@ def detections(
     return apply_noise(exact, present, hidden, np.asarray(image_size), noise, rng), exact
 
 
-def smplx_to_camera(params: Mapping[str, np.ndarray], root_rest: np.ndarray, R: np.ndarray, t: np.ndarray
-                    ) -> dict[str, np.ndarray]:
+def smplx_to_camera(
+    params: Mapping[str, np.ndarray], root_rest: np.ndarray, R: np.ndarray, t: np.ndarray
+) -> dict[str, np.ndarray]:
     """World-frame SMPL-X parameters -> the camera frame ``x_cam = R x + t`` (R (n, 3, 3) or (3, 3), t metres).
 
     SMPL-X rotates the body about its rest-pose root ``J0`` (``root_rest``, (n, 3)) and then adds ``transl``, so
@@ -178,8 +200,13 @@ def smplx_to_camera(params: Mapping[str, np.ndarray], root_rest: np.ndarray, R: 
     return out
 
 
-def write_smplx_gt(path: Path, params: Mapping[str, np.ndarray], root_rest: np.ndarray,
-                   ids: Mapping[str, np.ndarray], model_sha256: str) -> None:
+def write_smplx_gt(
+    path: Path,
+    params: Mapping[str, np.ndarray],
+    root_rest: np.ndarray,
+    ids: Mapping[str, np.ndarray],
+    model_sha256: str,
+) -> None:
     """Write ground-truth SMPL-X parameters (world frame, hands 45-D relative to the flat hand) as an ``.npz``:
     one (n, k) float32 array per ``GT_KEYS``, 'root_rest' (n, 3), the id arrays given (e.g. 'frame', 'person'),
     'model_sha256' and 'flat_hand_mean' = True.
@@ -232,8 +259,16 @@ def read_smplx_gt(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[s
     return params, root_rest, ids, str(data.get("model_sha256", ""))
 
 
-def write_marker(out: Path, dataset: str, *, seed: int, noise: NoiseConfig, settings: Mapping[str, Any],
-                 model: BodyModel, generator_version: str) -> None:
+def write_marker(
+    out: Path,
+    dataset: str,
+    *,
+    seed: int,
+    noise: NoiseConfig,
+    settings: Mapping[str, Any],
+    model: BodyModel,
+    generator_version: str,
+) -> None:
     """Write ``HMRBENCH_SYNTHETIC.json`` at the top of a generated tree (what, how, with which model)."""
     info = {
         "synthetic": True,
@@ -242,8 +277,11 @@ def write_marker(out: Path, dataset: str, *, seed: int, noise: NoiseConfig, sett
         "seed": seed,
         "noise": noise.as_dict(),
         "settings": dict(settings),
-        "body_model": {"path": str(model.source.path), "sha256": model.source.sha256,
-                       "synthetic": bool(model.source.synthetic)},
+        "body_model": {
+            "path": str(model.source.path),
+            "sha256": model.source.sha256,
+            "synthetic": bool(model.source.synthetic),
+        },
         "note": "Synthetic data written by hmrbench in the real file format; results on it are synthetic.",
     }
     Path(out).mkdir(parents=True, exist_ok=True)

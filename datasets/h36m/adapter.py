@@ -218,9 +218,9 @@ def load(
 
     protocol: 'p1' | 'p2'; variant: 'spin' | 'hmr' (PROTOCOLS.md lines 24-30; see module docstring).
     split: 'test' (S9, S11) | 'train' (S1, S5-S8), both every 5th frame.
-    joints: 17 -> joints3d in 'h36m_17' (all 17 scored); 14 -> 'lsp_14' (SPIN's 14 evaluation joints, by name).
-        Root: pelvis for 'spin' with 17 joints; the midpoint of the hips for 'hmr', and for 14 joints (which have
-        no pelvis).
+    joints: the joints scored (``info['eval_joints']``): 17 -> all of 'h36m_17'; 14 -> the 14 LSP joints of
+        'lsp_14' (SPIN's evaluation set, PROTOCOLS.md line 28). joints3d stays in 'h36m_17' either way, so the
+        root (pelvis for 'spin', the midpoint of the hips for 'hmr') is available to align on, as SPIN does.
     keypoints: the 2D source. 'openpose': the files' stored 'openpose_2d' detections (N, 137, 3), used as they
         are; 'part': the 17-joint 2D ground truth mapped into the 'openpose_137' slots by joint name (thorax ->
         OpenPose neck), then the noise model ``noise`` (seeded by ``noise_seed``; no occlusion information);
@@ -246,7 +246,7 @@ def load(
         raise DataFileError(f"{missing}: {OPENPOSE_KEY}: missing (keypoints='openpose')")
     all_stored = all(o is not None for o in openpose)
     source = "openpose" if keypoints == "openpose" or (keypoints == "auto" and all_stored) else "part"
-    skeleton = JOINT_SETS[joints]
+    skeleton = "h36m_17"
     id_keys = ("subject", "sequence", "action", "frame", "camera")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("kp", "j3", "v3", "imgname", *id_keys)}
     faults = FaultLog()
@@ -291,14 +291,15 @@ def load(
         smplx, smplx_valid, gt_note = moved, row >= 0, f"{SMPLX_GT_FILE} (camera frame)"
     elif gt_path.is_file():
         gt_note = f"{SMPLX_GT_FILE} present but unused (no cameras.pkl)" if n else "none"
-    root = ("pelvis",) if variant == "spin" and joints == 17 else ("left_hip", "right_hip")
+    root = ("pelvis",) if variant == "spin" else ("left_hip", "right_hip")
     two_d = f"{OPENPOSE_KEY} (stored)" if source == "openpose" else f"part->openpose_137 + noise={noise}"
     camera_note = CAMERAS_FILE if cameras is not None else "default K (no cameras.pkl), R=I, t=0"
-    settings = f"variant={variant} split={split} joints={skeleton} frame_step={FRAME_STEP} root={'+'.join(root)}"
+    scored = JOINT_SETS[joints]
+    settings = f"variant={variant} split={split} joints={scored} frame_step={FRAME_STEP} root={'+'.join(root)}"
     info = {
         "protocol": f"h36m {protocol} {settings} 2d={two_d} cameras={camera_note}",
         "root_joints": root,
-        "eval_joints": get_skeleton(skeleton).joints,
+        "eval_joints": get_skeleton(JOINT_SETS[joints]).joints,
         "keypoints_source": source,
         "cameras": camera_note,
         "smplx_gt": gt_note,

@@ -214,13 +214,16 @@ def test_protocol_settings(exact_tree):
     assert set(train.ids["subject"]) == {"S1"} and "split=train" in train.info["protocol"]
 
 
-def test_14_joints_are_lsp_order(exact_tree):
+def test_14_joints_score_the_lsp_set_and_keep_the_pelvis_root(exact_tree):
     full, lsp = load(exact_tree), load(exact_tree, joints=14)
-    assert lsp.skeleton == "lsp_14" and lsp.info["eval_joints"] == get_skeleton("lsp_14").joints
+    assert lsp.skeleton == "h36m_17" and lsp.info["eval_joints"] == get_skeleton("lsp_14").joints
     spin_lsp = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]  # PROTOCOLS.md line 28
-    np.testing.assert_array_equal(lsp.joints3d, full.joints3d[:, spin_lsp])
+    np.testing.assert_array_equal(lsp.joints3d, full.joints3d)
+    scored = [H36M17.index(name) for name in lsp.info["eval_joints"]]
+    assert scored == spin_lsp
     np.testing.assert_array_equal(mapping("h36m_17", "lsp_14")[0], spin_lsp)
-    assert lsp.info["root_joints"] == ("left_hip", "right_hip") and "joints=lsp_14" in lsp.info["protocol"]
+    assert lsp.info["root_joints"] == ("pelvis",) and "joints=lsp_14" in lsp.info["protocol"]
+    assert load(exact_tree, joints=14, variant="hmr").info["root_joints"] == ("left_hip", "right_hip")
     assert full.info["eval_joints"] == H36M17.joints
 
 

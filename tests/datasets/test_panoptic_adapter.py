@@ -78,19 +78,25 @@ def _copy(tree: Path, dst: Path, seq: str = SEQ) -> Path:
 # --- round trips --------------------------------------------------------------------------------------------
 
 
+def _groups(s, truth):
+    """(rows of s, truth of the sequence, camera, truth rows) per (sequence, view) of a set."""
+    for seq, view in sorted(s.counts("sequence", "view")):
+        sel = np.flatnonzero((s.ids["sequence"] == seq) & (s.ids["view"] == view))
+        t = truth[seq]
+        rows = [t["rows"][(int(f), int(p))] for f, p in zip(s.ids["frame"][sel], s.ids["person"][sel], strict=True)]
+        yield sel, t, t["cams"][view], np.asarray(rows)
+
+
 def test_joints3d_equal_generator_truth_in_each_camera(loaded, truth):
     s = loaded["none"]
     assert len(s) > 100 and s.skeleton == "panoptic_joints19"
     worst = 0.0
-    for i in range(len(s)):
-        t = truth[s.ids["sequence"][i]]
-        cam = t["cams"][s.ids["view"][i]]
-        row = t["rows"][(int(s.ids["frame"][i]), int(s.ids["person"][i]))]
-        expected = camera_points(cam, t["joints"][row])
-        valid = s.joints3d_valid[i]
-        worst = max(worst, float(np.abs(s.joints3d[i][valid] - expected[valid]).max()))
-        np.testing.assert_allclose(s.R[i], cam.R)
-        np.testing.assert_allclose(s.t[i], cam.t)
+    for sel, t, cam, rows in _groups(s, truth):
+        expected = camera_points(cam, t["joints"][rows])
+        valid = s.joints3d_valid[sel]
+        worst = max(worst, float(np.abs(s.joints3d[sel][valid] - expected[valid]).max()))
+        np.testing.assert_allclose(s.R[sel], np.broadcast_to(cam.R, (len(sel), 3, 3)))
+        np.testing.assert_allclose(s.t[sel], np.broadcast_to(cam.t, (len(sel), 3)))
     assert worst < 1e-6
     assert s.joints3d_valid.mean() > 0.95  # ~1% of joints are written invalid (0, 0, 0, -1), as in real files
     assert not s.joints3d[~s.joints3d_valid].any()
@@ -99,17 +105,15 @@ def test_joints3d_equal_generator_truth_in_each_camera(loaded, truth):
 def test_exact_2d_equals_projection_of_truth(loaded, truth):
     s = loaded["none"]
     worst, detected = 0.0, 0
-    for i in range(len(s)):
-        t = truth[s.ids["sequence"][i]]
-        cam = t["cams"][s.ids["view"][i]]
-        kp = t["keypoints"][t["rows"][(int(s.ids["frame"][i]), int(s.ids["person"][i]))]]
+    for sel, t, cam, rows in _groups(s, truth):
+        kp = t["keypoints"][rows]
         uv = project(cam, kp)
-        front = camera_points(cam, kp)[:, 2] > 1e-3
+        front = camera_points(cam, kp)[..., 2] > 1e-3
         w, h = cam.resolution
-        inside = front & (uv[:, 0] >= 0) & (uv[:, 1] >= 0) & (uv[:, 0] <= w - 1) & (uv[:, 1] <= h - 1)
-        conf = s.keypoints2d[i, :, 2]
-        np.testing.assert_array_equal(conf > 0, inside)  # noise='none': exactly the points inside the image
-        worst = max(worst, float(np.abs(s.keypoints2d[i, inside, :2] - uv[inside]).max(initial=0.0)))
+        inside = front & (uv[..., 0] >= 0) & (uv[..., 1] >= 0) & (uv[..., 0] <= w - 1) & (uv[..., 1] <= h - 1)
+        got = s.keypoints2d[sel]
+        np.testing.assert_array_equal(got[..., 2] > 0, inside)  # noise='none': exactly the points inside
+        worst = max(worst, float(np.abs(got[..., :2][inside] - uv[inside]).max(initial=0.0)))
         detected += int(inside.sum())
     assert detected > 1000 and worst < 1e-3  # float32 keypoints2d: ~1e-4 px at 1920 px
 

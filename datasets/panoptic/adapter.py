@@ -26,9 +26,11 @@ inside the image and not occluded, PROTOCOLS.md line 60):
 
 - 'strict': every valid joints19 point is in front of the camera, inside the image (``0 <= u <= W-1``,
   ``0 <= v <= H-1``, and within the radius where the lens model is monotonic, so a point far outside the
-  field of view cannot fold back in) and not occluded. Occlusion comes from the occlusion side file when the
-  sequence has one, else from OpenPose dropouts (a valid joint whose matched BODY_25 point is missing) when it
-  has OpenPose JSON, else it is ignored; ``info['protocol']`` says which.
+  field of view cannot fold back in) and not occluded. Occlusion comes from the occlusion side file's
+  'occluded' flags when the sequence has one (hidden behind another person: MTC's body flag, whose hands have
+  'self_occluded' apart, MonocularTotalCapture:POF/data/collect_a4.py; its DomeReader drops a view when
+  ``any(occluded)``), else from OpenPose dropouts (a valid joint whose matched BODY_25 point is missing) when
+  it has OpenPose JSON, else it is ignored; ``info['protocol']`` says which.
 - 'inside': in front and inside only. 'none': no filter.
 
 Samples that fail the filter are not faults; their count per sequence is ``info['filtered']``.

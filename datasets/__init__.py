@@ -4,6 +4,7 @@ Importing this package registers the built-in adapters with ``bench.registry``: 
 a synthetic generator writing its real file format) and openpose (2D-only input).
 """
 
-from datasets.h36m import adapter as _h36m  # noqa: F401
-from datasets.stb import adapter as _stb  # noqa: F401
 from datasets import openpose_adapter as _openpose  # noqa: F401
+from datasets.h36m import adapter as _h36m  # noqa: F401
+from datasets.panoptic import adapter as _panoptic  # noqa: F401
+from datasets.stb import adapter as _stb  # noqa: F401

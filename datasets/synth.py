@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 
 from bench.body_model import BodyModel, load_body_model
 from bench.errors import DataFileError
+from bench.npzio import write_npz
 from bench.projections import project_camera
 from bench.registry import SYNTHETIC_MARKER
 from bench.regressors import skeleton_from_smplx
@@ -137,7 +137,7 @@ def occlusion(
     hi = torch.where(vok[..., None], vc, -big).amax(dim=1, keepdim=True) + 1
     lo = torch.where(lo > hi, torch.zeros_like(lo), lo)  # no vertex in front of the camera
     extent = (hi - lo).clamp_min(0) + 1
-    gw, gh = int(extent[..., 0].max()), int(extent[..., 1].max())
+    gw, gh = max(int(extent[..., 0].max()), 3), max(int(extent[..., 1].max()), 3)  # >= the 3 x 3 splat
     local = torch.where(vok[..., None], vc - lo, 1)  # vertices without a cell: parked, with infinite depth
     offsets = torch.tensor([dy * gw + dx for dx in (-1, 0, 1) for dy in (-1, 0, 1)])  # 3 x 3 splat
     idx = ((local[..., 1] * gw + local[..., 0])[..., None] + offsets).reshape(n, -1)
@@ -223,10 +223,7 @@ def write_smplx_gt(
         arrays[f"id_{key}"] = np.asarray(value)
     arrays["model_sha256"] = np.array(model_sha256)
     arrays["flat_hand_mean"] = np.array(True)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(buffer.getvalue())
+    write_npz(path, arrays)
 
 
 def read_smplx_gt(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray], str]:

@@ -8,10 +8,8 @@ fingertips) are honoured by permuting the generated vertices so those ids land o
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import zipfile
 from dataclasses import fields
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from bench.embedded.anatomy import SHAPE_COMPONENTS, Proportions
 from bench.embedded.face import CONTOUR, LANDMARKS, expression_fields
 from bench.embedded.hands import hand_pca, mirror_hand_pose
 from bench.embedded.mesh import BodyMesh, assemble
+from bench.npzio import npz_bytes
 from bench.skeletons import SMPLX_NUM_JOINTS, get_skeleton
 
 EMBEDDED_VERSION = "3"  # bump whenever the generated arrays change
@@ -153,20 +152,6 @@ def build_arrays() -> dict[str, np.ndarray]:
         "hmrbench_shape_components": np.array([name for name, _ in SHAPE_COMPONENTS]),
         "hmrbench_proportions": np.array([getattr(base_p, f.name) for f in fields(base_p)], dtype=np.float64),
     }
-
-
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """Serialise to `.npz` deterministically (fixed zip timestamps and order), so builds are byte-identical."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            payload = io.BytesIO()
-            np.lib.format.write_array(payload, np.asarray(arrays[name]), allow_pickle=False)
-            zf.writestr(info, payload.getvalue(), compresslevel=6)
-    return buf.getvalue()
 
 
 def cache_root() -> Path:

@@ -28,7 +28,6 @@ Every reader error (missing or unreadable file, missing key, wrong shape, NaN/in
 
 from __future__ import annotations
 
-import io
 import pickle
 import re
 import xml.etree.ElementTree as ET
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import DataFileError
+from bench.npzio import write_npz
 from bench.skeletons import Skeleton, convert, get_skeleton
 
 __all__ = [
@@ -649,6 +649,4 @@ def write_annotations(
         if key in arrays or key in ("joints_3d", "joints_2d"):
             raise ValueError(f"extra: key {key!r} clashes with a standard annotation key")
         arrays[key] = np.asarray(value)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    Path(path).write_bytes(buffer.getvalue())
+    write_npz(path, arrays)

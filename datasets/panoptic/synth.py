@@ -53,15 +53,14 @@ computed with one occlusion pass per (body, view) that also gives the joints19 o
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from bench.npzio import write_npz
 from bench.projections import project_camera
 from bench.skeletons import get_skeleton, mapping, part_indices
 from datasets.bank import ParameterBank
@@ -291,13 +290,7 @@ def _occluded_by_others(bodies: dict[str, np.ndarray], people: int, cam: Camera)
 
 
 def _write_npz(path: Path, **arrays: np.ndarray) -> None:
-    """An uncompressed ``.npz`` with fixed zip timestamps, so the same arrays give the same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-        for name, value in arrays.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
-            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
+    write_npz(path, arrays)
 
 
 def _write_sequence(

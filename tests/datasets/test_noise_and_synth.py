@@ -180,3 +180,10 @@ def test_gt_side_file_round_trip_and_bad_input(rendered, tmp_path):
     with pytest.raises(DataFileError, match="junk.npz: cannot read"):
         read_smplx_gt(tmp_path / "junk.npz")
     assert torch.is_tensor(torch.as_tensor(got["betas"]))
+
+
+def test_occlusion_of_bodies_wholly_outside_the_image_is_false(rendered):
+    _, _, r = rendered
+    t = np.array([40.0, 0, 3.0])  # far to the right: every vertex projects outside the image
+    occ = occlusion(r["keypoints"] @ FRONT_R.T + t, r["vertices"] @ FRONT_R.T + t, K, SIZE)
+    assert occ.shape == (6, len(OP)) and not occ.any()

@@ -69,13 +69,21 @@ def data_synth_command(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     summary = spec.synthesize(out, frames=args.frames, seed=args.seed, noise=args.noise)
     seconds = time.perf_counter() - start
-    for key, value in summary.items():
-        print(f"{key}: {value}")
+    _print_tree(summary)
     print(
         f"done in {seconds:.1f} s; read it with --data-root {out.parent} (folder name must be "
         f"'{args.dataset}') or 'hmrbench data check {out}'. It is SYNTHETIC data."
     )
     return 0
+
+
+def _print_tree(tree: dict, indent: str = "") -> None:
+    for key, value in tree.items():
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            print(f"{indent}{key}:")
+            _print_tree(value, indent + "  ")
+        else:
+            print(f"{indent}{key}: {value}")
 
 
 def _check_targets(folder: Path, dataset: str | None) -> list[tuple[str, Path]]:
@@ -107,14 +115,17 @@ def data_check_command(args: argparse.Namespace) -> int:
     for name, folder in _check_targets(Path(args.folder), args.dataset):
         rows = get_dataset(name).check(folder)
         label = "SYNTHETIC" if read_synthetic_marker(folder) is not None else "real"
-        total = sum(int(r.get("samples", 0)) for r in rows)
+        groups: dict[tuple[str, ...], list[dict]] = {}  # rows with the same id fields form one table
+        for row in rows:
+            groups.setdefault(tuple(k for k in row if k != "samples"), []).append(row)
+        tables = list(groups.items())
+        total = sum(int(r.get("samples", 0)) for r in tables[0][1]) if tables else 0
         print(f"{name} ({label}) at {folder}: OK, {total} samples")
-        if rows:
-            keys = [k for k in rows[0] if k != "samples"]
-            widths = {k: max(len(k), *(len(str(r.get(k, ""))) for r in rows)) for k in keys}
+        for keys, group in tables:
+            widths = {k: max(len(k), *(len(str(r[k])) for r in group)) for k in keys}
             print("  " + "  ".join(f"{k:<{widths[k]}}" for k in keys) + "  samples")
-            for r in rows:
-                print("  " + "  ".join(f"{str(r.get(k, '')):<{widths[k]}}" for k in keys) + f"  {r.get('samples', 0)}")
+            for r in group:
+                print("  " + "  ".join(f"{str(r[k]):<{widths[k]}}" for k in keys) + f"  {r.get('samples', 0)}")
     return 0
 
 
@@ -178,3 +189,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hmrbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0

@@ -156,8 +156,9 @@ def check(folder: Path) -> list[dict]:
     """Validate a tree (DataFileError on the first malformed file: annotations with their 'openpose_2d',
     cameras.pkl and every camera the image names need, metadata.xml, smplx_gt.npz) and count its samples.
 
-    Rows: one per (split, subject, action, view) with 'samples'; then one per (split, protocol, variant) with the
-    number of samples the protocol keeps ('hmr' only when metadata.xml is present).
+    Rows: one per (split, subject, view) with 'samples' (a partition of the files' samples); then one per
+    (split, protocol, variant) with the number of samples the protocol keeps ('hmr' only when metadata.xml is
+    present).
     """
     annotations, _, sequences = _read_tree(folder, "mmpose")
     for path, ann in annotations:
@@ -167,12 +168,11 @@ def check(folder: Path) -> list[dict]:
     rows: list[dict] = []
     ids = [ann.ids for _, ann in annotations]
     subject = np.concatenate([i.subject for i in ids])
-    action = np.concatenate([i.action for i in ids])
     camera = np.concatenate([i.camera for i in ids])
     split = np.where(np.isin(subject, TRAIN_SUBJECTS), "train", np.where(np.isin(subject, TEST_SUBJECTS), "test", "-"))
-    keys, counts = np.unique(np.stack([split, subject, action, camera], axis=1), axis=0, return_counts=True)
-    for (sp, su, ac, ca), count in zip(keys.tolist(), counts.tolist(), strict=True):
-        rows.append({"split": sp, "subject": su, "action": ac, "view": ca, "samples": count})
+    keys, counts = np.unique(np.stack([split, subject, camera], axis=1), axis=0, return_counts=True)
+    for (sp, su, ca), count in zip(keys.tolist(), counts.tolist(), strict=True):
+        rows.append({"split": sp, "subject": su, "view": ca, "samples": count})
     for sp, subjects in SPLITS.items():
         for variant in VARIANTS if sequences is not None else ("spin",):
             for protocol in PROTOCOLS:

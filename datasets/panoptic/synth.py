@@ -38,8 +38,8 @@ Each frame holds ``people`` bodies from ``datasets.bank.ParameterBank`` standing
 placed in front of one "target" HD camera (cycling over the cameras in a per-sequence order) at a horizontal
 distance drawn from one of three bands (near 0.6-1.5 m, mid 1.5-3.5 m, far 3.5-7 m, capped to stay 0.8 m
 inside the dome), so over a sequence every view sees close, partly truncated bodies and far ones; the other
-cameras see the same body from 1-9 m. The summary's ``distance_m`` gives per view the min and max distance
-from the camera centre to the pelvis.
+cameras see the same body from 1-9 m. The summary's ``nearest_m`` / ``farthest_m`` give, over the views, the
+range of each view's smallest and largest camera-centre-to-pelvis distance.
 
 Occlusion follows MTC's annotation, whose per-view body flags are 'insideImg' and 'occluded' while hands have
 'self_occluded' and 'overlap' apart (MonocularTotalCapture:POF/data/collect_a4.py; DomeReader.py drops a body
@@ -354,7 +354,10 @@ def _write_sequence(
         occluded=other_occ,
         self_occluded=self_occ,
     )
-    return {"frames": frames, "bodies": n, "views": len(hd), "distance_m": distance}
+    near = [d[0] for d in distance.values()]
+    far = [d[1] for d in distance.values()]
+    return {"frames": frames, "bodies": n, "views": len(hd),
+            "nearest_m": (min(near), max(near)), "farthest_m": (min(far), max(far))}  # fmt: skip
 
 
 def synthesize(

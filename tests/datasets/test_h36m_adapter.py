@@ -262,8 +262,8 @@ def test_without_cameras_or_metadata(exact_tree, tmp_path):
 def test_check_counts(exact_tree):
     rows = check(exact_tree)
     per_group = [r for r in rows if "view" in r]
-    assert len(per_group) == len(SUBJECTS) * len(ACTIONS) * 4
-    assert all(r["samples"] == 2 * FRAMES for r in per_group)
+    assert len(per_group) == len(SUBJECTS) * 4  # (split, subject, view)
+    assert all(r["samples"] == len(ACTIONS) * 2 * FRAMES for r in per_group)
     protocols = {(r["split"], r["protocol"], r["variant"]): r["samples"] for r in rows if "protocol" in r}
     assert protocols[("test", "p1", "spin")] == len(load(exact_tree))
     assert protocols[("test", "p2", "hmr")] == len(load(exact_tree, variant="hmr", protocol="p2"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["npz_bytes", "write_npz"]
+__all__ = ["npz_bytes", "read_npz", "write_npz"]
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -35,3 +35,16 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray], *, compress: b
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(npz_bytes(arrays, compress=compress))
+
+
+def read_npz(path: str | Path, what: str) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` (no pickles); any read failure is a DataFileError naming the file and ``what``
+    it was meant to be (e.g. 'ground-truth SMPL-X npz')."""
+    from bench.errors import DataFileError
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except Exception as exc:  # zip, numpy and OS errors all mean the same to the user
+        raise DataFileError(f"{path}: cannot read {what}: {type(exc).__name__}: {exc}") from None

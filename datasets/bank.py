@@ -39,6 +39,7 @@ from bench.embedded.face import EXPRESSIONS
 from bench.embedded.hands import FAMILIES as HAND_FAMILIES
 from bench.embedded.hands import mirror_hand_pose, sample_hand_poses
 from bench.errors import DataFileError
+from bench.npzio import read_npz
 from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.skeletons import SMPLX_NUM_BODY_JOINTS, SMPLX_NUM_HAND_JOINTS, get_skeleton, part_indices
 
@@ -591,11 +592,7 @@ def read_amass(path: Path, *, target_fps: float | None = AMASS_TARGET_FPS) -> di
     'layout' ('SMPL+H' or 'SMPL-X'). Arrays float64, radians. Raises ``DataFileError`` naming the file and key.
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except Exception as exc:  # zip, numpy and OS errors all mean the same to the user
-        raise DataFileError(f"{path}: cannot read AMASS .npz ({type(exc).__name__}: {exc})") from exc
+    data = read_npz(path, "AMASS .npz")
 
     def array(key: str, shape: tuple, what: str) -> np.ndarray:
         if key not in data:

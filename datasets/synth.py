@@ -23,7 +23,7 @@ import torch
 
 from bench.body_model import BodyModel, load_body_model
 from bench.errors import DataFileError
-from bench.npzio import write_npz
+from bench.npzio import read_npz, write_npz
 from bench.projections import project_camera
 from bench.registry import SYNTHETIC_MARKER
 from bench.regressors import skeleton_from_smplx
@@ -229,11 +229,7 @@ def write_smplx_gt(
 def read_smplx_gt(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray], str]:
     """Read :func:`write_smplx_gt`'s file: (params, root_rest, ids, model_sha256); DataFileError names the key."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataFileError(f"{path}: cannot read ground-truth SMPL-X npz: {exc}") from None
+    data = read_npz(path, "ground-truth SMPL-X npz")
     if "root_rest" not in data:
         raise DataFileError(f"{path}: root_rest: missing")
     n = len(data["root_rest"])

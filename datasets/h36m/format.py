@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import DataFileError
-from bench.npzio import write_npz
+from bench.npzio import read_npz, write_npz
 from bench.skeletons import Skeleton, convert, get_skeleton
 
 __all__ = [
@@ -579,11 +579,7 @@ def read_annotations(
     """
     order = _joint_order(joint_order)
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataFileError(f"{path}: cannot read npz: {exc}") from None
+    data = read_npz(path, "npz")
     if "imgname" not in data:
         raise DataFileError(f"{path}: imgname: missing")
     imgname = data["imgname"]

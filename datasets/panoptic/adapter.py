@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 from bench.errors import ConfigError, DataFileError
+from bench.npzio import read_npz
 from bench.projections import project_camera
 from bench.registry import register_dataset
 from bench.samples import SMPLX_FIELDS, FaultLog, SampleSet, concat_sets
@@ -223,11 +224,7 @@ def _read_bodies(folder: Path, seq: str, person: int | None, n_views: int, fault
 
 def _read_occlusion(path: Path, views: list[str]) -> tuple[dict[tuple[int, int], int], np.ndarray, list[int]]:
     """(row of (frame, person), occluded (M, V, 19) bool, column of each asked view) from the side file."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataFileError(f"{path}: cannot read the occlusion npz: {exc}") from None
+    data = read_npz(path, "the occlusion npz")
     for key in ("frame", "person", "views", "occluded"):
         if key not in data:
             raise DataFileError(f"{path}: {key}: missing")

@@ -4,13 +4,13 @@ every bad-input case."""
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared_fixtures import FIXTURES
 
 from bench.errors import ConfigError, DataFileError
 from bench.projections import project_camera
@@ -376,8 +376,7 @@ def test_missing_openpose_key_falls_back_to_part(exact_tree, tmp_path):
 
 
 def _fixtures_dir() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-    return Path(os.environ.get("HMRBENCH_FIXTURES", default)) / "h36m"
+    return FIXTURES / "h36m"
 
 
 @pytest.fixture

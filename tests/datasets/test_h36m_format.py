@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared_fixtures import FIXTURES
 from scipy.spatial.transform import Rotation
 
 from bench.errors import DataFileError
@@ -33,8 +33,7 @@ H36M17 = get_skeleton("h36m_17")
 
 
 def _fixtures_dir() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-    return Path(os.environ.get("HMRBENCH_FIXTURES", default))
+    return FIXTURES
 
 
 def _fixture(name: str) -> Path:

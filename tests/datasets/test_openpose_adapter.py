@@ -4,11 +4,11 @@ numbers, camera assumptions, faults and bad input."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared_fixtures import FIXTURES
 
 from bench.errors import ConfigError, DataFileError
 from bench.registry import get_dataset, load_dataset
@@ -16,9 +16,6 @@ from bench.skeletons import get_skeleton, part_indices
 from datasets.openpose import OpenPosePerson, read_openpose, write_openpose
 from datasets.openpose_adapter import check, load
 
-FIXTURES = Path(
-    os.environ.get("HMRBENCH_FIXTURES") or Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
-)
 SAMPLE = FIXTURES / "openpose" / "im1010_openpose.json"
 LAYOUT = get_skeleton("openpose_137")
 BODY = part_indices(LAYOUT, "body")

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared_fixtures import FIXTURES
 
 from bench.errors import DataFileError
 from bench.skeletons import PARTS, get_skeleton, part_indices
 from datasets.openpose import COCO18, OpenPosePerson, read_openpose, write_openpose
 
-FIXTURES = Path(
-    os.environ.get("HMRBENCH_FIXTURES") or Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
-)
 SAMPLE = FIXTURES / "openpose" / "im1010_openpose.json"
 LAYOUT = get_skeleton("openpose_137")
 BODY25 = get_skeleton("openpose_body25")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared_fixtures import FIXTURES
 
 from bench.errors import ConfigError, DataFileError
 from bench.registry import load_dataset
@@ -34,9 +34,6 @@ from datasets.panoptic.synth import (
 )
 from datasets.synth import generator_model, read_smplx_gt, render_bodies
 
-FIXTURES = Path(
-    os.environ.get("HMRBENCH_FIXTURES") or Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
-)
 REAL_SEQ = "160906_band1"
 J19 = get_skeleton("panoptic_joints19")
 SEQ = DEFAULT_SEQUENCES[0]

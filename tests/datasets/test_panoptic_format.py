@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared_fixtures import FIXTURES
 
 from bench.errors import DataFileError
 from bench.skeletons import get_skeleton
@@ -38,9 +38,6 @@ from datasets.panoptic.format import (
     write_hand_frame,
 )
 
-FIXTURES = Path(
-    os.environ.get("HMRBENCH_FIXTURES") or Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
-)
 SEQ = "160906_band1"
 FRAMES = (168, 169)
 HD_NAMES = [f"00_{node:02d}" for node in range(31)]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
+from _shared_fixtures import FIXTURES
 
 from bench.errors import DataFileError
 from bench.skeletons import get_skeleton
@@ -25,8 +25,7 @@ STB21 = get_skeleton("stb_21")
 
 
 def _fixtures_dir() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-    return Path(os.environ.get("HMRBENCH_FIXTURES", default))
+    return FIXTURES
 
 
 def _hand(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -71,8 +71,8 @@ def data_synth_command(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     _print_tree(summary)
     print(
-        f"done in {seconds:.1f} s; read it with --data-root {out.parent} (folder name must be "
-        f"'{args.dataset}') or 'hmrbench data check {out}'. It is SYNTHETIC data."
+        f"done in {seconds:.1f} s. It is SYNTHETIC data. Check it with 'hmrbench data check {out}'; read it with "
+        f"--data-root {out.parent}" + ("" if out.name == args.dataset else f" once renamed to {args.dataset}/")
     )
     return 0
 

@@ -1,4 +1,4 @@
-"""Registry of datasets (and, with issue 4, methods): the one place `bench` reaches `datasets/` and `methods/`.
+"""Registry of datasets and methods: the one place `bench` reaches `datasets/` and `methods/`.
 
 Adapters register themselves with :func:`register_dataset` when their package is imported. :func:`discover`
 imports the built-in packages (``datasets``, ``methods``) and every module named in ``$HMRBENCH_PLUGINS``
@@ -42,6 +42,7 @@ __all__ = [
 SYNTHETIC_MARKER = "HMRBENCH_SYNTHETIC.json"  # written at the top of every generated tree
 _BUILTIN_PACKAGES = ("datasets", "methods")
 _DATASETS: dict[str, DatasetSpec] = {}
+_METHODS: dict[str, MethodSpec] = {}
 _discovered = False
 
 
@@ -187,3 +188,65 @@ def load_dataset(name: str, *, data_root: str | os.PathLike | None = None, seed:
     if marker is not None:
         samples.info["generator"] = marker
     return samples
+
+
+# --- methods ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method family: ``factory(context, **params)`` builds one variant (``bench.method``)."""
+
+    name: str
+    description: str
+    factory: Callable[..., Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        sig = inspect.signature(self.factory).parameters
+        object.__setattr__(self, "params", {k: p.default for k, p in sig.items() if p.kind is p.KEYWORD_ONLY})
+
+
+def register_method(name: str, *, description: str) -> Callable[[Callable], Callable]:
+    """Decorator for a ``factory(context, *, param=default, ...)`` returning a ``bench.method.Method``."""
+
+    def wrap(factory: Callable) -> Callable:
+        if name in _METHODS and _METHODS[name].factory is not factory:
+            raise ValueError(
+                f"method {name!r} registered twice ({_METHODS[name].factory.__module__}, {factory.__module__})"
+            )
+        _METHODS[name] = MethodSpec(name, description, factory)
+        return factory
+
+    return wrap
+
+
+def method_names() -> tuple[str, ...]:
+    discover()
+    return tuple(sorted(_METHODS))
+
+
+def get_method(name: str) -> MethodSpec:
+    discover()
+    try:
+        return _METHODS[name]
+    except KeyError:
+        raise ConfigError(f"unknown method {name!r}; registered methods: {', '.join(sorted(_METHODS))}") from None
+
+
+def create_method(spec: str, context: Any = None, **overrides: Any) -> Any:
+    """Build a method from ``'name'`` or ``'name[k=v,...]'`` (``bench.method.parse_spec``) plus ``overrides``;
+    an unknown parameter is a ConfigError listing the valid ones."""
+    from bench.method import MethodContext, parse_spec
+
+    try:
+        name, params = parse_spec(spec)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    entry = get_method(name)
+    params.update(overrides)
+    unknown = sorted(set(params) - set(entry.params))
+    if unknown:
+        valid = ", ".join(f"{k}={v!r}" for k, v in entry.params.items()) or "none"
+        raise ConfigError(f"method {name!r}: unknown parameter(s) {unknown}; valid parameters: {valid}")
+    return entry.factory(context if context is not None else MethodContext(), **params)

@@ -1,0 +1,149 @@
+"""The method contract: what every registered method implements and returns.
+
+A method is built from its registered factory with keyword parameters (its variant, printed ``name[k=v,...]``)
+and a :class:`MethodContext` (body model, device, seed, progress). Then:
+
+- ``supports(samples) -> str | None``: None when it can run on that set, else the reason it cannot (the hand
+  regressor on a body-only set); the runner turns a reason into a skipped row, never a crash.
+- ``fit(train_sets) -> dict``: set-up and training (untimed); ``train_sets`` maps dataset names to loaded
+  ``SampleSet``s (possibly empty for methods that need no data). Returns a summary (losses, seconds, ...).
+- ``predict(batch) -> Prediction``: the timed step, on ``batch`` (a ``bench.samples.SampleBatch`` on the
+  method's device).
+- ``save(path)`` / ``load(path)``: weights with the resolved config and its hash (:func:`config_hash`); a load
+  whose config hash differs from the method's is an error naming both.
+
+Frames: predictions are in the **camera frame** of the sample (OpenCV axes, metres) as far as the method can
+tell; uncalibrated methods whose depth is unknown put the body at their own estimate of it. Metrics align roots
+(or Procrustes) before comparing, as the protocol says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from bench.samples import SampleBatch, SampleSet
+
+__all__ = ["PARAM_WIDTHS", "MethodContext", "Method", "Prediction", "config_hash", "format_spec", "parse_spec"]
+
+# SMPL-X parameters a prediction returns, (B, width) each; hand poses are full 45-D axis-angle relative to the
+# flat hand (as the ground truth in bench.samples), whatever the method uses internally (PCA or not).
+PARAM_WIDTHS = {
+    "betas": 10, "global_orient": 3, "body_pose": 63, "left_hand_pose": 45, "right_hand_pose": 45,
+    "jaw_pose": 3, "leye_pose": 3, "reye_pose": 3, "expression": 10, "transl": 3,
+}  # fmt: skip
+
+
+@dataclass(eq=False)
+class Prediction:
+    """What ``predict`` returns for a batch of B samples (tensors on the method's device).
+
+    params: SMPL-X parameters (``PARAM_WIDTHS``), camera frame.
+    joints3d: (B, 144, 3) SMPL-X output joints ('smplx_144' of bench.skeletons), camera frame, metres; dataset
+        joints come from ``bench.regressors.skeleton_from_smplx``.
+    keypoints2d: (B, 137, 2) the method's 2D reprojection in the 'openpose_137' layout, pixels.
+    camera: the method's camera, e.g. {'type': 'd2s', 'cam': (B, 4)}; free-form per method.
+    failed: (B,) bool, samples the method could not produce (diverged, NaN); their other fields are undefined.
+    info: per-sample extras, e.g. {'loss_evals': (B,), 'final_loss': (B,), 'seconds': (B,)}.
+    """
+
+    params: dict[str, torch.Tensor]
+    joints3d: torch.Tensor
+    keypoints2d: torch.Tensor
+    camera: dict[str, Any] = field(default_factory=dict)
+    failed: torch.Tensor | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        b = self.joints3d.shape[0]
+        if self.failed is None:
+            self.failed = torch.zeros(b, dtype=torch.bool, device=self.joints3d.device)
+        for key, width in PARAM_WIDTHS.items():
+            if key not in self.params:
+                raise ValueError(f"Prediction.params: missing {key!r}")
+            if tuple(self.params[key].shape) != (b, width):
+                raise ValueError(
+                    f"Prediction.params[{key!r}]: expected ({b}, {width}), got {tuple(self.params[key].shape)}"
+                )
+        if tuple(self.joints3d.shape) != (b, 144, 3):
+            raise ValueError(f"Prediction.joints3d: expected ({b}, 144, 3), got {tuple(self.joints3d.shape)}")
+        if tuple(self.keypoints2d.shape) != (b, 137, 2):
+            raise ValueError(f"Prediction.keypoints2d: expected ({b}, 137, 2), got {tuple(self.keypoints2d.shape)}")
+
+
+@dataclass
+class MethodContext:
+    """What a method is built with: the device (chosen by the caller, never defaulted to a GPU), the seed, the
+    body-model path (None = $SMPLX_MODEL_PATH or the embedded model) and a progress callback
+    ``progress(message: str)`` for long work (training, fitting)."""
+
+    device: str = "cpu"
+    seed: int = 0
+    model_path: str | None = None
+    progress: Callable[[str], None] | None = None
+
+
+class Method(Protocol):
+    name: str
+    config: Mapping[str, Any]
+
+    def supports(self, samples: SampleSet) -> str | None: ...
+
+    def fit(self, train_sets: Mapping[str, SampleSet]) -> dict[str, Any]: ...
+
+    def predict(self, batch: SampleBatch) -> Prediction: ...
+
+    def save(self, path: Any) -> None: ...
+
+    def load(self, path: Any) -> None: ...
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """sha256 (first 16 hex digits) of a config's canonical JSON (sorted keys)."""
+    text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``'proposed[projection=wpp,sts=true]'`` -> ('proposed', {'projection': 'wpp', 'sts': True}).
+
+    Values: true/false -> bool, integers and floats as numbers, anything else a string.
+    """
+    spec = spec.strip()
+    if "[" not in spec:
+        return spec, {}
+    if not spec.endswith("]") or spec.count("[") != 1:
+        raise ValueError(f"method spec {spec!r}: expected 'name' or 'name[key=value,...]'")
+    name, body = spec[:-1].split("[", 1)
+    params: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in body.split(","))):
+        if "=" not in item:
+            raise ValueError(f"method spec {spec!r}: {item!r} is not key=value")
+        key, value = (x.strip() for x in item.split("=", 1))
+        params[key] = _value(value)
+    return name.strip(), params
+
+
+def _value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def format_spec(name: str, params: Mapping[str, Any]) -> str:
+    """Inverse of :func:`parse_spec` (keys sorted): ``name[k=v,...]``, or ``name`` without parameters."""
+    if not params:
+        return name
+    body = ",".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in sorted(params.items()))
+    return f"{name}[{body}]"

@@ -1,0 +1,64 @@
+"""The method contract pieces: spec parsing, Prediction validation, the method registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench import registry
+from bench.errors import ConfigError
+from bench.method import PARAM_WIDTHS, MethodContext, Prediction, config_hash, format_spec, parse_spec
+
+
+def test_spec_round_trip_and_value_types():
+    name, params = parse_spec("proposed[projection=wpp, sts=true, lr=1e-4, iters=3]")
+    assert name == "proposed" and params == {"projection": "wpp", "sts": True, "lr": 1e-4, "iters": 3}
+    assert format_spec(name, params) == "proposed[iters=3,lr=0.0001,projection=wpp,sts=true]"
+    assert parse_spec(format_spec(name, params)) == (name, params)
+    assert parse_spec("smplifyx") == ("smplifyx", {})
+    for bad in ("proposed[projection]", "proposed[a=1", "p[a=1][b=2]"):
+        with pytest.raises(ValueError, match="method spec"):
+            parse_spec(bad)
+
+
+def test_config_hash_ignores_key_order_and_sees_values():
+    assert config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
+    assert config_hash({"a": 1}) != config_hash({"a": 2}) and len(config_hash({})) == 16
+
+
+def _prediction(b: int = 2, **changes) -> Prediction:
+    kwargs = dict(
+        params={k: torch.zeros(b, w) for k, w in PARAM_WIDTHS.items()},
+        joints3d=torch.zeros(b, 144, 3), keypoints2d=torch.zeros(b, 137, 2),
+    )  # fmt: skip
+    kwargs.update(changes)
+    return Prediction(**kwargs)
+
+
+def test_prediction_checks_shapes_and_defaults_failed():
+    p = _prediction()
+    assert p.failed.tolist() == [False, False]
+    with pytest.raises(ValueError, match="joints3d"):
+        _prediction(joints3d=torch.zeros(2, 127, 3))
+    params = {k: torch.zeros(2, w) for k, w in PARAM_WIDTHS.items() if k != "expression"}
+    with pytest.raises(ValueError, match="missing 'expression'"):
+        _prediction(params=params)
+
+
+def test_method_registry_builds_variants_and_rejects_unknown_parameters(monkeypatch):
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
+    monkeypatch.setattr(registry, "_discovered", True)
+
+    @registry.register_method("toy_method", description="test only")
+    def make(context, *, projection="d2s", sts=False):
+        return {"context": context, "projection": projection, "sts": sts}
+
+    built = registry.create_method("toy_method[projection=wpp]", MethodContext(seed=3), sts=True)
+    assert built["projection"] == "wpp" and built["sts"] is True and built["context"].seed == 3
+    assert registry.get_method("toy_method").params == {"projection": "d2s", "sts": False}
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['proj'\]; valid parameters: projection='d2s'"):
+        registry.create_method("toy_method[proj=wpp]")
+    with pytest.raises(ConfigError, match="unknown method 'nope'"):
+        registry.create_method("nope")
+    with pytest.raises(ConfigError, match="method spec"):
+        registry.create_method("toy_method[x")

@@ -23,6 +23,9 @@ Fields (PROTOCOLS.md, "Units and frames"):
   'jaw_pose', 'leye_pose', 'reye_pose' (3), 'expression' (10), 'transl' (3); ``smplx_valid`` (N,) bool says
   which rows hold them.
 
+``extra``: optional per-sample arrays an adapter wants to keep (e.g. H36M's image names), (N, ...) each; sliced
+with the set.
+
 ``info`` carries what a result must be printed with: ``synthetic`` (bool), ``source`` (the root read),
 ``protocol`` (a one-line description of every protocol setting in force), ``root_joints`` (joint names whose
 mean is the root for root-aligned metrics), ``eval_joints`` (joint names scored), and ``faults``: the samples
@@ -158,9 +161,14 @@ class SampleSet:
     smplx_valid: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
     faults: FaultLog = field(default_factory=FaultLog)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.keypoints2d)
+        self.extra = {k: np.asarray(v) for k, v in self.extra.items()}
+        for key, value in self.extra.items():
+            if value.ndim == 0 or len(value) != n:
+                raise ValueError(f"SampleSet.extra[{key!r}]: expected ({n}, ...), got {value.shape}")
         joints = len(get_skeleton(self.skeleton))
         self.keypoints2d = np.ascontiguousarray(self.keypoints2d, dtype=np.float32)
         self.image_size = np.ascontiguousarray(self.image_size, dtype=np.int64)
@@ -218,6 +226,7 @@ class SampleSet:
             self, **arrays, ids={k: v[sel] for k, v in self.ids.items()},
             smplx=None if self.smplx is None else {k: v[sel] for k, v in self.smplx.items()},
             smplx_valid=self.smplx_valid[sel], info=dict(self.info), faults=self.faults,
+            extra={k: v[sel] for k, v in self.extra.items()},
         )  # fmt: skip
 
     def _as_tensors(self) -> dict[str, Any]:
@@ -286,4 +295,5 @@ def concat_sets(sets: list[SampleSet], *, info: Mapping[str, Any] | None = None)
         ids={k: np.concatenate([s.ids[k] for s in sets]) for k in ID_FIELDS},
         smplx=smplx, smplx_valid=cat("smplx_valid") if smplx is not None else None,
         info=dict(info if info is not None else first.info), faults=faults,
+        extra={k: np.concatenate([s.extra[k] for s in sets]) for k in first.extra if all(k in s.extra for s in sets)},
     )  # fmt: skip

@@ -304,14 +304,13 @@ def load(
         "cameras": camera_note,
         "smplx_gt": gt_note,
         "lens": "dist = H36M (k1, k2, p1, p2, k3) in OpenCV slots; exact 2D: h36m_camera() + project_h36m",
-        "imgname": cols["imgname"],
     }
     return SampleSet(
         name="h36m", skeleton=skeleton, keypoints2d=cols["kp"], image_size=size, K=K, R=R, t=t, dist=dist,
         joints3d=cols["j3"], joints3d_valid=cols["v3"],
         ids={"subject": cols["subject"], "sequence": cols["sequence"], "action": cols["action"],
              "frame": cols["frame"], "view": cols["camera"], "person": np.zeros(n, np.int64)},
-        smplx=smplx, smplx_valid=smplx_valid, info=info, faults=faults,
+        smplx=smplx, smplx_valid=smplx_valid, info=info, faults=faults, extra={"imgname": cols["imgname"]},
     )  # fmt: skip
 
 

@@ -123,3 +123,17 @@ def test_fault_log_summary_names_reason_count_and_place():
 def test_an_empty_set_with_smplx_is_valid():
     s = make_set(0)
     assert len(s) == 0 and s.smplx["betas"].shape == (0, 10) and list(s.batches(8)) == []
+
+
+def test_extra_per_sample_arrays_follow_subset_and_concat():
+    s = make_set(6)
+    s.extra = {}
+    t = SampleSet(**{f: getattr(s, f) for f in ("name", "skeleton", "keypoints2d", "image_size", "K", "R", "t",
+                                                 "dist", "joints3d", "joints3d_valid", "ids")},
+                  extra={"imgname": np.array([f"im{i}.jpg" for i in range(6)])})  # fmt: skip
+    assert t.subset(np.array([1, 3])).extra["imgname"].tolist() == ["im1.jpg", "im3.jpg"]
+    assert concat_sets([t, t]).extra["imgname"].shape == (12,)
+    with pytest.raises(ValueError, match=r"extra\['bad'\]"):
+        SampleSet(**{f: getattr(s, f) for f in ("name", "skeleton", "keypoints2d", "image_size", "K", "R", "t",
+                                                 "dist", "joints3d", "joints3d_valid", "ids")},
+                  extra={"bad": np.zeros(5)})  # fmt: skip

@@ -1,0 +1,143 @@
+"""Building blocks of the proposed regressor (Sun et al., Sec. III-C): the scale-normalisation layer, the
+semantic graph convolution of Zhao et al. [45] and the bilinear transform of the skeleton-disentangled
+representation (Sun et al. [7]).
+
+Conventions: 2D keypoints are pixels in the 'openpose_137' layout (``bench.samples``), rows ``[x, y, conf]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.skeletons import get_skeleton, part_indices
+
+__all__ = [
+    "PART_SLICES",
+    "BilinearTransform",
+    "SemGraphConv",
+    "face_adjacency",
+    "hand_adjacency",
+    "normalize_parts",
+    "scale_normalize",
+]
+
+# openpose_137 parts: body (BODY_25), left hand, right hand, face (PROTOCOLS.md "2D keypoint inputs")
+PART_SLICES = {p: slice(int(i[0]), int(i[-1]) + 1) for p in ("body", "left_hand", "right_hand", "face")
+               for i in [part_indices("openpose_137", p)]}  # fmt: skip
+
+
+def scale_normalize(
+    points: torch.Tensor, conf_threshold: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Scale-normalisation layer of Sec. III-C for one part.
+
+    points: (B, K, 3) ``[x, y, conf]`` pixels; NaN/inf coordinates or conf <= ``conf_threshold`` are masked.
+    Returns ``(normed (B, K, 2), mask (B, K) bool, centre (B, 2) px, half (B,) px)``: valid points minus their
+    mean, divided by half the larger side of their bounding box (isotropic, so the part's aspect is kept);
+    masked points are 0. A part with fewer than two valid points (or a zero-size box) gets half = 1 and
+    centre = 0, and all-zero output; never NaN.
+    """
+    xy = points[..., :2]
+    conf = points[..., 2]
+    mask = torch.isfinite(xy).all(-1) & torch.isfinite(conf) & (conf > conf_threshold)
+    xy = torch.where(mask[..., None], xy, torch.zeros_like(xy))
+    m = mask[..., None].to(xy.dtype)
+    count = m.sum(1)  # (B, 1)
+    centre = xy.sum(1) / count.clamp(min=1.0)
+    big = torch.finfo(xy.dtype).max
+    lo = torch.where(mask[..., None], xy, torch.full_like(xy, big)).amin(1)
+    hi = torch.where(mask[..., None], xy, torch.full_like(xy, -big)).amax(1)
+    half = 0.5 * (hi - lo).amax(-1)
+    ok = (count[:, 0] >= 2) & (half > 1e-6)
+    half = torch.where(ok, half, torch.ones_like(half))
+    centre = torch.where(ok[:, None], centre, torch.zeros_like(centre))
+    normed = (xy - centre[:, None]) / half[:, None, None] * m
+    mask = mask & ok[:, None]
+    return normed * mask[..., None].to(xy.dtype), mask, centre, half
+
+
+def normalize_parts(keypoints: torch.Tensor, conf_threshold: float = 0.1) -> dict[str, tuple[torch.Tensor, ...]]:
+    """:func:`scale_normalize` applied to each part of (B, 137, 3) openpose_137 keypoints."""
+    return {part: scale_normalize(keypoints[:, sl], conf_threshold) for part, sl in PART_SLICES.items()}
+
+
+def hand_adjacency() -> np.ndarray:
+    """(21, 21) bool adjacency (with self loops) of the OpenPose hand-21 graph (wrist -> 5 finger chains)."""
+    parents = (
+        np.asarray(get_skeleton("openpose_137").parents[PART_SLICES["left_hand"]]) - PART_SLICES["left_hand"].start
+    )
+    A = np.eye(21, dtype=bool)
+    for j, p in enumerate(parents):
+        if p >= 0:
+            A[j, p] = A[p, j] = True
+    return A
+
+
+def face_adjacency() -> np.ndarray:
+    """(70, 70) bool adjacency (self loops) of the OpenPose face-70 landmarks: chains along the contour (0-16),
+    brows (17-21, 22-26), nose bridge (27-30) and base (31-35), closed loops around the eyes (36-41, 42-47) and
+    lips (48-59, 60-67); pupils 68/69 joined to every point of their eye (PROTOCOLS.md face-70 order)."""
+    A = np.eye(70, dtype=bool)
+
+    def chain(a: int, b: int, closed: bool = False) -> None:
+        idx = list(range(a, b + 1)) + ([a] if closed else [])
+        for i, j in zip(idx[:-1], idx[1:], strict=True):
+            A[i, j] = A[j, i] = True
+
+    for a, b in ((0, 16), (17, 21), (22, 26), (27, 30), (31, 35)):
+        chain(a, b)
+    for a, b in ((36, 41), (42, 47), (48, 59), (60, 67)):
+        chain(a, b, closed=True)
+    A[30, 33] = A[33, 30] = True
+    for pupil, (a, b) in ((68, (36, 41)), (69, (42, 47))):
+        A[pupil, a : b + 1] = A[a : b + 1, pupil] = True
+    return A
+
+
+class SemGraphConv(nn.Module):
+    """Semantic graph convolution (Zhao et al. [45], Eq. 4): learnable edge weights over the graph's adjacency,
+    softmax-normalised per node, separate transforms for the node itself and its neighbours.
+
+    x: (B, K, C_in) -> (B, K, C_out).
+    """
+
+    def __init__(self, in_features: int, out_features: int, adjacency: np.ndarray) -> None:
+        super().__init__()
+        self.W = nn.Parameter(torch.empty(2, in_features, out_features))
+        nn.init.xavier_uniform_(self.W[0])
+        nn.init.xavier_uniform_(self.W[1])
+        adj = torch.as_tensor(adjacency, dtype=torch.bool)
+        self.register_buffer("adj", adj)
+        self.register_buffer("eye", torch.eye(len(adj)))
+        self.e = nn.Parameter(torch.ones(int(adj.sum())))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h0 = x @ self.W[0]
+        h1 = x @ self.W[1]
+        logits = torch.full(self.adj.shape, -9e15, dtype=x.dtype, device=x.device)
+        logits = logits.masked_scatter(self.adj, self.e.to(x.dtype))
+        A = torch.softmax(logits, dim=1)
+        return (A * self.eye) @ h0 + (A * (1 - self.eye)) @ h1 + self.bias
+
+
+class BilinearTransform(nn.Module):
+    """Bilinear transformation layer of the skeleton-disentangled representation (Sun et al. [7], used by the
+    paper's global branch, Sec. III-C), in low-rank form: ``z = P((U a) * (V b)) + W [a, b]``.
+
+    In the paper ``a`` is the 2D-pose feature and ``b`` the 512-D image (shape) embedding of a ResNet-50. This
+    benchmark feeds keypoints only (no images), so ``b`` is a second embedding of the body keypoints and their
+    detection confidences (documented deviation).
+    """
+
+    def __init__(self, dim_a: int, dim_b: int, rank: int, out: int) -> None:
+        super().__init__()
+        self.U = nn.Linear(dim_a, rank, bias=False)
+        self.V = nn.Linear(dim_b, rank, bias=False)
+        self.P = nn.Linear(rank, out)
+        self.W = nn.Linear(dim_a + dim_b, out, bias=False)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.P(self.U(a) * self.V(b)) + self.W(torch.cat([a, b], dim=-1))

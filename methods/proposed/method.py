@@ -1,0 +1,297 @@
+"""``proposed[projection=d2s|wpp|pp]``: the two-branch whole-body regressor of Sun et al. ("Synthetic Training
+for Monocular Human Mesh Recovery"), trained with the synthetic training scheme (STS) and 2D/3D supervision.
+
+Input: the batch's openpose_137 keypoints and image size only (uncalibrated: K, R, t are never read; the image
+centre is the assumed principal point, ``networks`` module docstring). Output: SMPL-X parameters in the camera
+frame (hands 45-D relative to the flat hand, from 6 PCA coefficients), joints3d = the body model's keypoint path
+(smplx_144, face contour on), keypoints2d = the chosen projection of the openpose_137 points.
+
+Training (Sec. III-C, III-D, IV-B): Adam (betas 0.9, 0.999), lr 1e-4, batch 16; every ``sts_period``-th
+iteration is an STS batch (supervised by L_pm and L_3D only), the others draw from the training sets: samples
+with SMPL-X ground truth get L_pm + L_3D + L_2D, samples without get L_2D alone (``use_3d`` / ``use_2d`` switch
+the two kinds off); every batch gets L_r. Without training sets every iteration is STS.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.body_model import BodyModel, load_body_model
+from bench.method import MethodContext, Prediction, config_hash, format_spec
+from bench.registry import register_method
+from bench.rotations import axis_angle_to_matrix
+from bench.samples import SampleBatch, SampleSet
+from methods.proposed.layers import PART_SLICES
+from methods.proposed.losses import (
+    LossWeights,
+    angle_limit_loss,
+    param_loss,
+    pose_rotmats,
+    project,
+    to_openpose,
+)
+from methods.proposed.networks import NetConfig, ProposedNet
+from methods.proposed.sts import STSConfig, STSStream
+
+__all__ = ["ProposedConfig", "ProposedMethod", "body_models", "create_proposed"]
+
+
+@dataclass(frozen=True)
+class ProposedConfig:
+    projection: str = "d2s"
+    hidden: int = 512
+    rank: int = 256
+    gcn_hidden: int = 64
+    gcn_layers: int = 4
+    conf_threshold: float = 0.1
+    focal_scale: float = 1.0  # assumed focal = focal_scale * max(w, h) px (wpp depth, camera priors)
+    body_half_m: float = 0.9  # typical half body extent, m (scale prior of the camera decoding)
+    w_pm: float = 20.0
+    w_3d: float = 60.0
+    w_2d: float = 6.0
+    w_r: float = 0.5
+    shape_prior: float = 0.1
+    lr: float = 1e-4
+    batch_size: int = 16
+    iterations: int = 20000
+    sts: bool = True
+    sts_period: int = 5  # one STS batch every sts_period iterations (Sec. IV-B); 1 = STS only
+    sts_noise_px: float = 0.0
+    sts_pool: int = 4096
+    use_3d: bool = True
+    use_2d: bool = True
+    log_every: int = 200
+
+
+_MODELS: dict[tuple, Any] = {}
+
+
+def body_models(model_path: str | None, device: str) -> tuple[BodyModel, BodyModel, dict[str, torch.Tensor]]:
+    """(training model: 127 joints, prediction model: 144 joints with face contour, hand PCA basis), cached.
+
+    Both are built with ``use_pca=False, flat_hand_mean=True`` (hands 45-D relative to the flat hand, as the
+    ground truth); the basis (6 components and the stored mean per hand) comes from a PCA model of the same file.
+    """
+    key = (model_path, str(device))
+    if key not in _MODELS:
+        kw = {"use_pca": False, "flat_hand_mean": True, "device": device}
+        train = load_body_model(model_path, use_face_contour=False, **kw)
+        pred = load_body_model(model_path, use_face_contour=True, **kw)
+        pca = load_body_model(model_path, use_pca=True, num_pca_comps=6, flat_hand_mean=False, device=device).layer
+        basis = {
+            "left_mean": pca.left_hand_mean,
+            "right_mean": pca.right_hand_mean,
+            "left_components": pca.left_hand_components,
+            "right_components": pca.right_hand_components,
+        }
+        _MODELS[key] = (train, pred, {k: v.detach().clone() for k, v in basis.items()})
+    return _MODELS[key]
+
+
+def gt_rotmats(smplx: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """(B, 55, 3, 3) rotations of ground-truth SMPL-X parameters (axis-angle, hands relative to the flat hand)."""
+    B = smplx["betas"].shape[0]
+    aa = torch.cat([smplx["global_orient"], smplx["body_pose"], smplx["jaw_pose"], smplx["leye_pose"],
+                    smplx["reye_pose"], smplx["left_hand_pose"], smplx["right_hand_pose"]], 1)  # fmt: skip
+    return axis_angle_to_matrix(aa.reshape(B, 55, 3))
+
+
+class ProposedMethod:
+    """The method object (``bench.method.Method``); see the module docstring."""
+
+    family = "proposed"
+
+    def __init__(self, context: MethodContext, config: ProposedConfig) -> None:
+        self.context = context
+        self.cfg = config
+        self.device = torch.device(context.device)
+        self.config = asdict(config)
+        self.name = format_spec(self.family, {"projection": config.projection})
+        self.train_model, self.pred_model, basis = body_models(context.model_path, context.device)
+        torch.manual_seed(context.seed)
+        net_cfg = NetConfig(projection=config.projection, hidden=config.hidden, rank=config.rank,
+                            gcn_hidden=config.gcn_hidden, gcn_layers=config.gcn_layers,
+                            conf_threshold=config.conf_threshold)  # fmt: skip
+        self.net = ProposedNet(net_cfg, basis, focal_scale=config.focal_scale, body_half_m=config.body_half_m)
+        self.net.to(self.device).eval()
+        self.weights = LossWeights(config.w_pm, config.w_3d, config.w_2d, config.w_r, config.shape_prior)
+
+    # ----------------------------------------------------------------------------------------- contract
+    def supports(self, samples: SampleSet) -> str | None:
+        body = samples.keypoints2d[:, PART_SLICES["body"], 2] > self.cfg.conf_threshold
+        if len(samples) and not (body.sum(1) >= 2).any():
+            return f"{samples.name}: no body keypoints (the global branch needs BODY_25 2D input)"
+        return None
+
+    def _pose(self, out: dict[str, torch.Tensor], model: BodyModel) -> torch.Tensor:
+        R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"], out["right_hand_pose"])
+        return model.forward(betas=out["betas"], expression=out["expression"], pose_rotmats=R, vertices=False).joints
+
+    @torch.no_grad()
+    def predict(self, batch: SampleBatch) -> Prediction:
+        self.net.eval()
+        kp = batch.keypoints2d.to(self.device, torch.float32)
+        out = self.net(kp, batch.image_size.to(self.device))
+        local = self._pose(out, self.pred_model)
+        pelvis = local[:, :1]
+        rel = local - pelvis
+        joints = rel + out["centre3d"][:, None]
+        op, _ = to_openpose(rel)
+        uv = project(self.cfg.projection, op, out)
+        B = kp.shape[0]
+        zeros3 = torch.zeros(B, 3, device=self.device)
+        params = {**self.net.axis_angle(out), "betas": out["betas"], "expression": out["expression"],
+                  "jaw_pose": out["jaw_pose"], "leye_pose": zeros3, "reye_pose": zeros3.clone(),
+                  "left_hand_pose": out["left_hand_pose"], "right_hand_pose": out["right_hand_pose"],
+                  "transl": out["centre3d"] - pelvis[:, 0]}  # fmt: skip
+        failed = ~(torch.isfinite(joints).flatten(1).all(1) & torch.isfinite(uv).flatten(1).all(1))
+        camera = {"type": self.cfg.projection, "cam": out["cam"], "focal": out["focal"], "principal": out["principal"]}
+        return Prediction(params=params, joints3d=joints, keypoints2d=uv, camera=camera, failed=failed)
+
+    def save(self, path: Any) -> None:
+        torch.save({"family": self.family, "config": self.config, "config_hash": config_hash(self.config),
+                    "state_dict": self.net.state_dict()}, Path(path))  # fmt: skip
+
+    def load(self, path: Any) -> None:
+        data = torch.load(Path(path), map_location=self.device, weights_only=True)
+        mine = config_hash(self.config)
+        if data.get("config_hash") != mine:
+            raise ValueError(f"{path}: config hash {data.get('config_hash')} (config {data.get('config')}) differs "
+                             f"from this method's {mine} ({self.config})")  # fmt: skip
+        self.net.load_state_dict(data["state_dict"])
+
+    # ----------------------------------------------------------------------------------------- training
+    def losses(self, kp, image_size, smplx, w3d, w2d) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted loss of one batch (Sec. III-C): ``smplx`` GT dict or None; w3d/w2d (B,) per-sample weights of
+        the 3D terms (L_pm, L_3D) and of the 2D term."""
+        out = self.net(kp, image_size)
+        local = self._pose(out, self.train_model)
+        rel = local - local[:, :1]
+        W = self.weights
+        total = torch.zeros((), device=self.device)
+        logs: dict[str, float] = {}
+        if smplx is not None and bool(w3d.any()):
+            with torch.no_grad():
+                gR = gt_rotmats(smplx)
+                g = self.train_model.forward(betas=smplx["betas"], expression=smplx["expression"], pose_rotmats=gR,
+                                             vertices=False).joints  # fmt: skip
+                g = g - g[:, :1]
+            R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"],
+                             out["right_hand_pose"])  # fmt: skip
+            vec = torch.cat([out["betas"], out["expression"]], 1)
+            gvec = torch.cat([smplx["betas"], smplx["expression"]], 1)
+            l_pm = param_loss(R, gR, vec, gvec, w3d)
+            l_3d = ((rel - g).square().sum(-1).mean(-1) * w3d).sum() / w3d.sum().clamp(min=1.0)
+            total = total + W.pm * l_pm + W.j3d * l_3d
+            logs.update(pm=float(l_pm.detach()), j3d=float(l_3d.detach()))
+        if bool(w2d.any()):
+            op, valid = to_openpose(rel)
+            uv = project(self.cfg.projection, op, out)
+            conf = torch.nan_to_num(kp[..., 2]).clamp(min=0) * valid * torch.isfinite(kp[..., :2]).all(-1)
+            conf = conf * (conf > self.cfg.conf_threshold) * w2d[:, None]
+            err = (uv - torch.nan_to_num(kp[..., :2])).abs().sum(-1) / out["body_half"][:, None]
+            err = torch.where(conf > 0, err, torch.zeros_like(err))
+            l_2d = (err * conf).sum() / conf.sum().clamp(min=1.0)
+            total = total + W.j2d * l_2d
+            logs["j2d"] = float(l_2d.detach())
+        l_r = angle_limit_loss(out["R_body"]).mean() + W.shape_prior * out["betas"].square().mean()
+        total = total + W.r * l_r
+        logs["r"] = float(l_r.detach())
+        logs["total"] = float(total.detach())
+        return total, logs
+
+    def _pool(self, train_sets: Mapping[str, SampleSet]) -> dict[str, Any] | None:
+        sets = [s for s in train_sets.values() if len(s) and self.supports(s) is None]
+        if not sets:
+            return None
+        dev = self.device
+        kp = torch.cat([torch.as_tensor(s.keypoints2d) for s in sets]).to(dev)
+        size = torch.cat([torch.as_tensor(s.image_size) for s in sets]).to(dev)
+        has = torch.cat([torch.as_tensor(s.smplx_valid) for s in sets]).to(dev)
+        smplx = {}
+        for key, width in (("betas", 10), ("global_orient", 3), ("body_pose", 63), ("left_hand_pose", 45),
+                           ("right_hand_pose", 45), ("jaw_pose", 3), ("leye_pose", 3), ("reye_pose", 3),
+                           ("expression", 10), ("transl", 3)):  # fmt: skip
+            smplx[key] = torch.cat([torch.as_tensor(s.smplx[key]) if s.smplx is not None
+                                    else torch.zeros(len(s), width) for s in sets]).to(dev)  # fmt: skip
+        w3d = has.float() if self.cfg.use_3d else torch.zeros_like(has, dtype=torch.float32)
+        w2d = torch.full_like(w3d, 1.0 if self.cfg.use_2d else 0.0)
+        keep = (w3d > 0) | (w2d > 0)
+        if not bool(keep.any()):
+            return None
+        idx = torch.nonzero(keep).flatten()
+        return {"kp": kp[idx], "size": size[idx], "smplx": {k: v[idx] for k, v in smplx.items()},
+                "w3d": w3d[idx], "w2d": w2d[idx]}  # fmt: skip
+
+    def fit(self, train_sets: Mapping[str, SampleSet]) -> dict[str, Any]:
+        cfg = self.cfg
+        pool = self._pool(train_sets)
+        sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool, noise_px=cfg.sts_noise_px),
+                        seed=self.context.seed, device=self.device) if cfg.sts or pool is None else None  # fmt: skip
+        gen = torch.Generator(device="cpu").manual_seed(self.context.seed + 7)
+        opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+        self.net.train()
+        history, start, samples = [], time.perf_counter(), 0
+        B = cfg.batch_size
+        for it in range(cfg.iterations):
+            use_sts = sts is not None and (pool is None or it % max(cfg.sts_period, 1) == 0)
+            if use_sts:
+                s = sts.sample(B)
+                ones = torch.ones(B, device=self.device)
+                loss, logs = self.losses(s["keypoints2d"], s["image_size"], s["smplx"], ones, torch.zeros_like(ones))
+            else:
+                i = torch.randint(0, len(pool["kp"]), (B,), generator=gen).to(self.device)
+                loss, logs = self.losses(pool["kp"][i], pool["size"][i], {k: v[i] for k, v in pool["smplx"].items()},
+                                         pool["w3d"][i], pool["w2d"][i])  # fmt: skip
+            opt.zero_grad(set_to_none=True)
+            if torch.isfinite(loss):
+                loss.backward()
+                opt.step()
+            samples += B
+            if (it + 1) % cfg.log_every == 0 or it + 1 == cfg.iterations:
+                elapsed = time.perf_counter() - start
+                rate = samples / max(elapsed, 1e-9)
+                eta = (cfg.iterations - it - 1) * B / max(rate, 1e-9)
+                history.append({"iteration": it + 1, **logs})
+                if self.context.progress is not None:
+                    self.context.progress(f"{self.name}: it {it + 1}/{cfg.iterations} loss {logs['total']:.4f} "
+                                          f"{rate:.0f} samples/s ETA {eta:.0f} s")  # fmt: skip
+        self.net.eval()
+        seconds = time.perf_counter() - start
+        return {"iterations": cfg.iterations, "seconds": seconds, "samples_per_s": samples / max(seconds, 1e-9),
+                "final_loss": history[-1]["total"] if history else math.nan, "history": history,
+                "train_samples": 0 if pool is None else len(pool["kp"])}  # fmt: skip
+
+    @torch.no_grad()
+    def root_relative_error(self, kp: torch.Tensor, image_size: torch.Tensor, joints: torch.Tensor) -> float:
+        """Mean pelvis-aligned joint error (m) of the 127 keypoint-path joints against camera-frame ``joints``."""
+        self.net.eval()
+        out = self.net(kp, image_size)
+        local = self._pose(out, self.train_model)
+        rel = local - local[:, :1]
+        g = joints - joints[:, :1]
+        return float((rel - g).norm(dim=-1).mean())
+
+
+def _config(cls, **kw) -> Any:
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in kw.items() if k in names})
+
+
+@register_method("proposed", description="Sun et al. two-branch regressor (global MLP + hand/face GCN), STS training")
+def create_proposed(context: MethodContext, *, projection: str = "d2s", hidden: int = 512, rank: int = 256,
+                    gcn_hidden: int = 64, iterations: int = 20000, lr: float = 1e-4, batch_size: int = 16,
+                    sts: bool = True, sts_period: int = 5, sts_noise_px: float = 0.0, use_3d: bool = True,
+                    use_2d: bool = True, w_pm: float = 20.0, w_3d: float = 60.0, w_2d: float = 6.0,
+                    w_r: float = 0.5, focal_scale: float = 1.0, sts_pool: int = 4096) -> ProposedMethod:  # fmt: skip
+    if projection not in ("d2s", "wpp", "pp"):
+        raise ValueError(f"proposed: projection must be d2s, wpp or pp, got {projection!r}")
+    cfg = _config(ProposedConfig, **{k: v for k, v in locals().items() if k != "context"})
+    return ProposedMethod(context or MethodContext(), cfg)

@@ -286,11 +286,33 @@ def _config(cls, **kw) -> Any:
 
 
 @register_method("proposed", description="Sun et al. two-branch regressor (global MLP + hand/face GCN), STS training")
-def create_proposed(context: MethodContext, *, projection: str = "d2s", hidden: int = 512, rank: int = 256,
-                    gcn_hidden: int = 64, iterations: int = 20000, lr: float = 1e-4, batch_size: int = 16,
-                    sts: bool = True, sts_period: int = 5, sts_noise_px: float = 0.0, use_3d: bool = True,
-                    use_2d: bool = True, w_pm: float = 20.0, w_3d: float = 60.0, w_2d: float = 6.0,
-                    w_r: float = 0.5, focal_scale: float = 1.0, sts_pool: int = 4096) -> ProposedMethod:  # fmt: skip
+def create_proposed(
+    context: MethodContext,
+    *,
+    projection: str = "d2s",
+    hidden: int = 512,
+    rank: int = 256,
+    gcn_hidden: int = 64,
+    gcn_layers: int = 4,
+    conf_threshold: float = 0.1,
+    focal_scale: float = 1.0,
+    body_half_m: float = 0.9,
+    w_pm: float = 20.0,
+    w_3d: float = 60.0,
+    w_2d: float = 6.0,
+    w_r: float = 0.5,
+    shape_prior: float = 0.1,
+    lr: float = 1e-4,
+    batch_size: int = 16,
+    iterations: int = 20000,
+    sts: bool = True,
+    sts_period: int = 5,
+    sts_noise_px: float = 0.0,
+    sts_pool: int = 4096,
+    use_3d: bool = True,
+    use_2d: bool = True,
+    log_every: int = 200,
+) -> ProposedMethod:  # fmt: skip
     if projection not in ("d2s", "wpp", "pp"):
         raise ValueError(f"proposed: projection must be d2s, wpp or pp, got {projection!r}")
     cfg = _config(ProposedConfig, **{k: v for k, v in locals().items() if k != "context"})

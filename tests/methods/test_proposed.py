@@ -1,0 +1,173 @@
+"""Tests of ``proposed[projection=...]`` (methods/proposed): contract and shapes, scale normalisation, the D2S
+camera against exact perspective, short training runs per projection, save/load, NaN inputs, supports().
+
+Everything runs on tiny networks and STS-generated sample sets (no dataset generation), < 30 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.method import MethodContext, Prediction
+from bench.projections import pp_to_d2s, project_pp
+from bench.samples import SampleSet
+from methods.proposed import create_proposed
+from methods.proposed.layers import PART_SLICES, normalize_parts, scale_normalize
+from methods.proposed.losses import project, to_openpose
+from methods.proposed.sts import STSConfig, STSStream
+
+TINY = {"hidden": 48, "rank": 16, "gcn_hidden": 8, "sts_pool": 256}
+
+
+def make(projection: str = "d2s", seed: int = 0, **kw):
+    return create_proposed(MethodContext(seed=seed), projection=projection, **{**TINY, **kw})
+
+
+def sts_set(method, n: int, seed: int, *, hands_only: bool = False, name: str = "sts") -> SampleSet:
+    """A SampleSet of STS samples (GT SMPL-X, joints3d in smplx_127, camera frame)."""
+    s = STSStream(method.train_model, STSConfig(pool=256), seed=seed, device="cpu", hands_only=hands_only).sample(n)
+    size = s["image_size"].numpy()
+    K = np.zeros((n, 3, 3))
+    K[:, 2, 2] = 1.0
+    ids = {k: np.zeros(n, dtype=int if k in ("frame", "person") else str) for k in
+           ("subject", "sequence", "action", "frame", "view", "person")}  # fmt: skip
+    return SampleSet(
+        name=name, skeleton="smplx_127", keypoints2d=s["keypoints2d"].numpy(), image_size=size, K=K,
+        R=np.tile(np.eye(3), (n, 1, 1)), t=np.zeros((n, 3)), dist=np.zeros((n, 5)),
+        joints3d=s["joints"].numpy(), joints3d_valid=np.ones((n, 127), bool), ids=ids,
+        smplx={k: v.numpy() for k, v in s["smplx"].items()},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def method(embedded_cache):
+    return make()
+
+
+@pytest.fixture(scope="module")
+def val(method):
+    return sts_set(method, 48, seed=123)
+
+
+def test_predict_shapes_and_contract(method, val):
+    batch = next(val.batches(5))
+    pred = method.predict(batch)
+    assert isinstance(pred, Prediction)
+    assert pred.joints3d.shape == (5, 144, 3) and pred.keypoints2d.shape == (5, 137, 2)
+    assert not pred.failed.any()
+    assert pred.params["left_hand_pose"].shape == (5, 45)
+    assert pred.camera["type"] == "d2s" and pred.camera["cam"].shape == (5, 4)
+    # the params reproduce joints3d through the body model (transl puts the body in the camera frame)
+    p = {k: v for k, v in pred.params.items()}
+    j = method.pred_model.keypoints(**p)
+    torch.testing.assert_close(j, pred.joints3d, atol=1e-4, rtol=0)
+    assert method.name == "proposed[projection=d2s]"
+
+
+def test_scale_normalisation_invariant_to_translation_and_scale():
+    gen = torch.Generator().manual_seed(0)
+    kp = torch.rand(3, 21, 3, generator=gen) * 100
+    kp[..., 2] = 1.0
+    kp[0, 4, 2] = 0.0  # a masked point
+    moved = kp.clone()
+    moved[..., :2] = kp[..., :2] * 3.7 + torch.tensor([120.0, -40.0])
+    a, ma, ca, ha = scale_normalize(kp)
+    b, mb, cb, hb = scale_normalize(moved)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    assert torch.equal(ma, mb) and not ma[0, 4] and (a[0, 4] == 0).all()
+    torch.testing.assert_close(hb, 3.7 * ha)
+    assert a.abs().amax() <= 2.0 + 1e-6  # centred on the mean, divided by half the larger box side
+    parts = normalize_parts(torch.cat([kp[:, :1].expand(3, 137, 3)], 1))
+    assert set(parts) == {"body", "left_hand", "right_hand", "face"}
+
+
+def test_network_outputs_invariant_to_2d_translation(method, val):
+    batch = next(val.batches(4))
+    kp = batch.keypoints2d.clone()
+    moved = kp.clone()
+    moved[..., :2] += torch.tensor([30.0, 15.0]) * (kp[..., 2:] > 0)
+    a, b = method.predict(batch), None
+    batch.keypoints2d = moved
+    b = method.predict(batch)
+    for key in ("betas", "body_pose", "global_orient", "left_hand_pose", "expression"):
+        torch.testing.assert_close(a.params[key], b.params[key], atol=1e-4, rtol=0)
+
+
+def test_d2s_with_true_camera_is_exact_perspective(method):
+    s = STSStream(method.train_model, STSConfig(pool=64), seed=5, device="cpu").sample(8)
+    joints, size = s["joints"], s["image_size"]
+    c = (size - 1) / 2
+    pelvis = joints[:, 0]
+    rel = joints - pelvis[:, None]
+    op, valid = to_openpose(rel)
+    # the STS focal is recovered from the generated 2D of two points: f = (u - c) z / x
+    op_cam, _ = to_openpose(joints)
+    f = ((s["keypoints2d"][:, 1, 0] - c[:, 0]) * op_cam[:, 1, 2] / op_cam[:, 1, 0]).double()
+    cam = pp_to_d2s(f.float(), pelvis)
+    uv = project("d2s", op, {"cam": cam, "principal": c})
+    uv_pp = project_pp(op, f.float(), pelvis, c)
+    torch.testing.assert_close(uv, uv_pp, atol=1e-3, rtol=0)
+    seen = s["keypoints2d"][..., 2] > 0
+    assert (uv - s["keypoints2d"][..., :2])[seen].abs().max() < 0.05
+
+
+@pytest.mark.parametrize("projection", ["d2s", "wpp", "pp"])
+def test_short_training_lowers_validation_error(projection, method, val):
+    m = make(projection, iterations=40, lr=2e-3, sts_period=2, log_every=20)
+    kp = torch.as_tensor(val.keypoints2d)
+    size = torch.as_tensor(val.image_size)
+    joints = torch.as_tensor(val.joints3d, dtype=torch.float32)
+    before = m.root_relative_error(kp, size, joints)
+    train = sts_set(method, 64, seed=7, name="train")
+    train.smplx_valid[::2] = False  # half the set 2D-only: the projection loss takes part
+    messages = []
+    m.context.progress = messages.append
+    summary = m.fit({"train": train})
+    after = m.root_relative_error(kp, size, joints)
+    assert after < 0.9 * before, (before, after)
+    assert summary["iterations"] == 40 and np.isfinite(summary["final_loss"])
+    assert messages and "samples/s" in messages[-1] and "ETA" in messages[-1]
+
+
+def test_save_load_bit_exact(method, val, tmp_path):
+    m = make(iterations=3)
+    m.fit({})
+    m.save(tmp_path / "w.pt")
+    other = make(seed=9, iterations=3)
+    batch = next(val.batches(6))
+    assert not torch.equal(other.predict(batch).joints3d, m.predict(batch).joints3d)
+    other.load(tmp_path / "w.pt")
+    a, b = m.predict(batch), other.predict(batch)
+    assert torch.equal(a.joints3d, b.joints3d) and torch.equal(a.keypoints2d, b.keypoints2d)
+    for key in a.params:
+        assert torch.equal(a.params[key], b.params[key])
+    with pytest.raises(ValueError, match="config hash"):
+        make("wpp").load(tmp_path / "w.pt")
+
+
+def test_nan_keypoints_are_masked_never_nan(method, val):
+    batch = next(val.batches(4))
+    batch.keypoints2d = batch.keypoints2d.clone()
+    batch.keypoints2d[0, 3:9] = float("nan")
+    batch.keypoints2d[1, PART_SLICES["left_hand"]] = float("nan")
+    batch.keypoints2d[2] = float("nan")  # nothing at all
+    pred = method.predict(batch)
+    assert not pred.failed.any()
+    assert torch.isfinite(pred.joints3d).all() and torch.isfinite(pred.keypoints2d).all()
+    for v in pred.params.values():
+        assert torch.isfinite(v).all()
+
+
+def test_supports(method, val):
+    assert method.supports(val) is None
+    hands = sts_set(method, 4, seed=3, hands_only=True, name="hands")
+    hands.keypoints2d[:, PART_SLICES["body"]] = 0.0
+    reason = method.supports(hands)
+    assert isinstance(reason, str) and "body keypoints" in reason
+
+
+def test_unknown_projection(embedded_cache):
+    with pytest.raises(ValueError, match="projection"):
+        make("orthographic")

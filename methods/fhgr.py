@@ -49,7 +49,7 @@ LEFT_WRIST = 20  # SMPL-X kinematic joint
 class FHGRConfig:
     sts: bool = False
     input: str = "detected"
-    gcn_hidden: int = 64
+    gcn_hidden: int = 32
     gcn_layers: int = 4
     conf_threshold: float = 0.1
     w_pm: float = 20.0
@@ -275,7 +275,7 @@ def create_fhgr(
     *,
     sts: bool = False,
     input: str = "detected",
-    gcn_hidden: int = 64,
+    gcn_hidden: int = 32,
     gcn_layers: int = 4,
     lr: float = 1e-4,
     batch_size: int = 16,

@@ -105,22 +105,31 @@ class SemGraphConv(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, adjacency: np.ndarray) -> None:
         super().__init__()
-        self.W = nn.Parameter(torch.empty(2, in_features, out_features))
-        nn.init.xavier_uniform_(self.W[0])
-        nn.init.xavier_uniform_(self.W[1])
+        self.out_features = out_features
+        # [W_self | W_neighbour] side by side: one matmul for both transforms
+        self.W = nn.Parameter(torch.empty(in_features, 2 * out_features))
+        nn.init.xavier_uniform_(self.W[:, :out_features])
+        nn.init.xavier_uniform_(self.W[:, out_features:])
         adj = torch.as_tensor(adjacency, dtype=torch.bool)
         self.register_buffer("adj", adj)
         self.register_buffer("eye", torch.eye(len(adj)))
         self.e = nn.Parameter(torch.ones(int(adj.sum())))
         self.bias = nn.Parameter(torch.zeros(out_features))
 
+    def weights(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K,) self weights and (K, K) neighbour weights: the row-softmax of the edge logits over the graph."""
+        logits = torch.full(self.adj.shape, -9e15, dtype=dtype, device=self.adj.device)
+        A = torch.softmax(logits.masked_scatter(self.adj, self.e.to(dtype)), dim=1)
+        return torch.diagonal(A), A * (1 - self.eye)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h0 = x @ self.W[0]
-        h1 = x @ self.W[1]
-        logits = torch.full(self.adj.shape, -9e15, dtype=x.dtype, device=x.device)
-        logits = logits.masked_scatter(self.adj, self.e.to(x.dtype))
-        A = torch.softmax(logits, dim=1)
-        return (A * self.eye) @ h0 + (A * (1 - self.eye)) @ h1 + self.bias
+        B, K, _ = x.shape
+        h = x @ self.W
+        h0, h1 = h[..., : self.out_features], h[..., self.out_features :]
+        d, A = self.weights(x.dtype)
+        # neighbours: one (B*C, K) x (K, K) product instead of a broadcast batched matmul
+        nb = (h1.transpose(1, 2).reshape(-1, K) @ A.T).reshape(B, -1, K).transpose(1, 2)
+        return d[:, None] * h0 + nb + self.bias
 
 
 class BilinearTransform(nn.Module):

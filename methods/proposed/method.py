@@ -46,9 +46,10 @@ __all__ = ["ProposedConfig", "ProposedMethod", "body_models", "create_proposed"]
 @dataclass(frozen=True)
 class ProposedConfig:
     projection: str = "d2s"
-    hidden: int = 512
-    rank: int = 256
-    gcn_hidden: int = 64
+    hidden: int = 256
+    rank: int = 128
+    gcn_hidden: int = 32
+    face_hidden: int = 16
     gcn_layers: int = 4
     conf_threshold: float = 0.1
     focal_scale: float = 1.0  # assumed focal = focal_scale * max(w, h) px (wpp depth, camera priors)
@@ -117,7 +118,7 @@ class ProposedMethod:
         self.train_model, self.pred_model, basis = body_models(context.model_path, context.device)
         torch.manual_seed(context.seed)
         net_cfg = NetConfig(projection=config.projection, hidden=config.hidden, rank=config.rank,
-                            gcn_hidden=config.gcn_hidden, gcn_layers=config.gcn_layers,
+                            gcn_hidden=config.gcn_hidden, face_hidden=config.face_hidden, gcn_layers=config.gcn_layers,
                             conf_threshold=config.conf_threshold)  # fmt: skip
         self.net = ProposedNet(net_cfg, basis, focal_scale=config.focal_scale, body_half_m=config.body_half_m)
         self.net.to(self.device).eval()
@@ -290,9 +291,10 @@ def create_proposed(
     context: MethodContext,
     *,
     projection: str = "d2s",
-    hidden: int = 512,
-    rank: int = 256,
-    gcn_hidden: int = 64,
+    hidden: int = 256,
+    rank: int = 128,
+    gcn_hidden: int = 32,
+    face_hidden: int = 16,
     gcn_layers: int = 4,
     conf_threshold: float = 0.1,
     focal_scale: float = 1.0,

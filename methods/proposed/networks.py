@@ -49,9 +49,10 @@ _UPRIGHT = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
 @dataclass(frozen=True)
 class NetConfig:
     projection: str = "d2s"
-    hidden: int = 512  # global-branch width
-    rank: int = 256  # bilinear rank
-    gcn_hidden: int = 64  # GCN feature width per node
+    hidden: int = 256  # global-branch width
+    rank: int = 128  # bilinear rank
+    gcn_hidden: int = 32  # hand GCN feature width per node
+    face_hidden: int = 16  # face GCN feature width per node (70 nodes: the widest graph, kept narrow for speed)
     gcn_layers: int = 4  # four semantic graph convolution layers (Sec. III-C)
     conf_threshold: float = 0.1
 
@@ -94,12 +95,13 @@ class GlobalBranch(nn.Module):
 
 
 class _GCN(nn.Module):
-    def __init__(self, adjacency, cfg: NetConfig, out: int, mlp_hidden: int | None) -> None:
+    def __init__(self, adjacency, cfg: NetConfig, out: int, mlp_hidden: int | None, width: int | None = None) -> None:
         super().__init__()
         k = len(adjacency)
-        sizes = [3] + [cfg.gcn_hidden] * cfg.gcn_layers
+        width = cfg.gcn_hidden if width is None else width
+        sizes = [3] + [width] * cfg.gcn_layers
         self.convs = nn.ModuleList(SemGraphConv(a, b, adjacency) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-        self.head = _mlp([k * cfg.gcn_hidden, out] if mlp_hidden is None else [k * cfg.gcn_hidden, mlp_hidden, out])
+        self.head = _mlp([k * width, out] if mlp_hidden is None else [k * width, mlp_hidden, out])
         with torch.no_grad():
             self.head[-1].weight.mul_(0.01)
             self.head[-1].bias.zero_()
@@ -122,7 +124,7 @@ class FaceGCN(_GCN):
     """Face regressor: four semantic GCN layers plus an MLP -> (B, 13) = 10 expression + 3 jaw (psi_f)."""
 
     def __init__(self, cfg: NetConfig) -> None:
-        super().__init__(face_adjacency(), cfg, 13, 4 * cfg.gcn_hidden)
+        super().__init__(face_adjacency(), cfg, 13, 4 * cfg.face_hidden, cfg.face_hidden)
 
 
 class ProposedNet(nn.Module):

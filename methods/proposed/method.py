@@ -169,9 +169,10 @@ class ProposedMethod:
         self.net.load_state_dict(data["state_dict"])
 
     # ----------------------------------------------------------------------------------------- training
-    def losses(self, kp, image_size, smplx, w3d, w2d) -> tuple[torch.Tensor, dict[str, float]]:
+    def losses(self, kp, image_size, smplx, w3d, w2d, gt_joints=None) -> tuple[torch.Tensor, dict[str, float]]:
         """Weighted loss of one batch (Sec. III-C): ``smplx`` GT dict or None; w3d/w2d (B,) per-sample weights of
-        the 3D terms (L_pm, L_3D) and of the 2D term."""
+        the 3D terms (L_pm, L_3D) and of the 2D term; ``gt_joints`` (B, 127, 3) GT keypoint-path joints when
+        already known (STS), else computed from ``smplx``."""
         out = self.net(kp, image_size)
         local = self._pose(out, self.train_model)
         rel = local - local[:, :1]
@@ -181,8 +182,10 @@ class ProposedMethod:
         if smplx is not None and bool(w3d.any()):
             with torch.no_grad():
                 gR = gt_rotmats(smplx)
-                g = self.train_model.forward(betas=smplx["betas"], expression=smplx["expression"], pose_rotmats=gR,
-                                             vertices=False).joints  # fmt: skip
+                g = gt_joints
+                if g is None:
+                    g = self.train_model.forward(betas=smplx["betas"], expression=smplx["expression"],
+                                                 pose_rotmats=gR, vertices=False).joints  # fmt: skip
                 g = g - g[:, :1]
             R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"],
                              out["right_hand_pose"])  # fmt: skip
@@ -246,7 +249,9 @@ class ProposedMethod:
             if use_sts:
                 s = sts.sample(B)
                 ones = torch.ones(B, device=self.device)
-                loss, logs = self.losses(s["keypoints2d"], s["image_size"], s["smplx"], ones, torch.zeros_like(ones))
+                loss, logs = self.losses(
+                    s["keypoints2d"], s["image_size"], s["smplx"], ones, torch.zeros_like(ones), s["joints"]
+                )
             else:
                 i = torch.randint(0, len(pool["kp"]), (B,), generator=gen).to(self.device)
                 loss, logs = self.losses(pool["kp"][i], pool["size"][i], {k: v[i] for k, v in pool["smplx"].items()},

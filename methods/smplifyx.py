@@ -176,7 +176,6 @@ class SMPLifyX:
         self._body_mask = torch.as_tensor(parts == "body", dtype=dtype, device=self.device)
         self._hand_mask = torch.as_tensor(np.isin(parts, ["left_hand", "right_hand"]), dtype=dtype, device=self.device)
         self._face_mask = torch.as_tensor(parts == "face", dtype=dtype, device=self.device)
-        from bench.skeletons import SMPLX_NUM_BODY_JOINTS  # noqa: F401 - documents the 21 joints of body_pose
         from datasets.bank import BODY_JOINTS
 
         self._bend_idx = torch.as_tensor([3 * BODY_JOINTS.index(j) + a for j, a, _ in _BENDING], device=self.device)

@@ -117,7 +117,20 @@ class SemGraphConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_features))
 
     def weights(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """(K,) self weights and (K, K) neighbour weights: the row-softmax of the edge logits over the graph."""
+        """(K,) self weights and (K, K) neighbour weights: the row-softmax of the edge logits over the graph.
+
+        Without autograd the result is cached, keyed by the edge parameter's version counter (bumped by every
+        in-place update: optimiser steps, ``load_state_dict``), so inference does not recompute it per call.
+        """
+        if torch.is_grad_enabled():
+            return self._weights(dtype)
+        key = (self.e._version, self.e.data_ptr(), dtype)
+        if getattr(self, "_cache_key", None) != key:
+            self._cache = self._weights(dtype)
+            self._cache_key = key
+        return self._cache
+
+    def _weights(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         logits = torch.full(self.adj.shape, -9e15, dtype=dtype, device=self.adj.device)
         A = torch.softmax(logits.masked_scatter(self.adj, self.e.to(dtype)), dim=1)
         return torch.diagonal(A), A * (1 - self.eye)

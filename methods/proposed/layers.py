@@ -19,6 +19,7 @@ __all__ = [
     "SemGraphConv",
     "face_adjacency",
     "hand_adjacency",
+    "normalize_all",
     "normalize_parts",
     "scale_normalize",
 ]
@@ -61,6 +62,50 @@ def scale_normalize(
 def normalize_parts(keypoints: torch.Tensor, conf_threshold: float = 0.1) -> dict[str, tuple[torch.Tensor, ...]]:
     """:func:`scale_normalize` applied to each part of (B, 137, 3) openpose_137 keypoints."""
     return {part: scale_normalize(keypoints[:, sl], conf_threshold) for part, sl in PART_SLICES.items()}
+
+
+_PARTS = ("body", "left_hand", "right_hand", "face")
+_MAX_PART = max(PART_SLICES[p].stop - PART_SLICES[p].start for p in _PARTS)  # 70 (face)
+_GATHER: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _part_gather(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(4 * 70,) openpose_137 row per padded (part, node) slot and (4, 70, 1) bool: the slot is a real point."""
+    if device not in _GATHER:
+        idx = torch.zeros(len(_PARTS), _MAX_PART, dtype=torch.long)
+        real = torch.zeros(len(_PARTS), _MAX_PART, 1, dtype=torch.bool)
+        for i, part in enumerate(_PARTS):
+            sl = PART_SLICES[part]
+            idx[i, : sl.stop - sl.start] = torch.arange(sl.start, sl.stop)
+            real[i, : sl.stop - sl.start] = True
+        _GATHER[device] = (idx.flatten().to(device), real.to(device))
+    return _GATHER[device]
+
+
+def normalize_all(
+    keypoints: torch.Tensor, conf_threshold: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`scale_normalize` of all four parts at once, node-major (one set of ops instead of one per part).
+
+    keypoints: (B, 137, 3) openpose_137 px. Returns ``(normed (4, 70, B, 2), mask (4, 70, B) bool, centre (4, B, 2)
+    px, half (4, B) px)`` with parts in the order body, left hand, right hand, face; part ``p`` with ``K_p`` points
+    occupies nodes ``[:K_p]`` (the padding nodes are masked, 0). Equal to :func:`scale_normalize` per part.
+    """
+    idx, real = _part_gather(keypoints.device)
+    pts = keypoints.transpose(0, 1).index_select(0, idx).view(len(_PARTS), _MAX_PART, -1, 3)
+    mask = torch.isfinite(pts).all(-1) & (pts[..., 2] > conf_threshold) & real
+    m3 = mask[..., None]
+    xy = torch.where(m3, pts[..., :2], 0.0)
+    count = mask.sum(1)  # (4, B)
+    centre = xy.sum(1) / count.clamp(min=1)[..., None].to(xy.dtype)
+    big = torch.finfo(xy.dtype).max
+    half = 0.5 * (torch.where(m3, xy, -big).amax(1) - torch.where(m3, xy, big).amin(1)).amax(-1)
+    ok = (count >= 2) & (half > 1e-6)
+    half = torch.where(ok, half, 1.0)
+    centre = torch.where(ok[..., None], centre, 0.0)
+    mask = mask & ok[:, None]
+    normed = (xy - centre[:, None]) / half[:, None, :, None] * mask[..., None]
+    return normed, mask, centre, half
 
 
 def hand_adjacency() -> np.ndarray:
@@ -136,13 +181,21 @@ class SemGraphConv(nn.Module):
         return torch.diagonal(A), A * (1 - self.eye)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, K, _ = x.shape
-        h = x @ self.W
-        h0, h1 = h[..., : self.out_features], h[..., self.out_features :]
+        return self.forward_nodes(x.transpose(0, 1)).transpose(0, 1)
+
+    def forward_nodes(self, x: torch.Tensor) -> torch.Tensor:
+        """Node-major form (K, B, C_in) -> (K, B, C_out): ``d_k x_k W_self + (sum_j A_kj x_j) W_nb + b``.
+
+        The neighbour mixing is applied to the input (linear, so ``A (x W) = (A x) W``): with nodes first it is one
+        plain (K, K) x (K, B * C_in) product, and the two transforms are two matmuls accumulated in place.
+        """
+        K, B, C = x.shape
         d, A = self.weights(x.dtype)
-        # neighbours: one (B*C, K) x (K, K) product instead of a broadcast batched matmul
-        nb = (h1.transpose(1, 2).reshape(-1, K) @ A.T).reshape(B, -1, K).transpose(1, 2)
-        return d[:, None] * h0 + nb + self.bias
+        flat = x.reshape(K, B * C)
+        W, n = self.W, self.out_features
+        out = torch.addmm(self.bias, (flat * d[:, None]).view(K * B, C), W[:, :n])
+        out = out.addmm_((A @ flat).view(K * B, C), W[:, n:])
+        return out.view(K, B, n)
 
 
 class BilinearTransform(nn.Module):

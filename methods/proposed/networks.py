@@ -35,7 +35,7 @@ from methods.proposed.layers import (
     SemGraphConv,
     face_adjacency,
     hand_adjacency,
-    scale_normalize,
+    normalize_all,
 )
 
 __all__ = ["CAMERA_DIMS", "FaceGCN", "GlobalBranch", "HandGCN", "NetConfig", "ProposedNet", "image_centre"]
@@ -55,6 +55,10 @@ class NetConfig:
     face_hidden: int = 16  # face GCN feature width per node (70 nodes: the widest graph, kept narrow for speed)
     gcn_layers: int = 4  # four semantic graph convolution layers (Sec. III-C)
     conf_threshold: float = 0.1
+
+
+def _size(part: str) -> int:
+    return PART_SLICES[part].stop - PART_SLICES[part].start
 
 
 def image_centre(image_size: torch.Tensor) -> torch.Tensor:
@@ -90,7 +94,10 @@ class GlobalBranch(nn.Module):
             self.head[-1].bias.copy_(bias)
 
     def forward(self, normed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([normed, mask[..., None].to(normed.dtype)], -1).flatten(1)
+        return self.forward_flat(torch.cat([normed, mask[..., None].to(normed.dtype)], -1).flatten(1))
+
+    def forward_flat(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, 75) per keypoint ``[x, y, mask]`` (normalised) -> raw outputs."""
         return self.head(torch.relu(self.bilinear(self.pose_embed(x), self.shape_embed(x))))
 
 
@@ -107,10 +114,13 @@ class _GCN(nn.Module):
             self.head[-1].bias.zero_()
 
     def forward(self, normed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([normed, mask[..., None].to(normed.dtype)], -1)
+        return self.forward_nodes(torch.cat([normed, mask[..., None].to(normed.dtype)], -1).transpose(0, 1))
+
+    def forward_nodes(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (K, B, 3) node-major ``[x, y, mask]`` -> (B, out); the head reads the (B, K * C) node features."""
         for conv in self.convs:
-            x = torch.relu(conv(x))
-        return self.head(x.flatten(1))
+            x = torch.relu(conv.forward_nodes(x))
+        return self.head(x.transpose(0, 1).reshape(x.shape[1], -1))
 
 
 class HandGCN(_GCN):
@@ -156,15 +166,13 @@ class ProposedNet(nn.Module):
 
     def forward(self, keypoints: torch.Tensor, image_size: torch.Tensor) -> dict[str, torch.Tensor]:
         """keypoints (B, 137, 3) px; image_size (B, 2) (w, h). Returns decoded outputs (see :meth:`decode`)."""
-        thr = self.cfg.conf_threshold
-        body = scale_normalize(keypoints[:, PART_SLICES["body"]], thr)
-        lh = scale_normalize(keypoints[:, PART_SLICES["left_hand"]], thr)
-        rh = scale_normalize(keypoints[:, PART_SLICES["right_hand"]], thr)
-        face = scale_normalize(keypoints[:, PART_SLICES["face"]], thr)
-        g = self.global_branch(body[0], body[1])
-        psi = self.face(face[0], face[1])
-        return self.decode(g, self.left_hand(lh[0], lh[1]), self.right_hand(rh[0], rh[1]), psi, body[2], body[3],
-                           image_size)  # fmt: skip
+        normed, mask, centre, half = normalize_all(keypoints, self.cfg.conf_threshold)
+        x = torch.cat([normed, mask[..., None].to(normed.dtype)], -1)  # (4 parts, 70 nodes, B, 3)
+        nb, nh = _size("body"), _size("left_hand")
+        g = self.global_branch.forward_flat(x[0, :nb].transpose(0, 1).reshape(x.shape[2], 3 * nb))
+        lh, rh = self.left_hand.forward_nodes(x[1, :nh]), self.right_hand.forward_nodes(x[2, :nh])
+        psi = self.face.forward_nodes(x[3, : _size("face")])
+        return self.decode(g, lh, rh, psi, centre[0], half[0], image_size)
 
     def decode(self, g, lh, rh, psi, centre, half, image_size) -> dict[str, torch.Tensor]:
         """Raw branch outputs -> rotation matrices, SMPL-X parameters (axis-angle) and camera (module docs)."""

@@ -14,7 +14,14 @@ from bench.method import MethodContext, Prediction
 from bench.projections import pp_to_d2s, project_pp
 from bench.samples import SampleSet
 from methods.proposed import create_proposed
-from methods.proposed.layers import PART_SLICES, normalize_parts, scale_normalize
+from methods.proposed.layers import (
+    PART_SLICES,
+    SemGraphConv,
+    hand_adjacency,
+    normalize_all,
+    normalize_parts,
+    scale_normalize,
+)
 from methods.proposed.losses import project, to_openpose
 from methods.proposed.sts import STSConfig, STSStream
 
@@ -81,6 +88,34 @@ def test_scale_normalisation_invariant_to_translation_and_scale():
     assert a.abs().amax() <= 2.0 + 1e-6  # centred on the mean, divided by half the larger box side
     parts = normalize_parts(torch.cat([kp[:, :1].expand(3, 137, 3)], 1))
     assert set(parts) == {"body", "left_hand", "right_hand", "face"}
+
+
+def test_normalize_all_equals_per_part(val):
+    kp = torch.as_tensor(val.keypoints2d[:7]).clone()
+    kp[0, 3:9] = float("nan")
+    kp[1, PART_SLICES["left_hand"], 2] = 0.0
+    kp[2, 30:32] = float("inf")
+    normed, mask, centre, half = normalize_all(kp)
+    for p, part in enumerate(("body", "left_hand", "right_hand", "face")):
+        sl = PART_SLICES[part]
+        n, m, c, h = scale_normalize(kp[:, sl])
+        k = sl.stop - sl.start
+        torch.testing.assert_close(normed[p, :k].transpose(0, 1), n, atol=1e-6, rtol=0)
+        assert torch.equal(mask[p, :k].transpose(0, 1), m) and not mask[p, k:].any()
+        torch.testing.assert_close(centre[p], c, atol=1e-4, rtol=0)
+        torch.testing.assert_close(half[p], h)
+
+
+def test_sem_graph_conv_node_major_equals_dense():
+    torch.manual_seed(0)
+    conv = SemGraphConv(3, 5, hand_adjacency())
+    with torch.no_grad():
+        conv.e.normal_()
+    x = torch.randn(4, 21, 3)
+    h = x @ conv.W
+    d, A = conv.weights(x.dtype)
+    ref = d[:, None] * h[..., :5] + A @ h[..., 5:] + conv.bias
+    torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=0)
 
 
 def test_network_outputs_invariant_to_2d_translation(method, val):

@@ -34,10 +34,9 @@ def pose_rotmats(R_glob, R_body, jaw_pose, left_hand_pose, right_hand_pose) -> t
     ``flat_hand_mean=True, use_pca=False`` (its pose mean is zero, so these are the absolute rotations)."""
     B = R_glob.shape[0]
     eye = torch.eye(3, dtype=R_glob.dtype, device=R_glob.device).expand(B, 2, 3, 3)
-    return torch.cat([
-        R_glob[:, None], R_body, axis_angle_to_matrix(jaw_pose)[:, None], eye,
-        axis_angle_to_matrix(left_hand_pose.reshape(B, 15, 3)), axis_angle_to_matrix(right_hand_pose.reshape(B, 15, 3)),
-    ], 1)  # fmt: skip
+    aa = torch.cat([jaw_pose[:, None], left_hand_pose.reshape(B, 15, 3), right_hand_pose.reshape(B, 15, 3)], 1)
+    R = axis_angle_to_matrix(aa)  # one Rodrigues call for jaw and both hands
+    return torch.cat([R_glob[:, None], R_body, R[:, :1], eye, R[:, 1:]], 1)
 
 
 _OP_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}

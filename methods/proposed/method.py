@@ -28,6 +28,7 @@ from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import register_method
 from bench.rotations import axis_angle_to_matrix
 from bench.samples import SampleBatch, SampleSet
+from methods.proposed.kinematics import FastKeypoints
 from methods.proposed.layers import PART_SLICES
 from methods.proposed.losses import (
     LossWeights,
@@ -72,6 +73,15 @@ class ProposedConfig:
 
 
 _MODELS: dict[tuple, Any] = {}
+_FAST: dict[int, tuple[BodyModel, FastKeypoints]] = {}
+
+
+def _fast(model: BodyModel) -> FastKeypoints:
+    """The cached :class:`FastKeypoints` of a (cached) body model."""
+    hit = _FAST.get(id(model))
+    if hit is None or hit[0] is not model:
+        hit = _FAST[id(model)] = (model, FastKeypoints(model))
+    return hit[1]
 
 
 def body_models(model_path: str | None, device: str) -> tuple[BodyModel, BodyModel, dict[str, torch.Tensor]]:
@@ -131,9 +141,13 @@ class ProposedMethod:
             return f"{samples.name}: no body keypoints (the global branch needs BODY_25 2D input)"
         return None
 
-    def _pose(self, out: dict[str, torch.Tensor], model: BodyModel) -> torch.Tensor:
-        R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"], out["right_hand_pose"])
-        return model.forward(betas=out["betas"], expression=out["expression"], pose_rotmats=R, vertices=False).joints
+    def _pose(self, out: dict[str, torch.Tensor], model: BodyModel, R: torch.Tensor | None = None) -> torch.Tensor:
+        """Keypoint-path joints (B, 127|144, 3) of the decoded outputs (``kinematics.FastKeypoints``: the body
+        model's keypoint path with fewer operations); R: the (B, 55, 3, 3) rotations when already built."""
+        if R is None:
+            R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"],
+                             out["right_hand_pose"])  # fmt: skip
+        return _fast(model)(R, torch.cat([out["betas"], out["expression"]], 1))
 
     @torch.inference_mode()
     def predict(self, batch: SampleBatch) -> Prediction:
@@ -177,7 +191,8 @@ class ProposedMethod:
         the 3D terms (L_pm, L_3D) and of the 2D term; ``gt_joints`` (B, 127, 3) GT keypoint-path joints when
         already known (STS), else computed from ``smplx``."""
         out = self.net(kp, image_size)
-        local = self._pose(out, self.train_model)
+        R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"], out["right_hand_pose"])
+        local = self._pose(out, self.train_model, R)
         rel = local - local[:, :1]
         W = self.weights
         total = torch.zeros((), device=self.device)
@@ -187,11 +202,8 @@ class ProposedMethod:
                 gR = gt_rotmats(smplx)
                 g = gt_joints
                 if g is None:
-                    g = self.train_model.forward(betas=smplx["betas"], expression=smplx["expression"],
-                                                 pose_rotmats=gR, vertices=False).joints  # fmt: skip
+                    g = _fast(self.train_model)(gR, torch.cat([smplx["betas"], smplx["expression"]], 1))
                 g = g - g[:, :1]
-            R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"],
-                             out["right_hand_pose"])  # fmt: skip
             vec = torch.cat([out["betas"], out["expression"]], 1)
             gvec = torch.cat([smplx["betas"], smplx["expression"]], 1)
             l_pm = param_loss(R, gR, vec, gvec, w3d)

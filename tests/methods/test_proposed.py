@@ -206,3 +206,19 @@ def test_supports(method, val):
 def test_unknown_projection(embedded_cache):
     with pytest.raises(ValueError, match="projection"):
         make("orthographic")
+
+
+@pytest.mark.parametrize("contour", [False, True])
+def test_fast_keypoints_equal_body_model_keypoint_path(method, contour):
+    from bench.rotations import axis_angle_to_matrix
+    from methods.proposed.kinematics import FastKeypoints
+
+    model = method.pred_model if contour else method.train_model
+    gen = torch.Generator().manual_seed(4)
+    R = axis_angle_to_matrix(torch.randn(20, 55, 3, generator=gen) * 0.4)
+    shape = torch.randn(20, 20, generator=gen)
+    ref = model.forward(betas=shape[:, :10], expression=shape[:, 10:], pose_rotmats=R, vertices=False).joints
+    fast = FastKeypoints(model)
+    for threshold in (1, 10**9):  # batch-last elementwise chain and batched 4x4 matmuls
+        fast.batch_last_from = threshold
+        torch.testing.assert_close(fast(R, shape), ref, atol=1e-5, rtol=0)

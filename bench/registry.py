@@ -13,6 +13,7 @@ dataset's synthetic default is used: written once in the dataset's real file for
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import json
@@ -195,27 +196,36 @@ def load_dataset(name: str, *, data_root: str | os.PathLike | None = None, seed:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method family: ``factory(context, **params)`` builds one variant (``bench.method``)."""
+    """A registered method family: ``factory(context, **params)`` builds one variant (``bench.method``).
+
+    ``params`` (name -> default) come from ``config``, a dataclass whose fields are the method's settings, when
+    given; else from the factory's keyword-only parameters.
+    """
 
     name: str
     description: str
     factory: Callable[..., Any]
+    config: type | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        sig = inspect.signature(self.factory).parameters
-        object.__setattr__(self, "params", {k: p.default for k, p in sig.items() if p.kind is p.KEYWORD_ONLY})
+        if self.config is not None:
+            params = {f.name: f.default for f in dataclasses.fields(self.config)}
+        else:
+            sig = inspect.signature(self.factory).parameters
+            params = {k: p.default for k, p in sig.items() if p.kind is p.KEYWORD_ONLY}
+        object.__setattr__(self, "params", params)
 
 
-def register_method(name: str, *, description: str) -> Callable[[Callable], Callable]:
-    """Decorator for a ``factory(context, *, param=default, ...)`` returning a ``bench.method.Method``."""
+def register_method(name: str, *, description: str, config: type | None = None) -> Callable[[Callable], Callable]:
+    """Decorator for a ``factory(context, **params)`` returning a ``bench.method.Method``; the parameters are
+    ``config``'s fields (a dataclass) or, without it, the factory's keyword-only parameters."""
 
     def wrap(factory: Callable) -> Callable:
         if name in _METHODS and _METHODS[name].factory is not factory:
-            raise ValueError(
-                f"method {name!r} registered twice ({_METHODS[name].factory.__module__}, {factory.__module__})"
-            )
-        _METHODS[name] = MethodSpec(name, description, factory)
+            first = _METHODS[name].factory.__module__
+            raise ValueError(f"method {name!r} registered twice ({first}, {factory.__module__})")
+        _METHODS[name] = MethodSpec(name, description, factory, config)
         return factory
 
     return wrap

@@ -269,24 +269,12 @@ class FHGRMethod:
         return float((g - p).norm(dim=-1).mean())
 
 
-@register_method("fhgr", description="Sun et al. hand GCN regressor alone (FHGR, Tab. III), left hand from 2D")
-def create_fhgr(
-    context: MethodContext,
-    *,
-    sts: bool = False,
-    input: str = "detected",
-    gcn_hidden: int = 32,
-    gcn_layers: int = 4,
-    lr: float = 1e-4,
-    batch_size: int = 16,
-    iterations: int = 20000,
-    sts_period: int = 2,
-    sts_pool: int = 4096,
-    w_pm: float = 20.0,
-    w_3d: float = 60.0,
-    log_every: int = 200,
-) -> FHGRMethod:
-    if input not in ("detected", "gt2d"):
-        raise ValueError(f"fhgr: input must be 'detected' or 'gt2d', got {input!r}")
-    kw = {k: v for k, v in locals().items() if k != "context"}
-    return FHGRMethod(context or MethodContext(), FHGRConfig(**kw))
+@register_method(
+    "fhgr", description="Sun et al. hand GCN regressor alone (FHGR, Tab. III), left hand from 2D", config=FHGRConfig
+)
+def create_fhgr(context: MethodContext | None = None, **params: Any) -> FHGRMethod:
+    """Factory for ``fhgr[k=v,...]``: ``params`` are :class:`FHGRConfig` fields."""
+    cfg = FHGRConfig(**params)
+    if cfg.input not in ("detected", "gt2d"):
+        raise ValueError(f"fhgr: input must be 'detected' or 'gt2d', got {cfg.input!r}")
+    return FHGRMethod(context or MethodContext(), cfg)

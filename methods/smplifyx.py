@@ -58,7 +58,7 @@ from bench.samples import KEYPOINT_LAYOUT, SampleBatch, SampleSet
 from bench.skeletons import get_skeleton
 from methods.priors import GaussianMixture, MaxMixturePrior, body_pose_mixture
 
-__all__ = ["SMPLIFYX_STAGES", "SMPLifyX", "make_smplifyx"]
+__all__ = ["SMPLIFYX_STAGES", "SMPLifyX"]
 
 _BEND = 3.17  # SMPLify-X: bending_prior_weight = 3.17 * body_pose_weight (not squared)
 # SMPLify-X's five stages (PROTOCOLS.md, SMPLify-X): body_pose / shape / expression / hand_prior are the weights
@@ -110,6 +110,7 @@ def _check_stages(stages: Sequence[Mapping[str, float]]) -> tuple[dict[str, floa
     return tuple(out)
 
 
+@register_method("smplifyx", description="SMPLify-X-style multi-stage L-BFGS fit to 2D keypoints (GMM pose prior)")
 class SMPLifyX:
     """The method object (``bench.method.Method``); see the module docstring for the recipe."""
 
@@ -497,41 +498,3 @@ class SMPLifyX:
             }  # fmt: skip
         camera = {"type": "perspective", "focal": focal, "center": center}
         return Prediction(params=out, joints3d=joints, keypoints2d=uv, camera=camera)
-
-
-@register_method("smplifyx", description="SMPLify-X-style multi-stage L-BFGS fit to 2D keypoints (GMM pose prior)")
-def make_smplifyx(
-    context: MethodContext | None = None,
-    *,
-    focal: float = 5000.0,
-    use_calibration: bool = False,
-    iterations: int = 30,
-    camera_iterations: int = 30,
-    rho: float = 100.0,
-    num_pca_comps: int = 12,
-    depth_weight: float = 100.0,
-    flip_threshold: float = 25.0,
-    max_loss: float = 1e12,
-    ftol: float = 1e-9,
-    prior_components: int = 8,
-    prior_samples: int = 20000,
-    prior_iters: int = 100,
-) -> SMPLifyX:
-    """Factory for ``smplifyx[k=v,...]``; the stage schedule is ``SMPLIFYX_STAGES`` (pass ``stages=`` to
-    :class:`SMPLifyX` for another)."""
-    return SMPLifyX(
-        context or MethodContext(),
-        focal=focal,
-        use_calibration=use_calibration,
-        iterations=iterations,
-        camera_iterations=camera_iterations,
-        rho=rho,
-        num_pca_comps=num_pca_comps,
-        depth_weight=depth_weight,
-        flip_threshold=flip_threshold,
-        max_loss=max_loss,
-        ftol=ftol,
-        prior_components=prior_components,
-        prior_samples=prior_samples,
-        prior_iters=prior_iters,
-    )

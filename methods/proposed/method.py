@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -301,41 +301,14 @@ class ProposedMethod:
         return float((rel - g).norm(dim=-1).mean())
 
 
-def _config(cls, **kw) -> Any:
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in kw.items() if k in names})
-
-
-@register_method("proposed", description="Sun et al. two-branch regressor (global MLP + hand/face GCN), STS training")
-def create_proposed(
-    context: MethodContext,
-    *,
-    projection: str = "d2s",
-    hidden: int = 256,
-    rank: int = 128,
-    gcn_hidden: int = 32,
-    face_hidden: int = 16,
-    gcn_layers: int = 4,
-    conf_threshold: float = 0.1,
-    focal_scale: float = 1.0,
-    body_half_m: float = 0.9,
-    w_pm: float = 20.0,
-    w_3d: float = 60.0,
-    w_2d: float = 6.0,
-    w_r: float = 0.5,
-    shape_prior: float = 0.1,
-    lr: float = 1e-4,
-    batch_size: int = 16,
-    iterations: int = 20000,
-    sts: bool = True,
-    sts_period: int = 5,
-    sts_noise_px: float = 0.0,
-    sts_pool: int = 4096,
-    use_3d: bool = True,
-    use_2d: bool = True,
-    log_every: int = 200,
-) -> ProposedMethod:  # fmt: skip
-    if projection not in ("d2s", "wpp", "pp"):
-        raise ValueError(f"proposed: projection must be d2s, wpp or pp, got {projection!r}")
-    cfg = _config(ProposedConfig, **{k: v for k, v in locals().items() if k != "context"})
+@register_method(
+    "proposed",
+    description="Sun et al. two-branch regressor (global MLP + hand/face GCN), STS training",
+    config=ProposedConfig,
+)
+def create_proposed(context: MethodContext | None = None, **params: Any) -> ProposedMethod:
+    """Factory for ``proposed[k=v,...]``: ``params`` are :class:`ProposedConfig` fields."""
+    cfg = ProposedConfig(**params)
+    if cfg.projection not in ("d2s", "wpp", "pp"):
+        raise ValueError(f"proposed: projection must be d2s, wpp or pp, got {cfg.projection!r}")
     return ProposedMethod(context or MethodContext(), cfg)

@@ -62,3 +62,24 @@ def test_method_registry_builds_variants_and_rejects_unknown_parameters(monkeypa
         registry.create_method("nope")
     with pytest.raises(ConfigError, match="method spec"):
         registry.create_method("toy_method[x")
+
+
+def test_method_parameters_can_come_from_a_config_dataclass(monkeypatch):
+    import dataclasses
+
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
+    monkeypatch.setattr(registry, "_discovered", True)
+
+    @dataclasses.dataclass(frozen=True)
+    class ToyConfig:
+        width: int = 8
+        sts: bool = True
+
+    @registry.register_method("toy_config", description="test only", config=ToyConfig)
+    def make(context, **params):
+        return ToyConfig(**params)
+
+    assert registry.get_method("toy_config").params == {"width": 8, "sts": True}
+    assert registry.create_method("toy_config[width=3]") == ToyConfig(width=3)
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['depth'\]; valid parameters: width=8, sts=True"):
+        registry.create_method("toy_config[depth=3]")

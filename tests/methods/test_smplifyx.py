@@ -14,7 +14,7 @@ from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.samples import NUM_KEYPOINTS, SampleBatch, SampleSet
 from bench.skeletons import get_skeleton
 from datasets.bank import ParameterBank
-from methods.smplifyx import SMPLIFYX_STAGES, STAGE_KEYS, SMPLifyX, make_smplifyx
+from methods.smplifyx import SMPLIFYX_STAGES, STAGE_KEYS, SMPLifyX
 
 SIZE, FOCAL = 1000, 5000.0  # image (px) and the focal SMPLify-X assumes, so the true camera is the method's
 PRIOR = dict(prior_components=4, prior_samples=3000, prior_iters=30)  # a small prior keeps the tests fast
@@ -176,4 +176,4 @@ def test_registered_factory_builds_the_method(embedded_cache):
     assert registry.get_method("smplifyx").params["focal"] == 5000.0
     method = registry.create_method("smplifyx[iterations=2,use_calibration=true]", MethodContext())
     assert isinstance(method, SMPLifyX) and method.config["iterations"] == 2 and method.config["use_calibration"]
-    assert make_smplifyx(MethodContext()).config["iterations"] == 30
+    assert registry.create_method("smplifyx", MethodContext()).config["iterations"] == 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _sts_sets import sts_sample_set
 
 from bench.method import MethodContext, Prediction
 from bench.samples import SampleSet
@@ -38,15 +39,10 @@ def hand_set(method, n: int, seed: int, *, body_only: bool = False) -> SampleSet
     else:
         kp[:, :25] = 0
         kp[:, 46:] = 0
-    ids = {k: np.zeros(n, dtype=int if k in ("frame", "person") else str) for k in
-           ("subject", "sequence", "action", "frame", "view", "person")}  # fmt: skip
     joints = op[:, LH].numpy() if not body_only else op[:, :25].numpy()
     skel = "openpose_hand21_left" if not body_only else "openpose_body25"
-    return SampleSet(
-        name="hands" if not body_only else "body", skeleton=skel, keypoints2d=kp.numpy(), image_size=size, K=K,
-        R=np.tile(np.eye(3), (n, 1, 1)), t=np.zeros((n, 3)), dist=np.zeros((n, 5)), joints3d=joints,
-        joints3d_valid=np.ones(joints.shape[:2], bool), ids=ids, smplx={k: v.numpy() for k, v in s["smplx"].items()},
-    )  # fmt: skip
+    return sts_sample_set(s, name="hands" if not body_only else "body", skeleton=skel, joints3d=joints,
+                          keypoints2d=kp.numpy(), K=K)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _sts_sets import sts_sample_set
 
 from bench.method import MethodContext, Prediction
 from bench.projections import pp_to_d2s, project_pp
@@ -35,17 +36,10 @@ def make(projection: str = "d2s", seed: int = 0, **kw):
 def sts_set(method, n: int, seed: int, *, hands_only: bool = False, name: str = "sts") -> SampleSet:
     """A SampleSet of STS samples (GT SMPL-X, joints3d in smplx_127, camera frame)."""
     s = STSStream(method.train_model, STSConfig(pool=256), seed=seed, device="cpu", hands_only=hands_only).sample(n)
-    size = s["image_size"].numpy()
     K = np.zeros((n, 3, 3))
     K[:, 2, 2] = 1.0
-    ids = {k: np.zeros(n, dtype=int if k in ("frame", "person") else str) for k in
-           ("subject", "sequence", "action", "frame", "view", "person")}  # fmt: skip
-    return SampleSet(
-        name=name, skeleton="smplx_127", keypoints2d=s["keypoints2d"].numpy(), image_size=size, K=K,
-        R=np.tile(np.eye(3), (n, 1, 1)), t=np.zeros((n, 3)), dist=np.zeros((n, 5)),
-        joints3d=s["joints"].numpy(), joints3d_valid=np.ones((n, 127), bool), ids=ids,
-        smplx={k: v.numpy() for k, v in s["smplx"].items()},
-    )  # fmt: skip
+    return sts_sample_set(s, name=name, skeleton="smplx_127", joints3d=s["joints"].numpy(),
+                          keypoints2d=s["keypoints2d"].numpy(), K=K)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import pickle
 from dataclasses import dataclass
@@ -75,8 +76,12 @@ class ModelSource:
 
 def _candidates(folder: Path, gender: str) -> list[Path]:
     stem = f"SMPLX_{gender.upper()}"
-    return [folder / "smplx" / f"{stem}.npz", folder / "smplx" / f"{stem}.pkl", folder / f"{stem}.npz",
-            folder / f"{stem}.pkl"]
+    return [
+        folder / "smplx" / f"{stem}.npz",
+        folder / "smplx" / f"{stem}.pkl",
+        folder / f"{stem}.npz",
+        folder / f"{stem}.pkl",
+    ]
 
 
 def resolve_model(model_path: str | os.PathLike | None = None, *, gender: str = "neutral") -> ModelSource:
@@ -105,8 +110,9 @@ def resolve_model(model_path: str | os.PathLike | None = None, *, gender: str = 
     elif not path.is_file():
         raise ModelFileError(f"SMPL-X model file {path} (from {origin}) does not exist")
     data = read_model_file(path)
-    return ModelSource(path=path, origin=origin, synthetic="hmrbench_embedded_version" in data,
-                       sha256=file_sha256(path))
+    return ModelSource(
+        path=path, origin=origin, synthetic="hmrbench_embedded_version" in data, sha256=file_sha256(path)
+    )
 
 
 def read_model_file(path: Path) -> dict[str, np.ndarray]:
@@ -137,11 +143,15 @@ def read_model_file(path: Path) -> dict[str, np.ndarray]:
             want = "(" + ", ".join(str(sizes.get(e, e)) if e != "*" else "N" for e in expected) + ")"
             raise ModelFileError(f"{path}: key {key!r} has shape {shape}, expected {want}")
     if sizes["V"] != NUM_VERTICES:
-        raise ModelFileError(f"{path}: 'v_template' has {sizes['V']} vertices; SMPL-X has {NUM_VERTICES} "
-                             "(smplx hard-codes vertex ids of that topology)")
+        raise ModelFileError(
+            f"{path}: 'v_template' has {sizes['V']} vertices; SMPL-X has {NUM_VERTICES} "
+            "(smplx hard-codes vertex ids of that topology)"
+        )
     if np.shape(data["shapedirs"])[2] < _MINIMUM_SHAPE_COMPONENTS:
-        raise ModelFileError(f"{path}: 'shapedirs' has {np.shape(data['shapedirs'])[2]} components, expected at "
-                             f"least {_MINIMUM_SHAPE_COMPONENTS} (10 shape + 10 expression)")
+        raise ModelFileError(
+            f"{path}: 'shapedirs' has {np.shape(data['shapedirs'])[2]} components, expected at "
+            f"least {_MINIMUM_SHAPE_COMPONENTS} (10 shape + 10 expression)"
+        )
     for key in ("v_template", "shapedirs", "posedirs", "weights", "J_regressor"):
         value = data[key].toarray() if hasattr(data[key], "toarray") else data[key]  # scipy.sparse in some .pkl
         if not np.isfinite(np.asarray(value, dtype=np.float64)).all():
@@ -149,8 +159,16 @@ def read_model_file(path: Path) -> dict[str, np.ndarray]:
     return data
 
 
-def _create_layer(source: ModelSource, *, gender: str, num_pca_comps: int, use_pca: bool, flat_hand_mean: bool,
-                  use_face_contour: bool, dtype: torch.dtype) -> smplx.SMPLX:
+def _create_layer(
+    source: ModelSource,
+    *,
+    gender: str,
+    num_pca_comps: int,
+    use_pca: bool,
+    flat_hand_mean: bool,
+    use_face_contour: bool,
+    dtype: torch.dtype,
+) -> smplx.SMPLX:
     if use_face_contour:
         with np.load(source.path) if source.path.suffix == ".npz" else contextlib.nullcontext({}) as data:
             missing = [k for k in CONTOUR_KEYS if source.path.suffix == ".npz" and k not in data]
@@ -158,20 +176,44 @@ def _create_layer(source: ModelSource, *, gender: str, num_pca_comps: int, use_p
             raise ModelFileError(f"{source.path}: use_face_contour needs key {missing[0]!r}")
     # smplx prints warnings about the number of shape components on stdout; keep our stdout clean
     with contextlib.redirect_stdout(io.StringIO()):
-        return smplx.SMPLX(str(source.path), ext=source.path.suffix[1:], gender=gender, num_pca_comps=num_pca_comps,
-                           use_pca=use_pca, flat_hand_mean=flat_hand_mean, use_face_contour=use_face_contour,
-                           num_betas=10, num_expression_coeffs=10, dtype=dtype)
+        return smplx.SMPLX(
+            str(source.path),
+            ext=source.path.suffix[1:],
+            gender=gender,
+            num_pca_comps=num_pca_comps,
+            use_pca=use_pca,
+            flat_hand_mean=flat_hand_mean,
+            use_face_contour=use_face_contour,
+            num_betas=10,
+            num_expression_coeffs=10,
+            dtype=dtype,
+        )
 
 
-def load_body_model(model_path: str | os.PathLike | None = None, *, gender: str = "neutral", num_pca_comps: int = 6,
-                    use_pca: bool = True, flat_hand_mean: bool = False, use_face_contour: bool = False,
-                    device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> BodyModel:
+def load_body_model(
+    model_path: str | os.PathLike | None = None,
+    *,
+    gender: str = "neutral",
+    num_pca_comps: int = 6,
+    use_pca: bool = True,
+    flat_hand_mean: bool = False,
+    use_face_contour: bool = False,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> BodyModel:
     """The one entry point to a SMPL-X body model (see the module docstring)."""
     source = resolve_model(model_path, gender=gender)
     if source.origin != "embedded":
         read_model_file(source.path)  # validated before smplx sees it, so errors name the key
-    layer = _create_layer(source, gender=gender, num_pca_comps=num_pca_comps, use_pca=use_pca,
-                          flat_hand_mean=flat_hand_mean, use_face_contour=use_face_contour, dtype=dtype)
+    layer = _create_layer(
+        source,
+        gender=gender,
+        num_pca_comps=num_pca_comps,
+        use_pca=use_pca,
+        flat_hand_mean=flat_hand_mean,
+        use_face_contour=use_face_contour,
+        dtype=dtype,
+    )
     return BodyModel(layer, source).to(device)
 
 
@@ -212,6 +254,123 @@ class BodyOutput:
     joints: torch.Tensor  # (B, 127 or 144, 3) SMPL-X output joints, metres
     vertices: torch.Tensor | None  # (B, V, 3) or None for the keypoint path
     posed_joints: torch.Tensor  # (B, 55, 3) kinematic joints (translated)
+
+
+_NECK = 12  # SMPL-X neck joint: smplx's neck_kin_chain is its path to the root
+
+
+class _KeypointPath:
+    """The keypoint path of :class:`BodyModel`: ``path(R, shape)`` -> (B, 127|144, 3) output joints for local
+    rotations R (B, 55, 3, 3) and ``shape`` (B, betas + expression), with few tensor operations (they dominate at
+    small batches, forward and backward):
+
+    - kinematic chain by pointer jumping: each joint's transform is composed with its 2^k-th ancestor's for
+      k = 0, 1, ... (ceil(log2(depth)) steps, 4 for SMPL-X, instead of one per tree level); batch-last
+      elementwise composition from ``batch_last_from`` samples, batched 4x4 products below;
+    - the vertex joints and the static landmarks are one selection / barycentric matrix on the skinned
+      keypoint vertices;
+    - the 17 contour landmarks are looked up from the neck's world rotation (smplx's
+      ``find_dynamic_lmk_idx_and_bcoords``, whose chain product is that rotation).
+
+    Built for one device and dtype (``BodyModel._keypoint_path`` rebuilds it after a move)."""
+
+    def __init__(self, model: BodyModel) -> None:
+        kp = model.kp
+        self.use_face_contour = model.use_face_contour
+        dtype, device = model.J_template.dtype, model.J_template.device
+        parents = np.asarray(model._parents)
+        n = len(parents)
+        self.J_template, self.J_dirs = model.J_template, model.J_dirs
+        self.parent = torch.as_tensor(parents[1:], device=device)
+        self.batch_last_from = 8  # batch size from which rigid_batch_last is faster (measured on 1 CPU thread)
+        anc = np.append(np.where(parents < 0, n, parents), n)  # node n = identity, its own ancestor
+        self.jumps = []
+        while (anc[:n] != n).any():
+            self.jumps.append(torch.as_tensor(anc, device=device))
+            anc = anc[anc]
+        self.bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=dtype, device=device)
+        self.eye = torch.eye(4, dtype=dtype, device=device)
+        self.eye3 = torch.eye(3, dtype=dtype, device=device)
+        self.kp = kp
+        S = kp.weights.shape[0]
+        nv, nl = len(model.vj_kp), len(model.lmk_faces_kp)
+        sel = torch.zeros(nv + nl, S, dtype=dtype, device=device)
+        sel[torch.arange(nv, device=device), model.vj_kp] = 1.0
+        rows = torch.arange(nl, device=device)[:, None].expand(nl, 3)
+        sel.index_put_((rows.flatten() + nv, model.lmk_faces_kp.flatten()), model.lmk_bary.flatten().to(dtype),
+                       accumulate=True)  # fmt: skip
+        self.select = sel
+        if self.use_face_contour:
+            self.dyn_faces = model.remap_kp[model.dyn_lmk_faces]  # (79, 17, 3) keypoint-vertex rows
+            self.dyn_bary = model.dyn_lmk_bary  # (79, 17, 3)
+
+    def rigid(self, R: torch.Tensor, J: torch.Tensor) -> torch.Tensor:
+        """World transforms (B, 56, 4, 4) (last: identity) of the joints for local rotations R and joints J."""
+        B, n = R.shape[:2]
+        rel = torch.cat([J[:, :1], J[:, 1:] - J.index_select(1, self.parent)], 1)
+        T = torch.cat([torch.cat([R, rel[..., None]], -1), self.bottom.expand(B, n, 1, 4)], -2)
+        G = torch.cat([T, self.eye.expand(B, 1, 4, 4)], 1)
+        for anc in self.jumps:
+            G = G.index_select(1, anc) @ G
+        return G
+
+    def rigid_batch_last(self, R: torch.Tensor, J: torch.Tensor) -> torch.Tensor:
+        """As :meth:`rigid` for large batches, batch last: (56, 3, 4, B) affine transforms composed elementwise
+        (batched 4x4 matmuls cost ~90 ns per matrix; this is four vectorised multiply-adds per step)."""
+        B, n = R.shape[:2]
+        Jt = J.permute(1, 2, 0)  # (55, 3, B)
+        rel = torch.cat([Jt[:1], Jt[1:] - Jt.index_select(0, self.parent)], 0)
+        T = torch.cat([R.permute(1, 2, 3, 0), rel[:, :, None]], 2)  # (55, 3, 4, B)
+        G = torch.cat([T, self.eye[:3, :, None].expand(1, 3, 4, B)], 0)
+        for anc in self.jumps:
+            P = G.index_select(0, anc)
+            out = P[:, :, 0:1] * G[:, 0:1]  # accumulated in place: no further large temporaries
+            out.addcmul_(P[:, :, 1:2], G[:, 1:2]).addcmul_(P[:, :, 2:3], G[:, 2:3])
+            out[:, :, 3] += P[:, :, 3]
+            G = out
+        return G
+
+    def __call__(self, R: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        B, n = R.shape[:2]
+        kp = self.kp
+        R, shape = R.to(self.J_template.dtype), shape.to(self.J_template.dtype)
+        J = self.J_template + (shape @ self.J_dirs).view(B, n, 3)
+        if B >= self.batch_last_from:
+            G = self.rigid_batch_last(R, J)[:n]  # (55, 3, 4, B)
+            R_w, t_w = G[:, :, :3], G[:, :, 3]
+            corr = (R_w * J.permute(1, 2, 0)[:, None]).sum(2)  # (55, 3, B)
+            A = torch.cat([R_w, (t_w - corr)[:, :, None]], 2).view(n, 12 * B)
+            R_neck = R_w[_NECK].permute(2, 0, 1)
+            t_w = t_w.permute(2, 0, 1)
+        else:
+            G = self.rigid(R, J)[:, :n]
+            R_w, t_w = G[..., :3, :3], G[..., :3, 3]
+            A = G[..., :3, :] - torch.nn.functional.pad((R_w @ J[..., None]), (3, 0))  # x -> R_w (x - J) + t_w
+            A = A.permute(1, 2, 3, 0).reshape(n, 12 * B)
+            R_neck = R_w[:, _NECK]
+        S = kp.weights.shape[0]
+        v = kp.v_template + (kp.shapedirs @ shape.T).view(S, 3, B)  # (S, 3, B)
+        if len(kp.pose_feat):
+            feat = (R[:, 1:] - self.eye3).flatten(1)[:, kp.pose_feat]
+            v = v.index_add(0, kp.pose_vert, (kp.posedirs @ feat.T).view(-1, 3, B))
+        T = (kp.weights @ A).view(S, 3, 4, B)
+        posed = T[:, :, 3] + (T[:, :, :3] * v[:, None]).sum(2)  # (S, 3, B)
+        extra = (self.select @ posed.view(S, 3 * B)).view(-1, 3, B).permute(2, 0, 1)
+        parts = [t_w, extra]
+        if self.use_face_contour:
+            parts.append(self._contour(R_neck, posed))
+        return torch.cat(parts, 1)
+
+    def _contour(self, R_neck: torch.Tensor, posed: torch.Tensor) -> torch.Tensor:
+        """17 dynamic contour landmarks (B, 17, 3): smplx's yaw look-up (``find_dynamic_lmk_idx_and_bcoords``)."""
+        sy = torch.sqrt(R_neck[:, 0, 0] ** 2 + R_neck[:, 1, 0] ** 2)
+        yaw = torch.atan2(-R_neck[:, 2, 0], sy)
+        y = torch.round(torch.clamp(-yaw * 180.0 / math.pi, max=39)).long()
+        idx = torch.where(y < 0, torch.where(y < -39, 78, 39 - y), y)
+        faces, bary = self.dyn_faces[idx], self.dyn_bary[idx]  # (B, 17, 3)
+        pts = posed.permute(2, 0, 1)  # (B, S, 3)
+        tri = torch.gather(pts, 1, faces.flatten(1)[..., None].expand(-1, -1, 3)).view(*faces.shape, 3)
+        return (tri * bary[..., None]).sum(2)
 
 
 class BodyModel(torch.nn.Module):
@@ -268,8 +427,12 @@ class BodyModel(torch.nn.Module):
         if value is None:
             return torch.zeros(B, width, dtype=dtype, device=device)
         value = value.reshape(value.shape[0], -1) if value.dim() > 2 else value
-        if value.dim() != 2 or value.shape[0] != B or value.shape[1] > width or (
-                name not in ("betas", "expression") and value.shape[1] != width):
+        if (
+            value.dim() != 2
+            or value.shape[0] != B
+            or value.shape[1] > width
+            or (name not in ("betas", "expression") and value.shape[1] != width)
+        ):
             limit = f"<= {width}" if name in ("betas", "expression") else str(width)
             raise ValueError(f"{name}: expected ({B}, {limit}), got {tuple(value.shape)}")
         if value.shape[1] < width:
@@ -278,8 +441,15 @@ class BodyModel(torch.nn.Module):
 
     def rotations(self, **params: torch.Tensor) -> torch.Tensor:
         """Joint rotation matrices (B, 55, 3, 3) from smplx-style axis-angle parameters (hand PCA and mean applied)."""
-        known = {"global_orient", "body_pose", "left_hand_pose", "right_hand_pose", "jaw_pose", "leye_pose",
-                 "reye_pose"}
+        known = {
+            "global_orient",
+            "body_pose",
+            "left_hand_pose",
+            "right_hand_pose",
+            "jaw_pose",
+            "leye_pose",
+            "reye_pose",
+        }
         unknown = set(params) - known
         if unknown:
             raise ValueError(f"unknown pose parameter(s) {sorted(unknown)}; valid: {sorted(known)}")
@@ -289,19 +459,34 @@ class BodyModel(torch.nn.Module):
         rh = self._param(params, "right_hand_pose", hand_width, B, dtype, device)
         if self.use_pca:
             lh, rh = lh @ self.hand_components_l, rh @ self.hand_components_r
-        full = torch.cat([
-            self._param(params, "global_orient", 3, B, dtype, device),
-            self._param(params, "body_pose", 3 * SMPLX_NUM_BODY_JOINTS, B, dtype, device),
-            self._param(params, "jaw_pose", 3, B, dtype, device),
-            self._param(params, "leye_pose", 3, B, dtype, device),
-            self._param(params, "reye_pose", 3, B, dtype, device),
-            lh, rh,
-        ], dim=1) + self.pose_mean
+        full = (
+            torch.cat(
+                [
+                    self._param(params, "global_orient", 3, B, dtype, device),
+                    self._param(params, "body_pose", 3 * SMPLX_NUM_BODY_JOINTS, B, dtype, device),
+                    self._param(params, "jaw_pose", 3, B, dtype, device),
+                    self._param(params, "leye_pose", 3, B, dtype, device),
+                    self._param(params, "reye_pose", 3, B, dtype, device),
+                    lh,
+                    rh,
+                ],
+                dim=1,
+            )
+            + self.pose_mean
+        )
         return axis_angle_to_matrix(full.reshape(B, SMPLX_NUM_JOINTS, 3))
 
     # ------------------------------------------------------------------ forward
-    def forward(self, *, betas=None, expression=None, transl=None, pose_rotmats=None, vertices: bool = True,
-                **pose: torch.Tensor) -> BodyOutput:
+    def forward(
+        self,
+        *,
+        betas=None,
+        expression=None,
+        transl=None,
+        pose_rotmats=None,
+        vertices: bool = True,
+        **pose: torch.Tensor,
+    ) -> BodyOutput:
         """SMPL-X forward; `vertices=False` takes the keypoint path (same joints, no full-mesh skinning)."""
         if pose_rotmats is not None:
             if pose:
@@ -312,14 +497,31 @@ class BodyModel(torch.nn.Module):
             R = pose_rotmats.to(self.J_template.dtype)
         else:
             anchor = {"betas": betas, "expression": expression, "transl": transl}
-            R = self.rotations(**pose) if pose else self.rotations(
-                global_orient=torch.zeros(self._batch(anchor)[0], 3, dtype=self.J_template.dtype,
-                                          device=self.J_template.device))
+            R = (
+                self.rotations(**pose)
+                if pose
+                else self.rotations(
+                    global_orient=torch.zeros(
+                        self._batch(anchor)[0], 3, dtype=self.J_template.dtype, device=self.J_template.device
+                    )
+                )
+            )
         B, dtype, device = R.shape[0], R.dtype, R.device
-        shape = torch.cat([self._param({"betas": betas}, "betas", self.num_betas, B, dtype, device),
-                           self._param({"expression": expression}, "expression", self.num_expression, B, dtype,
-                                       device)], dim=1)
-        vset = self.full if vertices else self.kp
+        shape = torch.cat(
+            [
+                self._param({"betas": betas}, "betas", self.num_betas, B, dtype, device),
+                self._param({"expression": expression}, "expression", self.num_expression, B, dtype, device),
+            ],
+            dim=1,
+        )
+        if not vertices:
+            joints = self._keypoint_path()(R, shape)
+            if transl is not None:
+                if transl.shape != (B, 3):
+                    raise ValueError(f"transl: expected ({B}, 3), got {tuple(transl.shape)}")
+                joints = joints + transl.unsqueeze(1)
+            return BodyOutput(joints=joints, vertices=None, posed_joints=joints[:, :SMPLX_NUM_JOINTS])
+        vset = self.full
         J = self.J_template + (shape @ self.J_dirs).view(B, SMPLX_NUM_JOINTS, 3)
         R_world, t_world = self._rigid(R, J)
         A_t = t_world - (R_world @ J.unsqueeze(-1)).squeeze(-1)  # x -> R_w (x - J) + t_w
@@ -332,11 +534,10 @@ class BodyModel(torch.nn.Module):
         T = (vset.weights @ A.permute(1, 2, 0).reshape(SMPLX_NUM_JOINTS, 12 * B)).view(S, 12, B)
         posed = T[:, 9:12] + T[:, 0:9:3] * v[:, 0:1] + T[:, 1:9:3] * v[:, 1:2] + T[:, 2:9:3] * v[:, 2:3]
         posed = posed.permute(2, 0, 1)  # (B, S, 3), a view
-        vj, lmk_faces = (self.vj_full, self.lmk_faces_full) if vertices else (self.vj_kp, self.lmk_faces_kp)
-        landmarks = torch.einsum("blfc,lf->blc", posed[:, lmk_faces], self.lmk_bary)
-        parts = [t_world, posed[:, vj], landmarks]
+        landmarks = torch.einsum("blfc,lf->blc", posed[:, self.lmk_faces_full], self.lmk_bary)
+        parts = [t_world, posed[:, self.vj_full], landmarks]
         if self.use_face_contour:
-            parts.append(self._contour(R, posed, vertices))
+            parts.append(self._contour(R, posed))
         joints = torch.cat(parts, dim=1)
         if transl is not None:
             if transl.shape != (B, 3):
@@ -344,7 +545,15 @@ class BodyModel(torch.nn.Module):
             joints = joints + transl.unsqueeze(1)
             posed = posed + transl.unsqueeze(1)
             t_world = t_world + transl.unsqueeze(1)
-        return BodyOutput(joints=joints, vertices=posed.contiguous() if vertices else None, posed_joints=t_world)
+        return BodyOutput(joints=joints, vertices=posed.contiguous(), posed_joints=t_world)
+
+    def _keypoint_path(self) -> _KeypointPath:
+        key = (self.J_template.device, self.J_template.dtype)
+        cached = getattr(self, "_kp_path_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, _KeypointPath(self))
+            self._kp_path_cache = cached
+        return cached[1]
 
     def keypoints(self, **params: torch.Tensor) -> torch.Tensor:
         """Output joints (B, 127 or 144, 3) by the keypoint path."""
@@ -365,14 +574,18 @@ class BodyModel(torch.nn.Module):
             t_world[:, level] = (Rp @ rel[:, level].unsqueeze(-1)).squeeze(-1) + t_world[:, p]
         return R_world, t_world
 
-    def _contour(self, R: torch.Tensor, posed: torch.Tensor, vertices: bool) -> torch.Tensor:
+    def _contour(self, R: torch.Tensor, posed: torch.Tensor) -> torch.Tensor:
         neck_chain = self.layer.neck_kin_chain
         full_rot = R.reshape(R.shape[0], -1)  # smplx's look-up accepts rotation matrices with pose2rot=False
-        idx, bary = find_dynamic_lmk_idx_and_bcoords(posed, full_rot, torch.arange(len(self.dyn_lmk_faces),
-                                                     device=R.device), self.dyn_lmk_bary, neck_chain, pose2rot=False)
+        idx, bary = find_dynamic_lmk_idx_and_bcoords(
+            posed,
+            full_rot,
+            torch.arange(len(self.dyn_lmk_faces), device=R.device),
+            self.dyn_lmk_bary,
+            neck_chain,
+            pose2rot=False,
+        )
         faces = self.dyn_lmk_faces[idx]  # (B, 17, 3)
-        if not vertices:
-            faces = self.remap_kp[faces]
         tri = torch.gather(posed, 1, faces.flatten(1).unsqueeze(-1).expand(-1, -1, 3)).view(*faces.shape, 3)
         return torch.einsum("blfc,blf->blc", tri, bary)
 

@@ -28,7 +28,6 @@ from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import register_method
 from bench.rotations import axis_angle_to_matrix
 from bench.samples import SampleBatch, SampleSet
-from methods.proposed.kinematics import FastKeypoints
 from methods.proposed.layers import PART_SLICES
 from methods.proposed.losses import (
     LossWeights,
@@ -73,15 +72,6 @@ class ProposedConfig:
 
 
 _MODELS: dict[tuple, Any] = {}
-_FAST: dict[int, tuple[BodyModel, FastKeypoints]] = {}
-
-
-def _fast(model: BodyModel) -> FastKeypoints:
-    """The cached :class:`FastKeypoints` of a (cached) body model."""
-    hit = _FAST.get(id(model))
-    if hit is None or hit[0] is not model:
-        hit = _FAST[id(model)] = (model, FastKeypoints(model))
-    return hit[1]
 
 
 def body_models(model_path: str | None, device: str) -> tuple[BodyModel, BodyModel, dict[str, torch.Tensor]]:
@@ -114,6 +104,11 @@ def gt_rotmats(smplx: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return axis_angle_to_matrix(aa.reshape(B, 55, 3))
 
 
+def _keypoints(model: BodyModel, R: torch.Tensor, betas: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+    """The body model's keypoint path for rotation matrices R (B, 55, 3, 3)."""
+    return model.forward(pose_rotmats=R, betas=betas, expression=expression, vertices=False).joints
+
+
 class ProposedMethod:
     """The method object (``bench.method.Method``); see the module docstring."""
 
@@ -142,12 +137,12 @@ class ProposedMethod:
         return None
 
     def _pose(self, out: dict[str, torch.Tensor], model: BodyModel, R: torch.Tensor | None = None) -> torch.Tensor:
-        """Keypoint-path joints (B, 127|144, 3) of the decoded outputs (``kinematics.FastKeypoints``: the body
-        model's keypoint path with fewer operations); R: the (B, 55, 3, 3) rotations when already built."""
+        """Keypoint-path joints (B, 127|144, 3) of the decoded outputs; R: the (B, 55, 3, 3) rotations when
+        already built."""
         if R is None:
             R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"],
                              out["right_hand_pose"])  # fmt: skip
-        return _fast(model)(R, torch.cat([out["betas"], out["expression"]], 1))
+        return _keypoints(model, R, out["betas"], out["expression"])
 
     @torch.inference_mode()
     def predict(self, batch: SampleBatch) -> Prediction:
@@ -202,7 +197,7 @@ class ProposedMethod:
                 gR = gt_rotmats(smplx)
                 g = gt_joints
                 if g is None:
-                    g = _fast(self.train_model)(gR, torch.cat([smplx["betas"], smplx["expression"]], 1))
+                    g = _keypoints(self.train_model, gR, smplx["betas"], smplx["expression"])
                 g = g - g[:, :1]
             vec = torch.cat([out["betas"], out["expression"]], 1)
             gvec = torch.cat([smplx["betas"], smplx["expression"]], 1)

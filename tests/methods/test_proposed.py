@@ -203,16 +203,19 @@ def test_unknown_projection(embedded_cache):
 
 
 @pytest.mark.parametrize("contour", [False, True])
-def test_fast_keypoints_equal_body_model_keypoint_path(method, contour):
+def test_keypoint_path_equals_the_full_mesh_forward(method, contour):
+    """The body model's keypoint path (the one the regressor trains and predicts with) against its full-mesh
+    forward, on both of its chain compositions."""
     from bench.rotations import axis_angle_to_matrix
-    from methods.proposed.kinematics import FastKeypoints
 
     model = method.pred_model if contour else method.train_model
     gen = torch.Generator().manual_seed(4)
     R = axis_angle_to_matrix(torch.randn(20, 55, 3, generator=gen) * 0.4)
     shape = torch.randn(20, 20, generator=gen)
-    ref = model.forward(betas=shape[:, :10], expression=shape[:, 10:], pose_rotmats=R, vertices=False).joints
-    fast = FastKeypoints(model)
+    kw = dict(betas=shape[:, :10], expression=shape[:, 10:], pose_rotmats=R)
+    ref = model.forward(**kw, vertices=True).joints
+    path = model._keypoint_path()
     for threshold in (1, 10**9):  # batch-last elementwise chain and batched 4x4 matmuls
-        fast.batch_last_from = threshold
-        torch.testing.assert_close(fast(R, shape), ref, atol=1e-5, rtol=0)
+        path.batch_last_from = threshold
+        torch.testing.assert_close(model.forward(**kw, vertices=False).joints, ref, atol=1e-5, rtol=0)
+    path.batch_last_from = 8

@@ -22,19 +22,21 @@ The recipe follows PROTOCOLS.md, "SMPLify-X" (line numbers of that section in br
   its bending weight is 3.17 x the body weight, which the table stores already multiplied out.
 - ``E_gmm``: the max-mixture prior of ``methods.priors`` (negative log-likelihood of the closest component),
   fitted on ``datasets.bank.ParameterBank`` poses in place of VPoser.
-- L-BFGS with strong-Wolfe line search (``torch.optim.LBFGS(line_search_fn='strong_wolfe')``), ``iterations``
-  iterations per stage; hands as ``num_pca_comps`` PCA coefficients with the stored hand mean (SMPLify-X: 12).
+- L-BFGS with a strong-Wolfe line search, at most ``iterations`` iterations per stage and per sample (default 80;
+  SMPLify-X calls ``torch.optim.LBFGS(max_iter=30)`` up to 30 times per stage, i.e. up to 900 iterations, stopped
+  by its relative-change test ``ftol``); hands as ``num_pca_comps`` PCA coefficients with the stored hand mean
+  (SMPLify-X: 12).
 
-Batching (unlike the original, which fits one image at a time): the whole batch is one L-BFGS problem whose
-objective is the sum of the per-sample objectives. The samples' parameters do not interact in the objective, but
-L-BFGS shares one step length and one curvature history over the batch, so a sample's trajectory depends on its
-batch mates (results differ slightly from a batch-1 fit; per-sample convergence is not checked separately).
+Batching (unlike the original, which fits one image at a time): the batch is fitted at once by
+``methods.lbfgs.minimize``, where every sample is its own problem with its own curvature history, step length and
+stopping test; a sample's fit does not depend on its batch mates, and converged samples leave the evaluations.
+``Prediction.info`` records per image the objective evaluations (both starts when the flipped one was tried), the
+accepted iterations, the final loss and the batch's wall time divided equally.
 
-Failures: a sample whose loss at an accepted iterate is NaN/inf or above ``max_loss`` is marked failed
-(``Prediction.failed``), its parameters are reset to its last finite iterate and frozen (excluded from the
-objective, gradient zeroed), and the rest of the batch goes on. A line-search trial at which any active sample is
-non-finite returns +inf, so the line search backs off instead of failing a sample for one long trial step.
-Input keypoints with NaN/inf coordinates or confidence are masked (confidence 0).
+Failures: a sample whose objective is NaN/inf or above ``max_loss`` at the start of a stage is marked failed
+(``Prediction.failed``) and frozen at its last finite parameters while the rest of the batch goes on; a trial
+point of the line search with such a value counts as too long a step, so the search backs off. Input keypoints
+with NaN/inf coordinates or confidence are masked (confidence 0).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from bench.regressors import DERIVED, regressor_matrix
 from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.samples import KEYPOINT_LAYOUT, SampleBatch, SampleSet
 from bench.skeletons import get_skeleton
+from methods.lbfgs import minimize
 from methods.priors import GaussianMixture, MaxMixturePrior, body_pose_mixture
 
 __all__ = ["SMPLIFYX_STAGES", "SMPLifyX"]
@@ -98,6 +101,11 @@ def _op(name: str) -> int:
     return _OP.joints.index(name)
 
 
+def _rows(value: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:
+    """The batch rows ``idx`` of ``value`` (all of them when idx is None)."""
+    return value if idx is None else value[idx]
+
+
 def _check_stages(stages: Sequence[Mapping[str, float]]) -> tuple[dict[str, float], ...]:
     out = []
     for i, stage in enumerate(stages):
@@ -122,7 +130,7 @@ class SMPLifyX:
         *,
         focal: float = 5000.0,
         use_calibration: bool = False,
-        iterations: int = 30,
+        iterations: int = 80,
         camera_iterations: int = 30,
         rho: float = 100.0,
         num_pca_comps: int = 12,
@@ -130,6 +138,7 @@ class SMPLifyX:
         flip_threshold: float = 25.0,
         max_loss: float = 1e12,
         ftol: float = 1e-9,
+        gtol: float = 1e-9,
         prior_components: int = 8,
         prior_samples: int = 20000,
         prior_iters: int = 100,
@@ -142,8 +151,9 @@ class SMPLifyX:
             "focal": float(focal), "use_calibration": bool(use_calibration), "iterations": int(iterations),
             "camera_iterations": int(camera_iterations), "rho": float(rho), "num_pca_comps": int(num_pca_comps),
             "depth_weight": float(depth_weight), "flip_threshold": float(flip_threshold),
-            "max_loss": float(max_loss), "ftol": float(ftol), "prior_components": int(prior_components),
-            "prior_samples": int(prior_samples), "prior_iters": int(prior_iters), "seed": int(context.seed),
+            "max_loss": float(max_loss), "ftol": float(ftol), "gtol": float(gtol),
+            "prior_components": int(prior_components), "prior_samples": int(prior_samples),
+            "prior_iters": int(prior_iters), "seed": int(context.seed),
             "stages": [dict(s) for s in self.stages],
         }  # fmt: skip
         dtype = torch.float32
@@ -328,111 +338,65 @@ class SMPLifyX:
         return params
 
     # ------------------------------------------------------------------ optimisation
-    def _run_lbfgs(
-        self,
-        params: dict[str, torch.Tensor],
-        names: Sequence[str],
-        objective,
-        iterations: int,
-        failed: torch.Tensor,
-        last: dict[str, torch.Tensor],
-    ) -> tuple[torch.Tensor, int]:
-        """Minimise sum_b objective(params)_b over ``names``; per-sample failure handling (module docstring).
+    def _run_lbfgs(self, params, names, objective, iterations, failed):
+        """Minimise each sample's ``objective(params, idx)`` (idx: its batch rows of params, None = all) over
+        ``names`` (``methods.lbfgs.minimize``: per-sample history, step and stop). Updates ``params`` and
+        ``failed`` in place (a failed sample is never moved).
 
-        Returns the per-sample loss at the last accepted iterate and the number of objective evaluations.
+        Returns the per-sample loss (nan where failed), evaluations and iterations (B,).
         """
-        leaves = [params[n].detach().clone().requires_grad_(True) for n in names]
-        # one iteration per step() call so every accepted iterate passes the per-sample check; max_eval bounds
-        # the line search (torch gives it max_eval - 1 evaluations; its default of 1 would allow none)
-        optimizer = torch.optim.LBFGS(
-            leaves,
-            lr=1.0,
-            max_iter=1,
-            max_eval=26,
-            history_size=10,
-            line_search_fn="strong_wolfe",
-            tolerance_grad=1e-9,
-            tolerance_change=1e-12,
+        widths = [params[n].shape[1] for n in names]
+
+        B = failed.shape[0]
+
+        def fun(x, idx):
+            sub = None if len(idx) == B else idx  # all rows (rows are sorted): no gathers
+            current = {k: _rows(v, sub) for k, v in params.items()}
+            current.update(zip(names, x.split(widths, 1), strict=True))
+            return objective(current, sub)
+
+        result = minimize(
+            fun,
+            torch.cat([params[n] for n in names], 1),
+            max_iter=iterations,
+            ftol=self.config["ftol"],
+            gtol=self.config["gtol"],
+            max_value=self.config["max_loss"],
+            frozen=failed,
         )
-        max_loss = self.config["max_loss"]
-        state = {"evals": 0, "first": True, "loss": None}
-
-        def closure():
-            optimizer.zero_grad(set_to_none=False)
-            current = dict(params)
-            current.update(zip(names, leaves, strict=True))
-            per_sample = objective(current)
-            state["evals"] += 1
-            with torch.no_grad():
-                ok = torch.isfinite(per_sample) & (per_sample.abs() < max_loss)
-                accepted = state["first"]
-                if accepted:  # an accepted iterate: fail samples that went bad
-                    state["first"] = False
-                    newly = ~ok & ~failed
-                    failed.logical_or_(newly)
-                    state["loss"] = torch.where(failed, torch.nan, per_sample.detach())
-                active = ~failed
-            total = per_sample[active].sum() if bool(active.any()) else per_sample.sum() * 0.0
-            if bool((~ok & active).any()):  # a trial point too far for some sample: make the line search back off
-                for leaf in leaves:
-                    leaf.grad = torch.zeros_like(leaf)
-                return torch.tensor(float("inf"), device=per_sample.device)
-            total.backward()
-            with torch.no_grad():
-                for n, leaf in zip(names, leaves, strict=True):
-                    leaf.grad[failed] = 0.0
-                    torch.nan_to_num_(leaf.grad, nan=0.0, posinf=0.0, neginf=0.0)
-                    if accepted:  # reset failed samples to their last finite values, remember the good ones'
-                        leaf[failed] = last[n][failed]
-                        last[n] = torch.where(failed[:, None], last[n], leaf.detach())
-            return total.detach()
-
-        prev = None
-        for _ in range(iterations):
-            state["first"] = True
-            optimizer.step(closure)
-            loss = state["loss"]
-            total = float(loss[~failed].sum()) if bool((~failed).any()) else 0.0
-            if prev is not None and abs(prev - total) <= self.config["ftol"] * max(abs(prev), abs(total), 1.0):
-                break
-            prev = total
-        state["first"] = True  # final accepted iterate: check and record it
-        closure()
-        for n, leaf in zip(names, leaves, strict=True):
-            params[n] = leaf.detach()
-        return state["loss"], state["evals"]
+        failed |= result.failed
+        for n, value in zip(names, result.x.split(widths, 1), strict=True):
+            params[n] = value
+        return torch.where(failed, torch.nan, result.f), result.evaluations, result.iterations
 
     def _fit(self, target, conf, focal, center, data_weight, init: dict[str, torch.Tensor]):
-        """All stages for one batch of starts. Returns params, per-sample final loss, failed, evaluations."""
+        """All stages for one batch of starts. Returns params, per-sample final loss, failed, evaluations and
+        iterations per sample."""
         B = target.shape[0]
         params = {k: v.clone() for k, v in init.items()}
         failed = torch.zeros(B, dtype=torch.bool, device=self.device)
-        last = {k: v.clone() for k, v in params.items()}
         torso = torch.as_tensor([_op(j) for j in _TORSO], device=self.device)
         z0 = params["transl"][:, 2].clone()
         dw2 = self.config["depth_weight"] ** 2
 
-        def camera_objective(p):
-            uv = self._project(self._openpose(p)[:, torso], focal, center)
-            err = (conf[:, torso, None] * (uv - target[:, torso]) ** 2).sum((1, 2))
-            return data_weight**2 * err + dw2 * (p["transl"][:, 2] - z0) ** 2
+        def camera_objective(p, idx):
+            uv = self._project(self._openpose(p)[:, torso], _rows(focal, idx), _rows(center, idx))
+            err = (_rows(conf, idx)[:, torso, None] * (uv - _rows(target, idx)[:, torso]) ** 2).sum((1, 2))
+            return _rows(data_weight, idx) ** 2 * err + dw2 * (p["transl"][:, 2] - _rows(z0, idx)) ** 2
 
-        evals = 0
-        loss, n = self._run_lbfgs(
-            params, ("transl", "global_orient"), camera_objective, self.config["camera_iterations"], failed, last
+        loss, evals, iters = self._run_lbfgs(
+            params, ("transl", "global_orient"), camera_objective, self.config["camera_iterations"], failed
         )
-        evals += n
         for stage in self.stages:
 
-            def objective(p, stage=stage):
-                data = self._data(p, target, conf, focal, center, stage["hand_joints"], stage["face_joints"])
-                return data_weight**2 * data + self._priors(p, stage)
+            def objective(p, idx, stage=stage):
+                t, c, f, pp = (_rows(v, idx) for v in (target, conf, focal, center))
+                data = self._data(p, t, c, f, pp, stage["hand_joints"], stage["face_joints"])
+                return _rows(data_weight, idx) ** 2 * data + self._priors(p, stage)
 
-            loss, n = self._run_lbfgs(params, _OPTIMISED, objective, self.config["iterations"], failed, last)
-            evals += n
-        for k in params:  # failed samples: their last finite iterate
-            params[k] = torch.where(failed[:, None], last[k], params[k])
-        return params, loss, failed, evals
+            loss, n, i = self._run_lbfgs(params, _OPTIMISED, objective, self.config["iterations"], failed)
+            evals, iters = evals + n, iters + i
+        return params, loss, failed, evals, iters
 
     def predict(self, batch: SampleBatch) -> Prediction:
         """Fit the batch (module docstring); params / joints3d in the camera frame, keypoints2d reprojected."""
@@ -458,7 +422,9 @@ class SMPLifyX:
             init = {k: torch.cat([v, flipped[k]]) for k, v in init.items()}
             index = torch.cat([index, flip])
         sel = lambda x: x[index]  # noqa: E731
-        params, loss, failed, evals = self._fit(sel(target), sel(conf), sel(focal), sel(center), sel(data_weight), init)
+        params, loss, failed, evals, iters = self._fit(
+            sel(target), sel(conf), sel(focal), sel(center), sel(data_weight), init
+        )
         if len(flip):  # keep the better of the two starts
             alt = torch.arange(B, B + len(flip), device=self.device)
             la = torch.where(failed[alt], torch.inf, loss[alt])
@@ -467,14 +433,17 @@ class SMPLifyX:
             take = torch.arange(B, device=self.device)
             take[flip[better]] = alt[better]
             params = {k: v[take] for k, v in params.items()}
-            loss, failed = loss[take], failed[take]
+            # an image's evaluations count both of its starts; its iterations are the kept start's
+            evals = evals[:B].clone().index_add_(0, flip, evals[B:])
+            loss, failed, iters = loss[take], failed[take], iters[take]
         out = self._prediction(params, focal, center)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - start
         out.failed = failed
         out.info = {
-            "loss_evals": torch.full((B,), evals, dtype=torch.long),
+            "loss_evals": evals[:B].cpu(),
+            "iterations": iters[:B].cpu(),
             "final_loss": loss.detach().cpu(),
             "seconds": torch.full((B,), seconds / B, dtype=torch.float64),  # batch wall time shared equally
             "flipped_start_tried": torch.isin(torch.arange(B), flip.cpu()),

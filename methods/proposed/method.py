@@ -250,7 +250,7 @@ class ProposedMethod:
         sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool, noise_px=cfg.sts_noise_px),
                         seed=self.context.seed, device=self.device) if cfg.sts or pool is None else None  # fmt: skip
         gen = torch.Generator(device="cpu").manual_seed(self.context.seed + 7)
-        opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.999), foreach=True)
+        opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.999), fused=True)
         self.net.train()
         history, start, samples = [], time.perf_counter(), 0
         B = cfg.batch_size

@@ -1,5 +1,5 @@
 """SMPLify-X-style optimiser baseline (methods/smplifyx.py): fits exact projections, masks NaN input, fails one
-diverging sample without stopping the batch, stages as data, supports(), save/load."""
+diverging sample without changing the others' fits, stages as data, supports(), save/load."""
 
 from __future__ import annotations
 
@@ -68,18 +68,18 @@ def _method(**kwargs) -> SMPLifyX:
 
 def test_fits_exact_projections_of_known_poses(contour_model):
     batch, truth = known_batch(contour_model, 2)
-    method = _method(iterations=60, camera_iterations=20)
+    method = _method(iterations=150, camera_iterations=30)
     method.fit({})
     pred = method.predict(batch)
     assert isinstance(pred, Prediction) and not pred.failed.any()
     err = (pred.keypoints2d - batch.keypoints2d[..., :2]).norm(dim=-1)[:, _BODY]
-    # the issue asks < 2 px; SMPLify-X's schedule reaches 2.6-2.7 px here in 60 iterations per stage (4.3 px in
-    # 30): convergence-limited, not prior-limited (a weaker extra stage changes little). Kept at 3 px, reported.
-    assert float(err.mean()) < 3.0, err.mean(1)
+    # SMPLify-X runs up to 30 x 30 L-BFGS iterations per stage; 150 per sample reach about 1.3-1.5 px here
+    assert float(err.mean(1).max()) < 2.0, err.mean(1)
     start = contour_model.keypoints(body_pose=torch.as_tensor(method.gmm.mean, dtype=torch.float32).repeat(2, 1))
     pa_fit, pa_start = pa_mpjpe(pred.joints3d[:, :55], truth[:, :55]), pa_mpjpe(start[:, :55], truth[:, :55])
     assert (pa_fit <= 0.5 * pa_start).all(), (pa_fit, pa_start)
     assert pred.info["loss_evals"].shape == (2,) and torch.isfinite(pred.info["final_loss"]).all()
+    assert (pred.info["iterations"] > 0).all() and (pred.info["loss_evals"] >= pred.info["iterations"]).all()
     assert (pred.info["seconds"] > 0).all()
 
 
@@ -108,11 +108,9 @@ def test_a_diverging_sample_is_failed_and_the_rest_finish(contour_model):
     good = ~pred.failed
     assert torch.isfinite(pred.joints3d[good]).all() and torch.isfinite(pred.info["final_loss"][good]).all()
 
-    def err(p):
-        return (p.keypoints2d[good] - batch.keypoints2d[good, :, :2]).norm(dim=-1)[:, _BODY].mean()
-
-    # the others still fit about as well as in the clean batch (L-BFGS couples them only through the step)
-    assert float(err(pred)) < 1.5 * float(err(clean)) + 5.0
+    # every sample is its own L-BFGS problem: the others fit as in the clean batch
+    torch.testing.assert_close(pred.keypoints2d[good], clean.keypoints2d[good], atol=0.05, rtol=0)
+    assert (pred.info["iterations"][good] == clean.info["iterations"][good]).all()
 
 
 def test_stages_are_data():
@@ -176,4 +174,4 @@ def test_registered_factory_builds_the_method(embedded_cache):
     assert registry.get_method("smplifyx").params["focal"] == 5000.0
     method = registry.create_method("smplifyx[iterations=2,use_calibration=true]", MethodContext())
     assert isinstance(method, SMPLifyX) and method.config["iterations"] == 2 and method.config["use_calibration"]
-    assert registry.create_method("smplifyx", MethodContext()).config["iterations"] == 30
+    assert registry.create_method("smplifyx", MethodContext()).config["iterations"] == 80

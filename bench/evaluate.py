@@ -1,0 +1,112 @@
+"""Scoring a method on a dataset: predictions in the dataset's own skeleton, MPJPE and PA-MPJPE per sample.
+
+The method's ``joints3d`` (SMPL-X output joints) are mapped to the dataset's skeleton by
+``bench.regressors.skeleton_from_smplx``, the same definition the synthetic ground truth is written with. Scored
+joints: ``info['eval_joints']`` that are valid in the ground truth and can be formed from SMPL-X.
+
+- MPJPE: both skeletons root-aligned on the mean of ``info['root_joints']`` (pelvis for H36M, the chosen root for
+  Panoptic, the palm/wrist for STB); a sample whose ground-truth root joint is invalid is not scored.
+- PA-MPJPE: the prediction aligned onto the ground truth by a similarity (``bench.metrics.pa_mpjpe``).
+
+A sample the method reports failed (``Prediction.failed``) or whose prediction is not finite gets NaN errors and
+is counted in ``failed``; the means run over the scored samples and say how many they are (``n``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.alignment import root_align
+from bench.metrics import mpjpe, pa_mpjpe
+from bench.regressors import skeleton_from_smplx
+from bench.samples import SampleSet
+from bench.skeletons import get_skeleton
+
+__all__ = ["Evaluation", "evaluate"]
+
+
+@dataclass
+class Evaluation:
+    """Per-sample errors (metres, NaN where not scored) and their summary; ``skipped`` is the method's reason
+    when it does not support the set (no prediction was made)."""
+
+    dataset: str
+    method: str
+    n_samples: int
+    mpjpe: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pa_mpjpe: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    failed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    seconds: float = 0.0
+    skipped: str | None = None
+
+    @property
+    def scored(self) -> np.ndarray:
+        return np.isfinite(self.mpjpe) & np.isfinite(self.pa_mpjpe)
+
+    def summary(self) -> dict[str, Any]:
+        """Means in millimetres over the scored samples, with the counts."""
+        ok = self.scored
+        mean = (lambda a: float(1000.0 * a[ok].mean()) if ok.any() else float("nan"))  # noqa: E731
+        return {
+            "method": self.method, "dataset": self.dataset, "mpjpe_mm": mean(self.mpjpe),
+            "pa_mpjpe_mm": mean(self.pa_mpjpe), "n": int(ok.sum()), "samples": self.n_samples,
+            "failed": int(self.failed.sum()), "seconds": self.seconds, "skipped": self.skipped,
+        }  # fmt: skip
+
+
+def _indices(skeleton, names) -> list[int]:
+    missing = [n for n in names if n not in skeleton.joints]
+    if missing:
+        raise ValueError(f"skeleton {skeleton.name!r} has no joints {missing}")
+    return [skeleton.joints.index(n) for n in names]
+
+
+def evaluate(
+    method: Any,
+    samples: SampleSet,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    progress: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Predict every sample of ``samples`` with ``method`` (already trained) and score it (module docstring)."""
+    name = getattr(method, "name", type(method).__name__)
+    reason = method.supports(samples)
+    if reason is not None:
+        return Evaluation(dataset=samples.name, method=name, n_samples=len(samples), skipped=reason)
+    skeleton = get_skeleton(samples.skeleton)
+    root = _indices(skeleton, samples.info.get("root_joints", ()))
+    if not root:
+        raise ValueError(f"{samples.name}: info['root_joints'] is empty; cannot root-align")
+    scored = torch.zeros(len(skeleton.joints), dtype=torch.bool)
+    scored[_indices(skeleton, samples.info.get("eval_joints", skeleton.joints))] = True
+    n = len(samples)
+    errs = np.full(n, np.nan)
+    pa_errs = np.full(n, np.nan)
+    failed = np.zeros(n, bool)
+    start = time.perf_counter()
+    done = 0
+    for batch in samples.batches(batch_size, device=device):
+        pred = method.predict(batch)
+        joints, formed = skeleton_from_smplx(pred.joints3d.detach().to("cpu", torch.float64), skeleton)
+        gt = batch.joints3d.to("cpu", torch.float64)
+        mask = batch.joints3d_valid.cpu() & formed.cpu() & scored
+        bad = pred.failed.cpu() | ~torch.isfinite(joints).flatten(1).all(1)
+        root_ok = batch.joints3d_valid.cpu()[:, root].all(1)
+        p = root_align(joints, joints[:, root].mean(1))
+        g = root_align(gt, gt[:, root].mean(1))
+        e = torch.where(bad | ~root_ok, torch.nan, mpjpe(p, g, mask))
+        pa = torch.where(bad, torch.nan, pa_mpjpe(torch.nan_to_num(joints), gt, mask))
+        idx = batch.index.numpy()
+        errs[idx], pa_errs[idx], failed[idx] = e.numpy(), pa.numpy(), bad.numpy()
+        done += len(idx)
+        if progress is not None:
+            progress(f"{name} on {samples.name}: {done}/{n} samples")
+    return Evaluation(dataset=samples.name, method=name, n_samples=n, mpjpe=errs, pa_mpjpe=pa_errs, failed=failed,
+                      seconds=time.perf_counter() - start)  # fmt: skip

@@ -1,6 +1,7 @@
 """Command line: thin verbs over same-named Python functions (tests call those functions directly).
 
-Verbs so far: `model info`, `data list|synth|check`. The benchmark verbs (list, run, sweep, report, runtime,
+Verbs so far: `model info`, `data list|synth|check`, and `run` (train, score, print a table, write a CSV; its
+first form, without experiment files or tracking). The other benchmark verbs (list, sweep, report, runtime,
 paper) arrive with the issues that build them.
 """
 
@@ -129,6 +130,44 @@ def data_check_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _format(value) -> str:
+    if isinstance(value, float):
+        return "nan" if value != value else f"{value:.1f}"
+    return "" if value is None else str(value)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    import csv
+    import io
+    import os
+
+    from bench.runner import ROW_FIELDS, run
+
+    rows = run(args.method, args.dataset, train=args.train or (), seed=args.seed, device=args.device,
+               limit=args.limit, batch_size=args.batch_size, data_root=args.data_root,
+               progress=lambda message: print(message, file=sys.stderr, flush=True))  # fmt: skip
+    shown = ("method", "dataset", "mpjpe_mm", "pa_mpjpe_mm", "n", "failed", "skipped")
+    table = [shown] + [tuple(_format(r[k]) for k in shown) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(shown))]
+    for line in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    if any(r["synthetic"] for r in rows):
+        print("\nSYNTHETIC: these numbers come from hmrbench's embedded synthetic data (and model, unless a real "
+              "SMPL-X was given); they are not comparable with the paper's.")  # fmt: skip
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=ROW_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(buf.getvalue())
+        os.replace(tmp, out)  # atomic: a reader never sees half a file
+        print(f"rows written to {out}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hmrbench",
@@ -148,6 +187,23 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $SMPLX_MODEL_PATH, else the embedded synthetic model)",
     )
     info.set_defaults(func=model_info_command)
+
+    run_p = verbs.add_parser(
+        "run", help="train methods, score them on datasets, print MPJPE / PA-MPJPE (mm)",
+        description="Train each method (-m) on the training sets (--train), score it on each dataset (-d). "
+        "Specs are name[key=value,...], e.g. -m 'proposed[projection=wpp,iterations=2000]' -d 'h36m[protocol=p2]'.",
+    )  # fmt: skip
+    run_p.add_argument("-m", "--method", action="append", required=True, metavar="SPEC", help="method (repeatable)")
+    run_p.add_argument("-d", "--dataset", action="append", required=True, metavar="SPEC", help="test set (repeatable)")
+    run_p.add_argument("--train", action="append", metavar="SPEC", help="training set (repeatable; default none: "
+                       "each method's own default, e.g. STS only for proposed, STB train for fhgr)")  # fmt: skip
+    run_p.add_argument("--seed", type=int, default=0, help="seed of the method and of synthetic data (default 0)")
+    run_p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    run_p.add_argument("--limit", type=int, default=None, help="score at most N samples per set, evenly spaced")
+    run_p.add_argument("--batch-size", type=int, default=256, help="prediction batch size (default 256)")
+    run_p.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
+    run_p.add_argument("--out", default=None, help="write the rows as CSV here")
+    run_p.set_defaults(func=run_command)
 
     data = verbs.add_parser("data", help="datasets: list them, write synthetic sets, check a data root")
     data_verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)

@@ -177,8 +177,8 @@ class ProposedNet(nn.Module):
     def decode(self, g, lh, rh, psi, centre, half, image_size) -> dict[str, torch.Tensor]:
         """Raw branch outputs -> rotation matrices, SMPL-X parameters (axis-angle) and camera (module docs)."""
         B = g.shape[0]
-        R_body = rot6d_to_matrix(g[:, 10:136].reshape(B, NUM_BODY_JOINTS, 6))
-        R_glob = rot6d_to_matrix(g[:, 136:142])
+        R = rot6d_to_matrix(g[:, 10:142].reshape(B, NUM_BODY_JOINTS + 1, 6))  # body joints, then global: one call
+        R_body, R_glob = R[:, :NUM_BODY_JOINTS], R[:, NUM_BODY_JOINTS]
         cam_raw = g[:, 142:]
         size = image_size.to(g.dtype)
         c = (size - 1.0) / 2.0
@@ -212,7 +212,5 @@ class ProposedNet(nn.Module):
     def axis_angle(out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """global_orient (B, 3) and body_pose (B, 63) axis-angle from the decoded rotation matrices."""
         B = out["R_glob"].shape[0]
-        return {
-            "global_orient": matrix_to_axis_angle(out["R_glob"]),
-            "body_pose": matrix_to_axis_angle(out["R_body"]).reshape(B, 63),
-        }
+        aa = matrix_to_axis_angle(torch.cat([out["R_glob"][:, None], out["R_body"]], 1))  # one call for all 22
+        return {"global_orient": aa[:, 0], "body_pose": aa[:, 1:].reshape(B, 63)}

@@ -225,7 +225,7 @@ class FHGRMethod:
         sts = None
         if cfg.sts or pool is None:
             sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool), seed=self.context.seed,
-                            device=self.device, hands_only=True)  # fmt: skip
+                            device=self.device, focus="left_hand")  # fmt: skip
         gen = torch.Generator().manual_seed(self.context.seed + 7)
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.net.train()

@@ -6,10 +6,14 @@ centre is the assumed principal point, ``networks`` module docstring). Output: S
 frame (hands 45-D relative to the flat hand, from 6 PCA coefficients), joints3d = the body model's keypoint path
 (smplx_144, face contour on), keypoints2d = the chosen projection of the openpose_137 points.
 
-Training (Sec. III-C, III-D, IV-B): Adam (betas 0.9, 0.999), lr 1e-4, batch 16; every ``sts_period``-th
-iteration is an STS batch (supervised by L_pm and L_3D only), the others draw from the training sets: samples
-with SMPL-X ground truth get L_pm + L_3D + L_2D, samples without get L_2D alone (``use_3d`` / ``use_2d`` switch
-the two kinds off); every batch gets L_r. Without training sets every iteration is STS.
+Training (Sec. III-C, III-D, IV-B): first the partial branch alone is pre-trained for ``pretrain_iterations`` on
+hand-only and face-only data (STS close-ups of a left hand, a right hand and a face, ``sts.STSStream`` focus; each
+iteration one batch of each, supervised by L_pm on that part's parameters and L_3D on its keypoints centred on
+their mean, with the rest of the body at its ground truth). Then the whole network: Adam (betas 0.9, 0.999),
+lr 1e-4, batch 16; every ``sts_period``-th iteration is an STS batch (supervised by L_pm and L_3D only), the
+others draw from the training sets: samples with SMPL-X ground truth get L_pm + L_3D + L_2D, samples without get
+L_2D alone (``use_3d`` / ``use_2d`` switch the two kinds off); every batch gets L_r. Without training sets every
+iteration is STS.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import register_method
 from bench.rotations import axis_angle_to_matrix
 from bench.samples import SampleBatch, SampleSet
-from methods.proposed.layers import PART_SLICES
+from methods.proposed.layers import PART_SLICES, normalize_all
 from methods.proposed.losses import (
     LossWeights,
     angle_limit_loss,
@@ -66,6 +70,7 @@ class ProposedConfig:
     sts_period: int = 5  # one STS batch every sts_period iterations (Sec. IV-B); 1 = STS only
     sts_noise_px: float = 0.0
     sts_pool: int = 4096
+    pretrain_iterations: int = 1000  # partial branch alone on hand-only and face-only close-ups first; 0 = none
     use_3d: bool = True
     use_2d: bool = True
     log_every: int = 200
@@ -244,8 +249,70 @@ class ProposedMethod:
         return {"kp": kp[idx], "size": size[idx], "smplx": {k: v[idx] for k, v in smplx.items()},
                 "w3d": w3d[idx], "w2d": w2d[idx]}  # fmt: skip
 
+    def partial_losses(self, s: Mapping[str, Any], focus: str) -> torch.Tensor:
+        """Pre-training loss of one part of the partial branch on an STS close-up batch ``s`` (``focus``
+        'left_hand', 'right_hand' or 'face'): w_pm L_pm on the part's parameters (rotations as matrices) + w_3D
+        L_3D on its OpenPose keypoints centred on their mean; the other parameters are the ground truth."""
+        kp, gt = s["keypoints2d"], s["smplx"]
+        B = kp.shape[0]
+        normed, mask, _, _ = normalize_all(kp, self.cfg.conf_threshold)
+        x = torch.cat([normed, mask[..., None].to(normed.dtype)], -1)
+        params = {k: v for k, v in gt.items() if k != "transl"}
+        if focus == "face":
+            psi = self.net.face.forward_nodes(x[3, : PART_SLICES["face"].stop - PART_SLICES["face"].start])
+            expression, jaw = psi[:, :10], psi[:, 10:13]
+            l_pm = (expression - gt["expression"]).square().mean() + (
+                axis_angle_to_matrix(jaw) - axis_angle_to_matrix(gt["jaw_pose"])
+            ).square().mean()
+            params.update(expression=expression, jaw_pose=jaw)
+        else:
+            side = focus.split("_")[0]
+            part = 1 if side == "left" else 2
+            pose = self.net.hand_pose(getattr(self.net, focus).forward_nodes(x[part, :21]), side)
+            key = f"{side}_hand_pose"
+            l_pm = (axis_angle_to_matrix(pose.reshape(B, 15, 3)) - axis_angle_to_matrix(gt[key].reshape(B, 15, 3)))
+            l_pm = l_pm.square().mean()
+            params[key] = pose
+        sl = PART_SLICES[focus]
+        pred, valid = to_openpose(self.train_model.keypoints(**params))
+        target, _ = to_openpose(s["joints"])
+        keep = valid[sl].to(pred.dtype)[None, :, None]
+        pred, target = pred[:, sl] * keep, target[:, sl] * keep
+        n = keep.sum()
+        centre = lambda p: p - p.sum(1, keepdim=True) / n  # noqa: E731  (mean over the part's valid points)
+        l_3d = ((centre(pred) - centre(target)) * keep).square().sum(-1).sum(1).mean() / n
+        return self.weights.pm * l_pm + self.weights.j3d * l_3d
+
+    def pretrain_partial(self, iterations: int) -> dict[str, Any]:
+        """Pre-train the partial branch (both hand GCNs and the face network) alone (module docstring)."""
+        cfg = self.cfg
+        focuses = ("left_hand", "right_hand", "face")
+        streams = {f: STSStream(self.train_model, STSConfig(pool=cfg.sts_pool), seed=self.context.seed + 101 + i,
+                                device=self.device, focus=f) for i, f in enumerate(focuses)}  # fmt: skip
+        params = [p for m in (self.net.left_hand, self.net.right_hand, self.net.face) for p in m.parameters()]
+        opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999), fused=True)
+        self.net.train()
+        start, history = time.perf_counter(), []
+        for it in range(iterations):
+            loss = sum(self.partial_losses(streams[f].sample(cfg.batch_size), f) for f in focuses)
+            opt.zero_grad(set_to_none=True)
+            if torch.isfinite(loss):
+                loss.backward()
+                opt.step()
+            if (it + 1) % cfg.log_every == 0 or it + 1 == iterations:
+                value = float(loss.detach())
+                history.append({"iteration": it + 1, "total": value})
+                if self.context.progress is not None:
+                    elapsed = time.perf_counter() - start
+                    eta = elapsed / (it + 1) * (iterations - it - 1)
+                    self.context.progress(f"{self.name}: pre-training the partial branch: it {it + 1}/{iterations} "
+                                          f"loss {value:.4f} ETA {eta:.0f} s")  # fmt: skip
+        self.net.eval()
+        return {"iterations": iterations, "seconds": time.perf_counter() - start, "history": history}
+
     def fit(self, train_sets: Mapping[str, SampleSet]) -> dict[str, Any]:
         cfg = self.cfg
+        pretrain = self.pretrain_partial(cfg.pretrain_iterations) if cfg.pretrain_iterations > 0 else None
         pool = self._pool(train_sets)
         sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool, noise_px=cfg.sts_noise_px),
                         seed=self.context.seed, device=self.device) if cfg.sts or pool is None else None  # fmt: skip
@@ -283,7 +350,7 @@ class ProposedMethod:
         seconds = time.perf_counter() - start
         return {"iterations": cfg.iterations, "seconds": seconds, "samples_per_s": samples / max(seconds, 1e-9),
                 "final_loss": history[-1]["total"] if history else math.nan, "history": history,
-                "train_samples": 0 if pool is None else len(pool["kp"])}  # fmt: skip
+                "train_samples": 0 if pool is None else len(pool["kp"]), "pretrain": pretrain}  # fmt: skip
 
     @torch.no_grad()
     def root_relative_error(self, kp: torch.Tensor, image_size: torch.Tensor, joints: torch.Tensor) -> float:

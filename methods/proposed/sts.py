@@ -6,6 +6,10 @@ annotations (parameters and joints) for supervision by L_pm and L_3D only ((e)).
 
 Frames: the bank's bodies are y-up; they are turned to the OpenCV camera frame (y down) by a 180 deg rotation
 about x composed with a random heading, then placed at a random depth with the pelvis inside the image.
+
+Close-ups (``focus``): 'left_hand' / 'right_hand' put that wrist 0.3-0.8 m from the camera (STB-like hand
+images), 'face' puts the head 0.3-0.6 m away with the face turned at most 60 deg from the camera; the rest of the
+body mostly falls outside the image and gets confidence 0. They feed the partial branch's pre-training and FHGR.
 """
 
 from __future__ import annotations
@@ -37,9 +41,13 @@ class STSStream:
     with a valid SMPL-X source), 'image_size' (B, 2), the GT SMPL-X parameters (camera frame, hands 45-D relative
     to the flat hand) and 'joints' (B, J, 3) camera-frame GT joints of ``model``'s keypoint path."""
 
-    def __init__(self, model, cfg: STSConfig, *, seed: int, device: torch.device | str, hands_only: bool = False):
+    FOCUS = {"body": (0, None), "left_hand": (20, (0.3, 0.8)), "right_hand": (21, (0.3, 0.8)), "face": (15, (0.3, 0.6))}
+
+    def __init__(self, model, cfg: STSConfig, *, seed: int, device: torch.device | str, focus: str = "body"):
+        if focus not in self.FOCUS:
+            raise ValueError(f"STS focus must be one of {sorted(self.FOCUS)}, got {focus!r}")
         self.model, self.cfg, self.device = model, cfg, torch.device(device)
-        self.hands_only = hands_only
+        self.focus = focus
         params = ParameterBank(BankConfig()).sample(cfg.pool, seed=seed)
         self.params = {k: torch.as_tensor(v, device=self.device).reshape(cfg.pool, -1)
                        for k, v in params.items() if k != "family"}  # fmt: skip
@@ -57,7 +65,8 @@ class STSStream:
         for key in ("left_hand_pose", "right_hand_pose", "expression", "jaw_pose", "betas"):
             p[key] = self.params[key][torch.randint(0, cfg.pool, (n,), generator=self.gen).to(self.device)]
         heading = torch.zeros(n, 3, device=self.device)
-        heading[:, 1] = self._u(n, -np.pi, np.pi)
+        turn = np.pi / 3 if self.focus == "face" else np.pi
+        heading[:, 1] = self._u(n, -turn, turn)
         R = self.flip @ axis_angle_to_matrix(heading) @ axis_angle_to_matrix(p["global_orient"])
         p["global_orient"] = matrix_to_axis_angle(R)
         sizes = torch.tensor(cfg.image_sizes, dtype=torch.float32)
@@ -68,10 +77,11 @@ class STSStream:
         pelvis = local[:, 0]
         uv0 = (torch.rand(n, 2, generator=self.gen).to(self.device) * 2 - 1) * cfg.centre_spread * size
         centre3d = torch.cat([uv0 * d[:, None] / f[:, None], d[:, None]], -1)
-        if self.hands_only:  # hand close-ups (STB-like): the left wrist at the chosen point, 0.3-0.8 m away
-            z = self._u(n, 0.3, 0.8)
+        joint, depth = self.FOCUS[self.focus]
+        if depth is not None:  # a close-up: that joint (wrist, head) at the chosen point, close to the camera
+            z = self._u(n, *depth)
             centre3d = torch.cat([uv0 * z[:, None] / f[:, None], z[:, None]], -1)
-            pelvis = local[:, 20]  # left wrist
+            pelvis = local[:, joint]
         p["transl"] = centre3d - pelvis
         joints = local + p["transl"][:, None]
         op, valid = to_openpose(joints)

@@ -50,7 +50,8 @@ def test_bench_predict(benchmark, method, batch):
 @pytest.mark.parametrize("batch", [16, 256])
 def test_bench_training(benchmark, method, batch):
     iterations = 100 if batch == 16 else 20
-    m = create_proposed(MethodContext(seed=0), batch_size=batch, iterations=iterations, sts_pool=512, log_every=10**6)
+    m = create_proposed(MethodContext(seed=0), batch_size=batch, iterations=iterations, sts_pool=512, log_every=10**6,
+                        pretrain_iterations=0)  # the main training loop only  # fmt: skip
     train = _set(method, 512)
     summary = benchmark.pedantic(m.fit, args=({"train": train},), rounds=1, iterations=1)
     benchmark.extra_info.update(batch=batch, threads=torch.get_num_threads(), samples_per_s=summary["samples_per_s"])

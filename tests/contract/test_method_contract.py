@@ -16,7 +16,8 @@ from bench.method import MethodContext, Prediction
 from bench.registry import create_method, get_dataset, load_dataset, method_names
 
 QUICK = {
-    "proposed": {"iterations": 10, "hidden": 64, "rank": 32, "gcn_hidden": 16, "sts_pool": 64, "log_every": 1000},
+    "proposed": {"iterations": 10, "hidden": 64, "rank": 32, "gcn_hidden": 16, "sts_pool": 64, "log_every": 1000,
+                 "pretrain_iterations": 2},
     "fhgr": {"iterations": 10, "gcn_hidden": 16, "sts_pool": 64, "log_every": 1000},
     "smplifyx": {"iterations": 2, "camera_iterations": 2, "prior_samples": 500, "prior_iters": 5,
                  "prior_components": 2},

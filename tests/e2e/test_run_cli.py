@@ -12,7 +12,9 @@ import torch
 from bench.cli import main
 from bench.runner import ROW_FIELDS, run
 
-TINY_PROPOSED = "proposed[iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3]"
+TINY_PROPOSED = (
+    "proposed[iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2]"
+)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ def make(seed: int = 0, **kw):
 def hand_set(method, n: int, seed: int, *, body_only: bool = False) -> SampleSet:
     """STS close-ups as an STB-like set: left-hand openpose keypoints, GT SMPL-X, joints3d in
     openpose_hand21_left (camera frame) and the true K."""
-    stream = STSStream(method.train_model, STSConfig(pool=256), seed=seed, device="cpu", hands_only=True)
+    stream = STSStream(method.train_model, STSConfig(pool=256), seed=seed, device="cpu", focus="left_hand")
     s = stream.sample(n)
     kp = s["keypoints2d"].clone()
     op, _ = to_openpose(s["joints"])

@@ -26,16 +26,16 @@ from methods.proposed.layers import (
 from methods.proposed.losses import project, to_openpose
 from methods.proposed.sts import STSConfig, STSStream
 
-TINY = {"hidden": 48, "rank": 16, "gcn_hidden": 8, "sts_pool": 256}
+TINY = {"hidden": 48, "rank": 16, "gcn_hidden": 8, "sts_pool": 256, "pretrain_iterations": 0}
 
 
 def make(projection: str = "d2s", seed: int = 0, **kw):
     return create_proposed(MethodContext(seed=seed), projection=projection, **{**TINY, **kw})
 
 
-def sts_set(method, n: int, seed: int, *, hands_only: bool = False, name: str = "sts") -> SampleSet:
+def sts_set(method, n: int, seed: int, *, focus: str = "body", name: str = "sts") -> SampleSet:
     """A SampleSet of STS samples (GT SMPL-X, joints3d in smplx_127, camera frame)."""
-    s = STSStream(method.train_model, STSConfig(pool=256), seed=seed, device="cpu", hands_only=hands_only).sample(n)
+    s = STSStream(method.train_model, STSConfig(pool=256), seed=seed, device="cpu", focus=focus).sample(n)
     K = np.zeros((n, 3, 3))
     K[:, 2, 2] = 1.0
     return sts_sample_set(s, name=name, skeleton="smplx_127", joints3d=s["joints"].numpy(),
@@ -160,6 +160,36 @@ def test_short_training_lowers_validation_error(projection, method, val):
     assert messages and "samples/s" in messages[-1] and "ETA" in messages[-1]
 
 
+def test_partial_pretraining_lowers_the_part_losses_and_leaves_the_global_branch(embedded_cache):
+    m = make(lr=5e-3, log_every=40)
+    focuses = ("left_hand", "right_hand", "face")
+    held_out = {f: STSStream(m.train_model, STSConfig(pool=256), seed=50 + i, device="cpu", focus=f).sample(32)
+                for i, f in enumerate(focuses)}  # fmt: skip
+    seen = held_out["left_hand"]["keypoints2d"][:, PART_SLICES["left_hand"], 2] > 0
+    assert seen.float().mean() > 0.9  # a close-up: the hand is in the image
+
+    def losses():
+        with torch.no_grad():
+            return {f: float(m.partial_losses(held_out[f], f)) for f in focuses}
+
+    before, body = losses(), {k: v.clone() for k, v in m.net.global_branch.state_dict().items()}
+    messages = []
+    m.context.progress = messages.append
+    summary = m.pretrain_partial(120)
+    after = losses()
+    assert all(after[f] < 0.9 * before[f] for f in focuses), (before, after)
+    assert all(torch.equal(v, m.net.global_branch.state_dict()[k]) for k, v in body.items())
+    assert summary["iterations"] == 120 and "pre-training the partial branch" in messages[-1]
+    with pytest.raises(ValueError, match="focus"):
+        STSStream(m.train_model, STSConfig(pool=16), seed=0, device="cpu", focus="foot")
+
+
+def test_fit_pretrains_first_when_asked(embedded_cache):
+    summary = make(pretrain_iterations=2, iterations=2).fit({})
+    assert summary["pretrain"]["iterations"] == 2 and summary["iterations"] == 2
+    assert make(iterations=1).fit({})["pretrain"] is None
+
+
 def test_save_load_bit_exact(method, val, tmp_path):
     m = make(iterations=3)
     m.fit({})
@@ -191,7 +221,7 @@ def test_nan_keypoints_are_masked_never_nan(method, val):
 
 def test_supports(method, val):
     assert method.supports(val) is None
-    hands = sts_set(method, 4, seed=3, hands_only=True, name="hands")
+    hands = sts_set(method, 4, seed=3, focus="left_hand", name="hands")
     hands.keypoints2d[:, PART_SLICES["body"]] = 0.0
     reason = method.supports(hands)
     assert isinstance(reason, str) and "body keypoints" in reason

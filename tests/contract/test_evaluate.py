@@ -11,19 +11,9 @@ import torch
 
 from bench.evaluate import evaluate
 from bench.method import PARAM_WIDTHS, MethodContext, Prediction
-from bench.registry import create_method, get_dataset, load_dataset, method_names
+from bench.registry import create_method, method_names
 
-DATASETS = ("panoptic", "h36m", "stb")
-
-
-@pytest.fixture(scope="module")
-def tiny_sets(tmp_path_factory, embedded_cache):
-    root = tmp_path_factory.mktemp("evaluate")
-    sets = {}
-    for name in DATASETS:
-        get_dataset(name).synthesize(root / name, frames=1, seed=0, noise="detector")
-        sets[name] = load_dataset(name, data_root=root)
-    return sets
+DATASETS = ("panoptic", "h36m", "stb")  # the trees of the tiny_sets fixture (conftest.py)
 
 
 class Oracle:

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from bench.method import MethodContext, Prediction
-from bench.registry import create_method, get_dataset, load_dataset, method_names
+from bench.registry import create_method, method_names
 
 QUICK = {
     "proposed": {"iterations": 10, "hidden": 64, "rank": 32, "gcn_hidden": 16, "sts_pool": 64, "log_every": 1000,
@@ -22,17 +22,7 @@ QUICK = {
     "smplifyx": {"iterations": 2, "camera_iterations": 2, "prior_samples": 500, "prior_iters": 5,
                  "prior_components": 2},
 }  # fmt: skip
-DATASETS = ("panoptic", "h36m", "stb")
-
-
-@pytest.fixture(scope="module")
-def tiny_sets(tmp_path_factory, embedded_cache):
-    root = tmp_path_factory.mktemp("method-contract")
-    sets = {}
-    for name in DATASETS:
-        get_dataset(name).synthesize(root / name, frames=1, seed=0, noise="detector")
-        sets[name] = load_dataset(name, data_root=root)
-    return sets
+DATASETS = ("panoptic", "h36m", "stb")  # the trees of the tiny_sets fixture (conftest.py)
 
 
 @pytest.fixture(scope="module", params=method_names())

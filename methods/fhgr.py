@@ -220,7 +220,7 @@ class FHGRMethod:
     def fit(self, train_sets: Mapping[str, SampleSet]) -> dict[str, Any]:
         cfg = self.cfg
         pool = self._pool(train_sets)
-        if pool is None and not cfg.sts:
+        if pool is None:  # STB's training split (from HMRBENCH_DATA, else the synthetic default); STS comes on top
             pool = self._pool({"stb": load_dataset("stb", split="train")})
         sts = None
         if cfg.sts or pool is None:
@@ -251,7 +251,7 @@ class FHGRMethod:
                                           f"{rate:.0f} samples/s ETA {eta:.0f} s")  # fmt: skip
         self.net.eval()
         seconds = time.perf_counter() - start
-        return {"iterations": cfg.iterations, "seconds": seconds, "history": history,
+        return {"iterations": cfg.iterations, "seconds": seconds, "history": history, "train_samples": len(pool["kp"]),
                 "samples_per_s": cfg.iterations * cfg.batch_size / max(seconds, 1e-9),
                 "final_loss": history[-1]["total"] if history else float("nan")}  # fmt: skip
 

@@ -96,6 +96,15 @@ def test_training_lowers_hand_error(method, val, sts):
     assert after < 0.9 * before, (before, after)
 
 
+@pytest.mark.parametrize("sts", [False, True])
+def test_without_training_sets_it_trains_on_stb_train_with_or_without_sts(embedded_cache, sts):
+    from bench.registry import load_dataset
+
+    stb = load_dataset("stb", split="train")
+    summary = make(sts=sts, iterations=2).fit({})
+    assert summary["train_samples"] == int(stb.smplx_valid.sum()) > 0  # STS comes on top of STB, never instead
+
+
 def test_save_load_bit_exact(val, tmp_path):
     m = make(iterations=2)
     m.fit({"train": val})

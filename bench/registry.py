@@ -163,6 +163,17 @@ def _ensure_synthetic(spec: DatasetSpec, seed: int) -> Path:
     return folder
 
 
+def check_dataset_settings(name: str, settings: Mapping[str, Any]) -> DatasetSpec:
+    """The registered dataset ``name``, after checking that ``settings`` names only its settings (ConfigError
+    listing the valid ones otherwise). Values are checked by the adapter when the set is loaded."""
+    spec = get_dataset(name)
+    unknown = sorted(set(settings) - set(spec.settings))
+    if unknown:
+        valid = ", ".join(f"{k}={v!r}" for k, v in spec.settings.items()) or "none"
+        raise ConfigError(f"dataset {name!r}: unknown setting(s) {unknown}; valid settings: {valid}")
+    return spec
+
+
 def load_dataset(name: str, *, data_root: str | os.PathLike | None = None, seed: int = 0, **settings: Any):
     """Load dataset ``name`` as a ``bench.samples.SampleSet``.
 
@@ -170,11 +181,7 @@ def load_dataset(name: str, *, data_root: str | os.PathLike | None = None, seed:
     synthetic default (generated with ``seed``) is read. ``settings`` are the adapter's keyword settings; an
     unknown one is a ConfigError listing the valid ones. The set's ``info`` gets 'synthetic' and 'source'.
     """
-    spec = get_dataset(name)
-    unknown = sorted(set(settings) - set(spec.settings))
-    if unknown:
-        valid = ", ".join(f"{k}={v!r}" for k, v in spec.settings.items()) or "none"
-        raise ConfigError(f"dataset {name!r}: unknown setting(s) {unknown}; valid settings: {valid}")
+    spec = check_dataset_settings(name, settings)
     root = resolve_data_root(data_root)
     if root is None:
         folder = _ensure_synthetic(spec, seed)

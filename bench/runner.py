@@ -19,22 +19,30 @@ import numpy as np
 from bench.errors import ConfigError
 from bench.evaluate import evaluate
 from bench.method import MethodContext, parse_spec
-from bench.registry import create_method, load_dataset
+from bench.registry import check_dataset_settings, create_method, load_dataset
 from bench.samples import SampleSet
 
-__all__ = ["ROW_FIELDS", "load_dataset_spec", "run"]
+__all__ = ["ROW_FIELDS", "load_dataset_spec", "parse_dataset_spec", "run"]
 
 ROW_FIELDS = ("method", "dataset", "train", "seed", "device", "mpjpe_mm", "pa_mpjpe_mm", "n", "samples", "failed",
               "skipped", "synthetic", "protocol", "fit_seconds", "eval_seconds")  # fmt: skip
 
 
-def load_dataset_spec(spec: str, *, data_root: Any = None, seed: int = 0, limit: int | None = None) -> SampleSet:
-    """``'h36m[protocol=p2,split=test]'`` -> that SampleSet; ``limit`` keeps that many samples evenly spaced over
-    the set (every view and sequence stays represented), and says so in ``info['protocol']``."""
+def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``'h36m[protocol=p2]'`` -> ('h36m', {'protocol': 'p2'}), the name registered and the setting names known
+    (ConfigError otherwise); nothing is loaded."""
     try:
         name, settings = parse_spec(spec)
     except ValueError as exc:
         raise ConfigError(str(exc).replace("method spec", "dataset spec")) from None
+    check_dataset_settings(name, settings)
+    return name, settings
+
+
+def load_dataset_spec(spec: str, *, data_root: Any = None, seed: int = 0, limit: int | None = None) -> SampleSet:
+    """``'h36m[protocol=p2,split=test]'`` -> that SampleSet; ``limit`` keeps that many samples evenly spaced over
+    the set (every view and sequence stays represented), and says so in ``info['protocol']``."""
+    name, settings = parse_dataset_spec(spec)
     samples = load_dataset(name, data_root=data_root, seed=seed, **settings)
     if limit is not None and 0 < limit < len(samples):
         keep = np.unique(np.linspace(0, len(samples) - 1, limit).round().astype(int))
@@ -77,6 +85,8 @@ def run(
 
         if not torch.cuda.is_available():
             raise ConfigError(f"device {device!r}: CUDA is not available here (torch {torch.__version__}); use cpu")
+    for spec in [*datasets, *train]:  # every name and setting key, before anything is built or written
+        parse_dataset_spec(spec)
     context = MethodContext(device=device, seed=seed, progress=progress)
     built = [(spec, _build(spec, context)) for spec in methods]
     eval_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=seed, limit=limit) for spec in datasets}

@@ -64,6 +64,15 @@ def test_bad_names_give_a_clear_error_and_exit_2(root, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
+def test_a_bad_training_spec_fails_before_any_set_is_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HMRBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HMRBENCH_DATA", raising=False)
+    assert main(["run", "-m", "proposed", "-d", "h36m", "--train", "h36m[split=train"]) == 2
+    assert "dataset spec" in capsys.readouterr().err and not (tmp_path / "cache" / "synthetic").exists()
+    assert main(["run", "-m", "proposed", "-d", "h36m", "--train", "stb[spilt=train]"]) == 2
+    assert "unknown setting(s) ['spilt']" in capsys.readouterr().err and not (tmp_path / "cache" / "synthetic").exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_cuda_without_a_gpu_is_a_clear_error(root, capsys):
     assert main(["run", "-m", "proposed", "-d", "h36m", "--device", "cuda", "--data-root", str(root)]) == 2

@@ -1,7 +1,7 @@
 """Command line: thin verbs over same-named Python functions (tests call those functions directly).
 
-Verbs so far: `model info`, `data list|synth|check`, and `run` (train, score, print a table, write a CSV; its
-first form, without experiment files or tracking). The other benchmark verbs (list, sweep, report, runtime,
+Verbs so far: `list`, `model info`, `data list|synth|check`, and `run` (train, score, print a table, write a
+CSV; its first form, without experiment files or tracking). The other benchmark verbs (sweep, report, runtime,
 paper) arrive with the issues that build them.
 """
 
@@ -31,22 +31,42 @@ def model_info_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def data_list_command(args: argparse.Namespace) -> int:
-    from bench.registry import dataset_names, get_dataset, resolve_data_root
+def _settings(values) -> str:
+    def show(v) -> str:
+        text = repr(v)
+        return f"<{len(v)} entries>" if isinstance(v, (tuple, list)) and len(text) > 60 else text
 
-    root = resolve_data_root(args.data_root)
+    return ", ".join(f"{k}={show(v)}" for k, v in values.items()) or "none"
+
+
+def data_list_command(args: argparse.Namespace) -> int:
+    from bench.registry import dataset_names, dataset_source, get_dataset
+
     for name in dataset_names():
         spec = get_dataset(name)
-        if root is not None and (root / name).is_dir():
-            source = f"real data root {root / name}"
-        elif root is not None:
-            source = f"no {name}/ under {root}"
-        else:
-            source = "synthetic default" if spec.synthesize else "needs --data-root / HMRBENCH_DATA"
         print(f"{name}: {spec.description}")
-        print(f"    source:   {source}")
-        settings = ", ".join(f"{k}={v!r}" for k, v in spec.settings.items()) or "none"
-        print(f"    settings: {settings}")
+        print(f"    source:   {dataset_source(name, args.data_root)[0]}")
+        print(f"    settings: {_settings(spec.settings)}")
+    return 0
+
+
+def list_command(args: argparse.Namespace) -> int:
+    """Every registered method with its parameters, every dataset with its settings and whether its data is
+    available."""
+    from bench.registry import dataset_names, dataset_source, get_dataset, get_method, method_names, resolve_data_root
+
+    resolve_data_root(args.data_root)  # a bad root is an error before anything is printed
+    print("methods (use as -m 'name[key=value,...]'):")
+    for name in method_names():
+        entry = get_method(name)
+        print(f"  {name}: {entry.description}")
+        print(f"      parameters: {_settings(entry.params)}")
+    print("\ndatasets (use as -d 'name[key=value,...]'):")
+    for name in dataset_names():
+        source, available = dataset_source(name, args.data_root)
+        print(f"  {name}: {get_dataset(name).description}")
+        print(f"      data:     {'available' if available else 'NOT available'} ({source})")
+        print(f"      settings: {_settings(get_dataset(name).settings)}")
     return 0
 
 
@@ -187,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $SMPLX_MODEL_PATH, else the embedded synthetic model)",
     )
     info.set_defaults(func=model_info_command)
+
+    lst = verbs.add_parser("list", help="every method and dataset, their parameters, whether the data is there")
+    lst.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
+    lst.set_defaults(func=list_command)
 
     run_p = verbs.add_parser(
         "run", help="train methods, score them on datasets, print MPJPE / PA-MPJPE (mm)",

@@ -108,6 +108,20 @@ def dataset_names() -> tuple[str, ...]:
     return tuple(sorted(_DATASETS))
 
 
+def dataset_source(name: str, data_root: str | os.PathLike | None = None) -> tuple[str, bool]:
+    """Where dataset ``name``'s data would come from, in words, and whether it is available now (a real tree
+    under the data root, or a synthetic default that can be generated)."""
+    spec = get_dataset(name)
+    root = resolve_data_root(data_root)
+    if root is not None and (root / name).is_dir():
+        return f"real data root {root / name}", True
+    if root is not None:
+        return f"no {name}/ under {root}", False
+    if spec.synthesize is not None:
+        return "synthetic default", True
+    return "needs --data-root / HMRBENCH_DATA", False
+
+
 def get_dataset(name: str) -> DatasetSpec:
     discover()
     try:

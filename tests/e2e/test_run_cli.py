@@ -83,3 +83,23 @@ def test_missing_selection_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["run", "-m", "proposed"])
     assert exc.value.code == 2 and "-d/--dataset" in capsys.readouterr().err
+
+
+def test_list_shows_every_method_and_dataset_with_parameters_and_availability(root, capsys, monkeypatch):
+    from bench.registry import dataset_names, method_names
+
+    monkeypatch.delenv("HMRBENCH_DATA", raising=False)
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in method_names():
+        assert f"  {name}: " in out
+    for name in dataset_names():
+        assert f"  {name}: " in out
+    assert "projection='d2s'" in out and "stages=<5 entries>" in out  # long values abbreviated
+    assert "available (synthetic default)" in out and "NOT available (needs --data-root" in out  # openpose
+    assert main(["list", "--data-root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"available (real data root {root / 'h36m'})" in out and f"NOT available (no panoptic/ under {root})" in out
+    assert main(["list", "--data-root", str(root / "missing")]) == 2
+    captured = capsys.readouterr()
+    assert "not a folder" in captured.err and captured.out == ""

@@ -114,7 +114,8 @@ def dataset_source(name: str, data_root: str | os.PathLike | None = None) -> tup
     spec = get_dataset(name)
     root = resolve_data_root(data_root)
     if root is not None and (root / name).is_dir():
-        return f"real data root {root / name}", True
+        kind = "synthetic tree" if (root / name / SYNTHETIC_MARKER).is_file() else "real data root"
+        return f"{kind} {root / name}", True
     if root is not None:
         return f"no {name}/ under {root}", False
     if spec.synthesize is not None:

@@ -39,7 +39,7 @@ def test_list_names_every_dataset_and_its_source(stb_tree, capsys, monkeypatch):
     assert "synthetic default" in out
     assert main(["data", "list", "--data-root", str(stb_tree)]) == 0
     out = capsys.readouterr().out
-    assert f"real data root {stb_tree / 'stb'}" in out and f"no panoptic/ under {stb_tree}" in out
+    assert f"synthetic tree {stb_tree / 'stb'}" in out and f"no panoptic/ under {stb_tree}" in out
 
 
 @pytest.mark.parametrize(

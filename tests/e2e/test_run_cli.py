@@ -99,7 +99,7 @@ def test_list_shows_every_method_and_dataset_with_parameters_and_availability(ro
     assert "available (synthetic default)" in out and "NOT available (needs --data-root" in out  # openpose
     assert main(["list", "--data-root", str(root)]) == 0
     out = capsys.readouterr().out
-    assert f"available (real data root {root / 'h36m'})" in out and f"NOT available (no panoptic/ under {root})" in out
+    assert f"available (synthetic tree {root / 'h36m'})" in out and f"NOT available (no panoptic/ under {root})" in out
     assert main(["list", "--data-root", str(root / "missing")]) == 2
     captured = capsys.readouterr()
     assert "not a folder" in captured.err and captured.out == ""

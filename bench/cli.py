@@ -156,17 +156,48 @@ def _format(value) -> str:
     return "" if value is None else str(value)
 
 
+def _seeds(text: str | None) -> tuple[int, ...] | None:
+    from bench.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        seeds = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ConfigError(f"--seeds: expected integers separated by commas, e.g. 0,1,2; got {text!r}") from None
+    if not seeds:
+        raise ConfigError("--seeds: no seed given")
+    return seeds
+
+
 def run_command(args: argparse.Namespace) -> int:
     import csv
     import io
     import os
 
-    from bench.runner import ROW_FIELDS, run
+    from bench.errors import ConfigError
+    from bench.runner import ROW_FIELDS, run, run_experiment
 
-    rows = run(args.method, args.dataset, train=args.train or (), seed=args.seed, device=args.device,
-               limit=args.limit, batch_size=args.batch_size, data_root=args.data_root,
-               progress=lambda message: print(message, file=sys.stderr, flush=True))  # fmt: skip
-    shown = ("method", "dataset", "mpjpe_mm", "pa_mpjpe_mm", "n", "failed", "skipped")
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    seeds = _seeds(args.seeds)
+    if args.experiment is not None:
+        if args.method or args.dataset or args.train:
+            raise ConfigError("run: give an experiment file or -m/-d/--train selections, not both")
+        rows = run_experiment(args.experiment, quick=args.quick, seeds=seeds, device=args.device,
+                              data_root=args.data_root, progress=progress)  # fmt: skip
+    else:
+        if not args.method or not args.dataset:
+            raise ConfigError("run: give an experiment (e.g. 'hmrbench run table2') or at least one -m and one -d")
+        if args.quick:
+            raise ConfigError("run: --quick applies to experiment files (their [quick] table)")
+        rows = []
+        for seed in seeds or (0,):
+            rows += run(args.method, args.dataset, train=args.train or (), seed=seed, device=args.device,
+                        limit=args.limit, batch_size=args.batch_size, data_root=args.data_root,
+                        progress=progress)  # fmt: skip
+    shown = ("method", "dataset", "seed", "mpjpe_mm", "pa_mpjpe_mm", "n", "failed", "skipped")
     table = [shown] + [tuple(_format(r[k]) for k in shown) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(shown))]
     for line in table:
@@ -214,14 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_p = verbs.add_parser(
         "run", help="train methods, score them on datasets, print MPJPE / PA-MPJPE (mm)",
-        description="Train each method (-m) on the training sets (--train), score it on each dataset (-d). "
-        "Specs are name[key=value,...], e.g. -m 'proposed[projection=wpp,iterations=2000]' -d 'h36m[protocol=p2]'.",
+        description="Run an experiment file (hmrbench run table2), or train each method (-m) on the training sets "
+        "(--train) and score it on each dataset (-d). Specs are name[key=value,...], e.g. "
+        "-m 'proposed[projection=wpp,iterations=2000]' -d 'h36m[protocol=p2]'.",
     )  # fmt: skip
-    run_p.add_argument("-m", "--method", action="append", required=True, metavar="SPEC", help="method (repeatable)")
-    run_p.add_argument("-d", "--dataset", action="append", required=True, metavar="SPEC", help="test set (repeatable)")
+    run_p.add_argument("experiment", nargs="?", metavar="EXPERIMENT",
+                       help="a shipped experiment (table1, table2, table3) or a TOML file; or use -m/-d")  # fmt: skip
+    run_p.add_argument("-m", "--method", action="append", metavar="SPEC", help="method (repeatable)")
+    run_p.add_argument("-d", "--dataset", action="append", metavar="SPEC", help="test set (repeatable)")
     run_p.add_argument("--train", action="append", metavar="SPEC", help="training set (repeatable; default none: "
                        "each method's own default, e.g. STS only for proposed, STB train for fhgr)")  # fmt: skip
-    run_p.add_argument("--seed", type=int, default=0, help="seed of the method and of synthetic data (default 0)")
+    run_p.add_argument("--seeds", default=None, metavar="LIST",
+                       help="seeds, comma-separated (default: the experiment's, else 0)")  # fmt: skip
+    run_p.add_argument("--quick", action="store_true", help="the experiment's [quick] settings: fewer iterations")
     run_p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     run_p.add_argument("--limit", type=int, default=None, help="score at most N samples per set, evenly spaced")
     run_p.add_argument("--batch-size", type=int, default=256, help="prediction batch size (default 256)")

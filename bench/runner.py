@@ -22,10 +22,10 @@ from bench.method import MethodContext, parse_spec
 from bench.registry import check_dataset_settings, create_method, load_dataset
 from bench.samples import SampleSet
 
-__all__ = ["ROW_FIELDS", "load_dataset_spec", "parse_dataset_spec", "run"]
+__all__ = ["ROW_FIELDS", "load_dataset_spec", "parse_dataset_spec", "run", "run_experiment"]
 
-ROW_FIELDS = ("method", "dataset", "train", "seed", "device", "mpjpe_mm", "pa_mpjpe_mm", "n", "samples", "failed",
-              "skipped", "synthetic", "protocol", "fit_seconds", "eval_seconds")  # fmt: skip
+ROW_FIELDS = ("experiment", "method", "dataset", "train", "seed", "device", "mpjpe_mm", "pa_mpjpe_mm", "n",
+              "samples", "failed", "skipped", "synthetic", "protocol", "fit_seconds", "eval_seconds")  # fmt: skip
 
 
 def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -98,8 +98,8 @@ def run(
         fit_seconds = time.perf_counter() - start
         for name, samples in eval_sets.items():
             result = evaluate(method, samples, batch_size=batch_size, device=device, progress=progress)
-            row = {**result.summary(), "method": spec, "dataset": name, "train": ",".join(train), "seed": seed,
-                   "device": device, "synthetic": bool(samples.info.get("synthetic", False)),
+            row = {**result.summary(), "experiment": "", "method": spec, "dataset": name, "train": ",".join(train),
+                   "seed": seed, "device": device, "synthetic": bool(samples.info.get("synthetic", False)),
                    "protocol": samples.info.get("protocol", ""), "fit_seconds": fit_seconds,
                    "eval_seconds": result.seconds}  # fmt: skip
             rows.append({k: row[k] for k in ROW_FIELDS})
@@ -109,4 +109,36 @@ def run(
                 say(f"{spec} on {name}: MPJPE {row['mpjpe_mm']:.1f} mm, PA-MPJPE {row['pa_mpjpe_mm']:.1f} mm "
                     f"over {row['n']} samples ({row['failed']} failed), fit {fit_seconds:.0f} s, "
                     f"eval {result.seconds:.1f} s")  # fmt: skip
+    return rows
+
+
+def run_experiment(
+    experiment: Any,
+    *,
+    quick: bool = False,
+    seeds: Sequence[int] | None = None,
+    device: str = "cpu",
+    data_root: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run an experiment (``bench.experiments.Experiment``, a shipped name or a TOML path): every group for every
+    seed (``seeds`` overrides the file's). All groups' names are checked before the first one trains."""
+    from bench.experiments import Experiment, load_experiment
+
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    if quick:
+        exp = exp.quick_version()
+    for group in exp.groups:  # fail on any name before training anything
+        for spec in [*group.datasets, *group.train]:
+            parse_dataset_spec(spec)
+        for spec in group.methods:
+            _build(spec, MethodContext(device="cpu"))
+    say = progress or (lambda message: None)
+    say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), seeds {list(seeds or exp.seeds)}")
+    rows = []
+    for seed in seeds or exp.seeds:
+        for group in exp.groups:
+            found = run(group.methods, group.datasets, train=group.train, seed=seed, device=device, limit=group.limit,
+                        batch_size=group.batch_size, data_root=data_root, progress=progress)  # fmt: skip
+            rows.extend({**row, "experiment": exp.name} for row in found)
     return rows

@@ -80,9 +80,14 @@ def test_cuda_without_a_gpu_is_a_clear_error(root, capsys):
 
 
 def test_missing_selection_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["run", "-m", "proposed"])
-    assert exc.value.code == 2 and "-d/--dataset" in capsys.readouterr().err
+    assert main(["run", "-m", "proposed"]) == 2
+    assert "at least one -m and one -d" in capsys.readouterr().err
+    assert main(["run", "table2", "-m", "proposed"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["run", "-m", "proposed", "-d", "h36m", "--quick"]) == 2
+    assert "--quick applies to experiment files" in capsys.readouterr().err
+    assert main(["run", "-m", "proposed", "-d", "h36m", "--seeds", "0,x"]) == 2
+    assert "--seeds" in capsys.readouterr().err
 
 
 def test_list_shows_every_method_and_dataset_with_parameters_and_availability(root, capsys, monkeypatch):

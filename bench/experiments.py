@@ -1,0 +1,145 @@
+"""Experiment files: TOML descriptions of what to run, shipped in ``bench/experiments/`` and written by users in
+the same form.
+
+```toml
+title = "Table II: Human3.6M protocols 1 and 2"
+seeds = [0]                               # optional, default [0]
+
+[[group]]                                 # one or more: methods x datasets, trained on `train`
+methods = ["proposed[projection=d2s]"]
+datasets = ["h36m[protocol=p1]", "h36m[protocol=p2]"]
+train = ["h36m[split=train]"]             # optional, default none (each method's own default)
+limit = 256                               # optional: score at most this many samples per set
+batch_size = 64                           # optional: prediction batch size
+
+[quick]                                   # optional: what --quick changes
+limit = 100
+[quick.params.proposed]                   # parameter overrides per method family
+iterations = 300
+```
+
+Every key is checked: an unknown one is a ConfigError naming the key, where it is and the file. Names and
+settings inside the specs are checked by the runner before anything is trained.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigError
+from bench.method import format_spec, parse_spec
+
+__all__ = ["Experiment", "Group", "load_experiment", "shipped_experiments"]
+
+_TOP = {"title": str, "description": str, "seeds": list, "group": list, "quick": dict}
+_GROUP = {"methods": list, "datasets": list, "train": list, "limit": int, "batch_size": int}
+_QUICK = {"limit": int, "params": dict, "seeds": list}
+
+
+@dataclass(frozen=True)
+class Group:
+    methods: tuple[str, ...]
+    datasets: tuple[str, ...]
+    train: tuple[str, ...] = ()
+    limit: int | None = None
+    batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    path: Path
+    title: str
+    groups: tuple[Group, ...]
+    seeds: tuple[int, ...] = (0,)
+    description: str = ""
+    quick: dict[str, Any] = field(default_factory=dict)
+
+    def quick_version(self) -> Experiment:
+        """The experiment with its ``[quick]`` overrides applied (limit, seeds, parameters per method family)."""
+        params: dict[str, dict[str, Any]] = self.quick.get("params", {})
+
+        def method(spec: str) -> str:
+            name, values = parse_spec(spec)
+            return format_spec(name, {**values, **params.get(name, {})})
+
+        limit = self.quick.get("limit")
+        groups = tuple(
+            Group(methods=tuple(method(m) for m in g.methods), datasets=g.datasets, train=g.train,
+                  limit=g.limit if limit is None else (limit if g.limit is None else min(g.limit, limit)),
+                  batch_size=g.batch_size)  # fmt: skip
+            for g in self.groups
+        )
+        seeds = tuple(self.quick.get("seeds", self.seeds))
+        return Experiment(self.name, self.path, f"{self.title} (quick)", groups, seeds, self.description, {})
+
+
+def _experiments_dir() -> Path:
+    return Path(str(resources.files("bench") / "experiments"))
+
+
+def shipped_experiments() -> dict[str, Path]:
+    """Name -> path of the experiment files shipped with the package."""
+    return {p.stem: p for p in sorted(_experiments_dir().glob("*.toml"))}
+
+
+def _check_keys(table: dict, allowed: dict[str, type], where: str, path: Path) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            raise ConfigError(f"{path}: unknown key {key!r} in {where}; valid keys: {', '.join(allowed)}")
+        expected = allowed[key]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{path}: {where} key {key!r} must be a {expected.__name__}, got {value!r}")
+
+
+def _strings(values: list, key: str, where: str, path: Path) -> tuple[str, ...]:
+    if not values or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ConfigError(f"{path}: {where} key {key!r} must be a non-empty list of specs, got {values!r}")
+    return tuple(values)
+
+
+def load_experiment(name_or_path: str | Path) -> Experiment:
+    """A shipped experiment by name (``table2``) or a TOML file by path; every key checked (module docstring)."""
+    shipped = shipped_experiments()
+    path = Path(name_or_path)
+    if str(name_or_path) in shipped:
+        path = shipped[str(name_or_path)]
+    elif not path.is_file():
+        raise ConfigError(f"experiment {str(name_or_path)!r}: not a shipped experiment ({', '.join(shipped)}) "
+                          "and not a file")  # fmt: skip
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _check_keys(data, _TOP, "the top level", path)
+    if not data.get("group"):
+        raise ConfigError(f"{path}: no [[group]] table: an experiment needs at least one group of methods x datasets")
+    groups = []
+    for i, table in enumerate(data["group"], 1):
+        where = f"[[group]] {i}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: {where} must be a table")
+        _check_keys(table, _GROUP, where, path)
+        for key in ("methods", "datasets"):
+            if key not in table:
+                raise ConfigError(f"{path}: {where} has no {key!r} list")
+        groups.append(Group(
+            methods=_strings(table["methods"], "methods", where, path),
+            datasets=_strings(table["datasets"], "datasets", where, path),
+            train=tuple(table.get("train", ())) and _strings(table["train"], "train", where, path),
+            limit=table.get("limit"), batch_size=table.get("batch_size", 256),
+        ))  # fmt: skip
+    quick = data.get("quick", {})
+    _check_keys(quick, _QUICK, "[quick]", path)
+    for family, values in quick.get("params", {}).items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: [quick.params.{family}] must be a table of parameter = value")
+    seeds = data.get("seeds", [0])
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ConfigError(f"{path}: 'seeds' must be a non-empty list of integers, got {seeds!r}")
+    return Experiment(name=path.stem, path=path, title=data.get("title", path.stem), groups=tuple(groups),
+                      seeds=tuple(seeds), description=data.get("description", ""), quick=quick)  # fmt: skip

@@ -182,21 +182,27 @@ def run_command(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr, flush=True)
 
     seeds = _seeds(args.seeds)
+    out = Path(args.out).resolve()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+    models = out / "models"
     if args.experiment is not None:
         if args.method or args.dataset or args.train:
             raise ConfigError("run: give an experiment file or -m/-d/--train selections, not both")
+        progress(f"hmrbench: results and trained models under {out}")
         rows = run_experiment(args.experiment, quick=args.quick, seeds=seeds, device=args.device,
-                              data_root=args.data_root, progress=progress)  # fmt: skip
+                              data_root=args.data_root, models=models, force=args.force, progress=progress)  # fmt: skip
     else:
         if not args.method or not args.dataset:
             raise ConfigError("run: give an experiment (e.g. 'hmrbench run table2') or at least one -m and one -d")
         if args.quick:
             raise ConfigError("run: --quick applies to experiment files (their [quick] table)")
+        progress(f"hmrbench: results and trained models under {out}")
         rows = []
         for seed in seeds or (0,):
             rows += run(args.method, args.dataset, train=args.train or (), seed=seed, device=args.device,
-                        limit=args.limit, batch_size=args.batch_size, data_root=args.data_root,
-                        progress=progress)  # fmt: skip
+                        limit=args.limit, batch_size=args.batch_size, data_root=args.data_root, models=models,
+                        force=args.force, progress=progress)  # fmt: skip
     shown = ("method", "dataset", "seed", "mpjpe_mm", "pa_mpjpe_mm", "n", "failed", "skipped")
     table = [shown] + [tuple(_format(r[k]) for k in shown) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(shown))]
@@ -205,17 +211,17 @@ def run_command(args: argparse.Namespace) -> int:
     if any(r["synthetic"] for r in rows):
         print("\nSYNTHETIC: these numbers come from hmrbench's embedded synthetic data (and model, unless a real "
               "SMPL-X was given); they are not comparable with the paper's.")  # fmt: skip
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=ROW_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(buf.getvalue())
-        os.replace(tmp, out)  # atomic: a reader never sees half a file
-        print(f"rows written to {out}", file=sys.stderr)
+    name = Path(args.experiment).stem if args.experiment is not None else "run"
+    path = out / f"{name}{'-quick' if args.quick else ''}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=ROW_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(buf.getvalue())
+    os.replace(tmp, path)  # atomic: a reader never sees half a file
+    progress(f"rows written to {path}")
     return 0
 
 
@@ -262,7 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--limit", type=int, default=None, help="score at most N samples per set, evenly spaced")
     run_p.add_argument("--batch-size", type=int, default=256, help="prediction batch size (default 256)")
     run_p.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
-    run_p.add_argument("--out", default=None, help="write the rows as CSV here")
+    run_p.add_argument("--out", default="hmrbench-results", metavar="DIR",
+                       help="folder for the rows (NAME.csv) and trained models (models/), default ./hmrbench-results")
+    run_p.add_argument("--force", action="store_true", help="retrain even when a model with the same training key "
+                       "is in DIR/models")  # fmt: skip
     run_p.set_defaults(func=run_command)
 
     data = verbs.add_parser("data", help="datasets: list them, write synthetic sets, check a data root")

@@ -10,22 +10,25 @@ settings, ``bench.registry.load_dataset``), e.g. ``proposed[projection=wpp]`` or
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.errors import ConfigError
 from bench.evaluate import evaluate
-from bench.method import MethodContext, parse_spec
+from bench.method import MethodContext, config_hash, parse_spec
 from bench.registry import check_dataset_settings, create_method, load_dataset
 from bench.samples import SampleSet
 
-__all__ = ["ROW_FIELDS", "load_dataset_spec", "parse_dataset_spec", "run", "run_experiment"]
+__all__ = ["ROW_FIELDS", "load_dataset_spec", "parse_dataset_spec", "run", "run_experiment", "training_key"]
 
 ROW_FIELDS = ("experiment", "method", "dataset", "train", "seed", "device", "mpjpe_mm", "pa_mpjpe_mm", "n",
-              "samples", "failed", "skipped", "synthetic", "protocol", "fit_seconds", "eval_seconds")  # fmt: skip
+              "samples", "failed", "skipped", "model_cached", "synthetic", "protocol", "fit_seconds",
+              "eval_seconds")  # fmt: skip
 
 
 def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -52,6 +55,19 @@ def load_dataset_spec(spec: str, *, data_root: Any = None, seed: int = 0, limit:
     return samples
 
 
+def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model_path: Any = None) -> str:
+    """Hash of everything a trained model depends on: the method's resolved config, the seed, the training sets
+    (spec, source, synthetic or not, size) and the body model file (its sha256)."""
+    from bench.body_model import load_body_model
+
+    return config_hash({
+        "family": getattr(method, "family", getattr(method, "name", "")), "config": dict(method.config), "seed": seed,
+        "train": {spec: [str(s.info.get("source", "")), bool(s.info.get("synthetic", False)), len(s)]
+                  for spec, s in sorted(train_sets.items())},
+        "body_model": load_body_model(model_path).source.sha256,
+    })  # fmt: skip
+
+
 def _build(spec: str, context: MethodContext) -> Any:
     try:
         return create_method(spec, context)
@@ -69,13 +85,16 @@ def run(
     limit: int | None = None,
     batch_size: int = 256,
     data_root: Any = None,
+    models: Any = None,
+    force: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every method in ``methods`` on the ``train`` sets and score it on every set of ``datasets``.
 
     All names are checked (methods built, sets loaded) before any training starts. Returns rows with
     ``ROW_FIELDS`` (errors in mm over the scored samples; ``skipped`` holds the method's reason when it cannot run
-    on a set).
+    on a set). ``models``: a folder of trained models; a method whose training key (``training_key``) is there is
+    loaded instead of trained (``force`` retrains), and each newly trained one is saved there.
     """
     if not methods or not datasets:
         raise ConfigError("run: give at least one method and one dataset")
@@ -94,13 +113,27 @@ def run(
     rows = []
     for spec, method in built:
         start = time.perf_counter()
-        method.fit(train_sets)
+        path = None
+        if models is not None:
+            key = training_key(method, train_sets, seed, context.model_path)
+            path = Path(models) / f"{getattr(method, 'family', spec.split('[')[0])}-{key[:16]}.model"
+        cached = path is not None and path.is_file() and not force
+        if cached:
+            method.load(path)
+            say(f"{spec}: loaded the trained model {path} (same training key; --force retrains)")
+        else:
+            method.fit(train_sets)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(path.name + ".tmp")
+                method.save(tmp)
+                os.replace(tmp, path)  # atomic: an interrupted save never looks finished
         fit_seconds = time.perf_counter() - start
         for name, samples in eval_sets.items():
             result = evaluate(method, samples, batch_size=batch_size, device=device, progress=progress)
             row = {**result.summary(), "experiment": "", "method": spec, "dataset": name, "train": ",".join(train),
                    "seed": seed, "device": device, "synthetic": bool(samples.info.get("synthetic", False)),
-                   "protocol": samples.info.get("protocol", ""), "fit_seconds": fit_seconds,
+                   "protocol": samples.info.get("protocol", ""), "fit_seconds": fit_seconds, "model_cached": cached,
                    "eval_seconds": result.seconds}  # fmt: skip
             rows.append({k: row[k] for k in ROW_FIELDS})
             if result.skipped:
@@ -119,6 +152,8 @@ def run_experiment(
     seeds: Sequence[int] | None = None,
     device: str = "cpu",
     data_root: Any = None,
+    models: Any = None,
+    force: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run an experiment (``bench.experiments.Experiment``, a shipped name or a TOML path): every group for every
@@ -139,6 +174,7 @@ def run_experiment(
     for seed in seeds or exp.seeds:
         for group in exp.groups:
             found = run(group.methods, group.datasets, train=group.train, seed=seed, device=device, limit=group.limit,
-                        batch_size=group.batch_size, data_root=data_root, progress=progress)  # fmt: skip
+                        batch_size=group.batch_size, data_root=data_root, models=models, force=force,
+                        progress=progress)  # fmt: skip
             rows.extend({**row, "experiment": exp.name} for row in found)
     return rows

@@ -60,8 +60,8 @@ limit = 3
 [quick.params.proposed]
 iterations = 2
 """)
-    out = tmp_path / "rows.csv"
-    assert main(["run", str(path), "--quick", "--seeds", "0,1", "--data-root", str(root), "--out", str(out)]) == 0
+    assert main(["run", str(path), "--quick", "--seeds", "0,1", "--data-root", str(root), "--out", str(tmp_path)]) == 0
+    out = tmp_path / "mine-quick.csv"
     assert "experiment mine" in capsys.readouterr().err
     rows = list(csv.DictReader(out.open()))
     assert [(r["experiment"], r["seed"], r["n"]) for r in rows] == [("mine", "0", "3"), ("mine", "1", "3")]

@@ -26,10 +26,10 @@ def root(tmp_path_factory, embedded_cache):
 
 
 def test_run_trains_scores_and_labels_synthetic_results(root, tmp_path, capsys):
-    out = tmp_path / "rows" / "run.csv"
     argv = ["run", "-m", TINY_PROPOSED, "-d", "h36m", "-d", "stb", "--train", "h36m[split=train]",
-            "--data-root", str(root), "--limit", "5", "--out", str(out)]  # fmt: skip
+            "--data-root", str(root), "--limit", "5", "--out", str(tmp_path / "res")]  # fmt: skip
     assert main(argv) == 0
+    out = tmp_path / "res" / "run.csv"
     captured = capsys.readouterr()
     assert "SYNTHETIC" in captured.out and "mpjpe_mm" in captured.out
     assert "it 3/6" in captured.err and "MPJPE" in captured.err  # training progress and a summary per row
@@ -39,6 +39,16 @@ def test_run_trains_scores_and_labels_synthetic_results(root, tmp_path, capsys):
     assert h36m["n"] == "5" and np.isfinite(float(h36m["mpjpe_mm"])) and float(h36m["pa_mpjpe_mm"]) > 0
     assert h36m["synthetic"] == "True" and "limit=5 of" in h36m["protocol"] and h36m["train"] == "h36m[split=train]"
     assert "no body keypoints" in stb["skipped"] and stb["n"] == "0"  # a skipped row, not a crash
+    assert f"results and trained models under {tmp_path / 'res'}" in captured.err
+
+    # a second invocation loads the trained model (same training key) instead of training, same numbers
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "loaded the trained model" in err and "it 3/6" not in err
+    again = list(csv.DictReader(out.open()))
+    assert again[0]["mpjpe_mm"] == h36m["mpjpe_mm"] and again[0]["model_cached"] == "True"
+    assert h36m["model_cached"] == "False" and len(list((tmp_path / "res" / "models").glob("*.model"))) == 1
+    assert main([*argv, "--force"]) == 0 and "it 3/6" in capsys.readouterr().err  # --force retrains
 
 
 def test_same_config_and_seed_give_the_same_numbers(root):

@@ -268,8 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--limit", type=int, default=None, help="score at most N samples per set, evenly spaced")
     run_p.add_argument("--batch-size", type=int, default=256, help="prediction batch size (default 256)")
     run_p.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
-    run_p.add_argument("--out", default="hmrbench-results", metavar="DIR",
-                       help="folder for the rows (NAME.csv) and trained models (models/), default ./hmrbench-results")
+    run_p.add_argument("--out", default="hmrbench-out", metavar="DIR",
+                       help="folder for the rows (NAME.csv) and trained models (models/), default ./hmrbench-out")
     run_p.add_argument("--force", action="store_true", help="retrain even when a model with the same training key "
                        "is in DIR/models")  # fmt: skip
     run_p.set_defaults(func=run_command)

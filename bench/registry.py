@@ -266,10 +266,11 @@ def get_method(name: str) -> MethodSpec:
         raise ConfigError(f"unknown method {name!r}; registered methods: {', '.join(sorted(_METHODS))}") from None
 
 
-def create_method(spec: str, context: Any = None, **overrides: Any) -> Any:
-    """Build a method from ``'name'`` or ``'name[k=v,...]'`` (``bench.method.parse_spec``) plus ``overrides``;
-    an unknown parameter is a ConfigError listing the valid ones."""
-    from bench.method import MethodContext, parse_spec
+def check_method_spec(spec: str, **overrides: Any) -> tuple[MethodSpec, dict[str, Any]]:
+    """``'name[k=v,...]'`` (``bench.method.parse_spec``) plus ``overrides`` -> the registered method and its
+    parameters, after checking the name and the parameter names (ConfigError listing the valid ones); nothing is
+    built, so values are checked by the factory."""
+    from bench.method import parse_spec
 
     try:
         name, params = parse_spec(spec)
@@ -281,4 +282,12 @@ def create_method(spec: str, context: Any = None, **overrides: Any) -> Any:
     if unknown:
         valid = ", ".join(f"{k}={v!r}" for k, v in entry.params.items()) or "none"
         raise ConfigError(f"method {name!r}: unknown parameter(s) {unknown}; valid parameters: {valid}")
+    return entry, params
+
+
+def create_method(spec: str, context: Any = None, **overrides: Any) -> Any:
+    """Build a method from ``'name'`` or ``'name[k=v,...]'`` plus ``overrides`` (:func:`check_method_spec`)."""
+    from bench.method import MethodContext
+
+    entry, params = check_method_spec(spec, **overrides)
     return entry.factory(context if context is not None else MethodContext(), **params)

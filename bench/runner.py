@@ -21,7 +21,7 @@ import numpy as np
 from bench.errors import ConfigError
 from bench.evaluate import evaluate
 from bench.method import MethodContext, config_hash, parse_spec
-from bench.registry import check_dataset_settings, create_method, load_dataset
+from bench.registry import check_dataset_settings, check_method_spec, create_method, load_dataset
 from bench.samples import SampleSet
 
 __all__ = ["ROW_FIELDS", "load_dataset_spec", "parse_dataset_spec", "run", "run_experiment", "training_key"]
@@ -58,13 +58,13 @@ def load_dataset_spec(spec: str, *, data_root: Any = None, seed: int = 0, limit:
 def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model_path: Any = None) -> str:
     """Hash of everything a trained model depends on: the method's resolved config, the seed, the training sets
     (spec, source, synthetic or not, size) and the body model file (its sha256)."""
-    from bench.body_model import load_body_model
+    from bench.body_model import resolve_model
 
     return config_hash({
         "family": getattr(method, "family", getattr(method, "name", "")), "config": dict(method.config), "seed": seed,
         "train": {spec: [str(s.info.get("source", "")), bool(s.info.get("synthetic", False)), len(s)]
                   for spec, s in sorted(train_sets.items())},
-        "body_model": load_body_model(model_path).source.sha256,
+        "body_model": resolve_model(model_path).sha256,  # the file's hash, without building the model again
     })  # fmt: skip
 
 
@@ -163,11 +163,11 @@ def run_experiment(
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     if quick:
         exp = exp.quick_version()
-    for group in exp.groups:  # fail on any name before training anything
+    for group in exp.groups:  # fail on any name before training anything (values: when the group is built)
         for spec in [*group.datasets, *group.train]:
             parse_dataset_spec(spec)
         for spec in group.methods:
-            _build(spec, MethodContext(device="cpu"))
+            check_method_spec(spec)
     say = progress or (lambda message: None)
     say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), seeds {list(seeds or exp.seeds)}")
     rows = []

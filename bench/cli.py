@@ -170,59 +170,105 @@ def _seeds(text: str | None) -> tuple[int, ...] | None:
     return seeds
 
 
-def run_command(args: argparse.Namespace) -> int:
-    import csv
-    import io
-    import os
-
+def _out_folder(text: str) -> Path:
     from bench.errors import ConfigError
-    from bench.runner import ROW_FIELDS, run, run_experiment
 
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    seeds = _seeds(args.seeds)
-    out = Path(args.out).resolve()
+    out = Path(text).resolve()
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a folder")
-    models = out / "models"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _tracker(out: Path, uri: str | None):  # noqa: ANN202
+    """The connected tracking store (fails fast, naming the URI, when it cannot be reached)."""
+    from bench.tracking import Tracker
+
+    tracker = Tracker(out, uri).connect()
+    _progress(f"hmrbench: results, trained models and reports under {out}")
+    _progress(f"hmrbench: tracking store {tracker.uri}" + (f" (view it: mlflow ui --backend-store-uri {tracker.uri})"
+                                                           if tracker.local else ""))  # fmt: skip
+    return tracker
+
+
+def print_rows(rows: list[dict]) -> None:
+    """The overall MPJPE / PA-MPJPE per variant, dataset and seed, with the synthetic banner when it applies."""
+    table: dict[tuple, dict] = {}
+    for r in rows:
+        if r["view"] == "all" and r["group"] == "all" and r["bin"] == "all" and r["metric"] != "seconds_per_image":
+            cell = table.setdefault((r["variant"], r["dataset"], r["seed"]), {"n": r["n"], "failed": r["failed"],
+                                                                               "skipped": r["skip_reason"]})
+            cell[r["metric"]] = r["value"]
+    shown = ("variant", "dataset", "seed", "mpjpe_mm", "pa_mpjpe_mm", "n", "failed", "skipped")
+    lines = [shown] + [tuple(_format(v) for v in (*key, c.get("mpjpe_mm"), c.get("pa_mpjpe_mm"), c["n"], c["failed"],
+                                                   c["skipped"])) for key, c in table.items()]  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(shown))]
+    for line in lines:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    if any(str(r["synthetic"]) == "True" for r in rows):
+        print("\nSYNTHETIC: these numbers come from hmrbench's embedded synthetic data (and model, unless a real "
+              "SMPL-X was given); they are not comparable with the paper's.")  # fmt: skip
+
+
+class _RowsFile:
+    """The rows CSV of an invocation, rewritten (atomically) after every finished unit: nothing finished is lost
+    when a later unit fails or the process is stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.rows = path, []
+
+    def __call__(self, unit) -> None:  # noqa: ANN001
+        from bench.results import ROW_FIELDS, write_table
+
+        self.rows += unit.rows
+        if self.rows:
+            write_table(self.rows, ROW_FIELDS, self.path)
+
+
+def _finish(results, rows_file: _RowsFile) -> int:  # noqa: ANN001
+    print_rows(results.rows)
+    _progress(f"rows written to {rows_file.path} ({results.redone} unit(s) run, {results.reused} taken from the "
+              "store)")  # fmt: skip
+    if results.failures:
+        for name, error in results.failures:
+            _progress(f"hmrbench: FAILED unit {name}: {error}")
+        _progress(f"hmrbench: {len(results.failures)} unit(s) failed (recorded in the tracking store); run the same "
+                  "command again to retry them")  # fmt: skip
+        return 1
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from bench.errors import ConfigError
+    from bench.runner import Results, run, run_experiment
+
+    seeds = _seeds(args.seeds)
     if args.experiment is not None:
         if args.method or args.dataset or args.train:
             raise ConfigError("run: give an experiment file or -m/-d/--train selections, not both")
-        progress(f"hmrbench: results and trained models under {out}")
-        rows = run_experiment(args.experiment, quick=args.quick, seeds=seeds, device=args.device,
-                              data_root=args.data_root, models=models, force=args.force, progress=progress)  # fmt: skip
     else:
         if not args.method or not args.dataset:
             raise ConfigError("run: give an experiment (e.g. 'hmrbench run table2') or at least one -m and one -d")
         if args.quick:
             raise ConfigError("run: --quick applies to experiment files (their [quick] table)")
-        progress(f"hmrbench: results and trained models under {out}")
-        rows = []
-        for seed in seeds or (0,):
-            rows += run(args.method, args.dataset, train=args.train or (), seed=seed, device=args.device,
-                        limit=args.limit, batch_size=args.batch_size, data_root=args.data_root, models=models,
-                        force=args.force, progress=progress)  # fmt: skip
-    shown = ("method", "dataset", "seed", "mpjpe_mm", "pa_mpjpe_mm", "n", "failed", "skipped")
-    table = [shown] + [tuple(_format(r[k]) for k in shown) for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(shown))]
-    for line in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
-    if any(r["synthetic"] for r in rows):
-        print("\nSYNTHETIC: these numbers come from hmrbench's embedded synthetic data (and model, unless a real "
-              "SMPL-X was given); they are not comparable with the paper's.")  # fmt: skip
+    out = _out_folder(args.out)
+    tracker = _tracker(out, args.tracking_uri)
     name = Path(args.experiment).stem if args.experiment is not None else "run"
-    path = out / f"{name}{'-quick' if args.quick else ''}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=ROW_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)  # atomic: a reader never sees half a file
-    progress(f"rows written to {path}")
-    return 0
+    rows_file = _RowsFile(out / f"{name}{'-quick' if args.quick else ''}.csv")
+    common = {"device": args.device, "data_root": args.data_root, "models": out / "models", "force": args.force,
+              "progress": _progress, "tracker": tracker, "sink": rows_file}  # fmt: skip
+    if args.experiment is not None:
+        results = run_experiment(args.experiment, quick=args.quick, seeds=seeds, **common)
+    else:
+        results = Results()
+        for seed in seeds or (0,):
+            results.extend(run(args.method, args.dataset, train=args.train or (), seed=seed, limit=args.limit,
+                               batch_size=args.batch_size, **common))  # fmt: skip
+    return _finish(results, rows_file)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -269,9 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--batch-size", type=int, default=256, help="prediction batch size (default 256)")
     run_p.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
     run_p.add_argument("--out", default="hmrbench-out", metavar="DIR",
-                       help="folder for the rows (NAME.csv) and trained models (models/), default ./hmrbench-out")
-    run_p.add_argument("--force", action="store_true", help="retrain even when a model with the same training key "
-                       "is in DIR/models")  # fmt: skip
+                       help="folder for everything a run writes: rows (NAME.csv), trained models (models/), the "
+                       "tracking store (mlflow.db, mlartifacts/); default ./hmrbench-out")
+    run_p.add_argument("--tracking-uri", default=None, metavar="URI",
+                       help="MLflow tracking URI (default $MLFLOW_TRACKING_URI, else sqlite under --out)")
+    run_p.add_argument("--force", action="store_true", help="redo finished units and retrain models that are "
+                       "already in DIR/models")  # fmt: skip
     run_p.set_defaults(func=run_command)
 
     data = verbs.add_parser("data", help="datasets: list them, write synthetic sets, check a data root")

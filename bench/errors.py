@@ -15,3 +15,7 @@ class DataFileError(HmrbenchError):
 
 class ConfigError(HmrbenchError):
     """An unknown name (method, dataset, setting) or a setting value out of range; the message lists valid ones."""
+
+
+class TrackingError(HmrbenchError):
+    """The tracking store (MLflow) cannot be reached or written; the message names the URI."""

@@ -10,6 +10,10 @@ joints: ``info['eval_joints']`` that are valid in the ground truth and can be fo
 
 A sample the method reports failed (``Prediction.failed``) or whose prediction is not finite gets NaN errors and
 is counted in ``failed``; the means run over the scored samples and say how many they are (``n``).
+
+Per joint, both errors are kept (``joint_mpjpe``, ``joint_pa_mpjpe``: the PA alignment is fitted on all scored
+joints, then read per joint), with each sample's camera distance (``distance``: the norm of the ground-truth root
+in the camera frame, metres), so that ``bench.results`` can slice by view, joint group and distance.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.alignment import root_align
-from bench.metrics import mpjpe, pa_mpjpe
+from bench.alignment import root_align, similarity_align
+from bench.metrics import joint_errors
 from bench.regressors import skeleton_from_smplx
 from bench.samples import SampleSet
 from bench.skeletons import get_skeleton
@@ -42,6 +46,9 @@ class Evaluation:
     mpjpe: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pa_mpjpe: np.ndarray = field(default_factory=lambda: np.zeros(0))
     failed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    joint_mpjpe: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (N, J) m, NaN where not scored
+    joint_pa_mpjpe: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    distance: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,) m, NaN where the root is invalid
     seconds: float = 0.0
     skipped: str | None = None
 
@@ -86,9 +93,10 @@ def evaluate(
         raise ValueError(f"{samples.name}: info['root_joints'] is empty; cannot root-align")
     scored = torch.zeros(len(skeleton.joints), dtype=torch.bool)
     scored[_indices(skeleton, samples.info.get("eval_joints", skeleton.joints))] = True
-    n = len(samples)
-    errs = np.full(n, np.nan)
-    pa_errs = np.full(n, np.nan)
+    n, J = len(samples), len(skeleton.joints)
+    errs, pa_errs = np.full(n, np.nan), np.full(n, np.nan)
+    joint_errs, joint_pa = np.full((n, J), np.nan), np.full((n, J), np.nan)
+    distance = np.full(n, np.nan)
     failed = np.zeros(n, bool)
     start = time.perf_counter()
     done = 0
@@ -101,12 +109,25 @@ def evaluate(
         root_ok = batch.joints3d_valid.cpu()[:, root].all(1)
         p = root_align(joints, joints[:, root].mean(1))
         g = root_align(gt, gt[:, root].mean(1))
-        e = torch.where(bad | ~root_ok, torch.nan, mpjpe(p, g, mask))
-        pa = torch.where(bad, torch.nan, pa_mpjpe(torch.nan_to_num(joints), gt, mask))
+        keep = mask & ~(bad | ~root_ok)[:, None]
+        je = torch.where(keep, joint_errors(p, g), torch.nan)
+        aligned = similarity_align(torch.nan_to_num(joints), gt, mask)
+        jpa = torch.where(mask & ~bad[:, None], joint_errors(aligned, gt), torch.nan)
         idx = batch.index.numpy()
-        errs[idx], pa_errs[idx], failed[idx] = e.numpy(), pa.numpy(), bad.numpy()
+        errs[idx], pa_errs[idx], failed[idx] = _row_mean(je), _row_mean(jpa), bad.numpy()
+        joint_errs[idx], joint_pa[idx] = je.numpy(), jpa.numpy()
+        distance[idx] = torch.where(root_ok, gt[:, root].mean(1).norm(dim=-1), torch.nan).numpy()
         done += len(idx)
         if progress is not None:
             progress(f"{name} on {samples.name}: {done}/{n} samples")
     return Evaluation(dataset=samples.name, method=name, n_samples=n, mpjpe=errs, pa_mpjpe=pa_errs, failed=failed,
+                      joint_mpjpe=joint_errs, joint_pa_mpjpe=joint_pa, distance=distance,
                       seconds=time.perf_counter() - start)  # fmt: skip
+
+
+def _row_mean(errors: torch.Tensor) -> np.ndarray:
+    """Mean over the finite entries of each row; NaN for a row with none (a sample not scored)."""
+    ok = torch.isfinite(errors)
+    count = ok.sum(1)
+    total = torch.where(ok, errors, 0.0).sum(1)
+    return torch.where(count > 0, total / count.clamp_min(1), torch.nan).numpy()

@@ -47,6 +47,7 @@ class Group:
     train: tuple[str, ...] = ()
     limit: int | None = None
     batch_size: int = 256
+    variants: tuple[str, ...] = ()  # the method specs as written in the file (``methods`` after --quick overrides)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Experiment:
         groups = tuple(
             Group(methods=tuple(method(m) for m in g.methods), datasets=g.datasets, train=g.train,
                   limit=g.limit if limit is None else (limit if g.limit is None else min(g.limit, limit)),
-                  batch_size=g.batch_size)  # fmt: skip
+                  batch_size=g.batch_size, variants=g.variants or g.methods)  # fmt: skip
             for g in self.groups
         )
         seeds = tuple(self.quick.get("seeds", self.seeds))

@@ -1,8 +1,15 @@
-"""Runs: build each method, train it (``fit``) on the training sets, score it on every evaluation set
-(``bench.evaluate``) and return one tidy row per (method, dataset).
+"""Runs: expand methods x datasets x seeds into units, train (or load) each unit's model, score it on every
+evaluation set (``bench.evaluate``) and return tidy rows (``bench.results``).
 
-This is the runner's first form: selections on the command line or in Python, results returned (and written to a
-CSV by the CLI); experiment files, MLflow tracking, resuming and seeds sweeps build on it.
+A **unit** is one method spec trained on its training sets for one seed and scored on a group's evaluation sets.
+Its key (``unit_key``) hashes everything its numbers depend on: the experiment, the method's resolved config, the
+seed, the training and evaluation sets (spec, source, size), the limit and batch size, the device and the body
+model. With a tracker (``bench.tracking``):
+
+- a unit whose key already has a FINISHED run is not redone: its rows come from the store (``force`` redoes it);
+- each unit is a child run with its params, metrics, tags and artifacts (rows, per-sample errors, model weights);
+- a unit that raises is recorded FAILED and the others go on (``Results.failures``); an interrupted one is
+  recorded KILLED, and the next invocation redoes it (models already trained are loaded from ``models``).
 
 Selections are ``name[k=v,...]`` specs for methods (``bench.registry.create_method``) and datasets (the adapter's
 settings, ``bench.registry.load_dataset``), e.g. ``proposed[projection=wpp]`` or ``h36m[split=train]``.
@@ -11,24 +18,48 @@ settings, ``bench.registry.load_dataset``), e.g. ``proposed[projection=wpp]`` or
 from __future__ import annotations
 
 import os
+import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, TrackingError
 from bench.evaluate import evaluate
 from bench.method import MethodContext, config_hash, parse_spec
 from bench.registry import check_dataset_settings, check_method_spec, create_method, load_dataset
+from bench.results import ROW_FIELDS, SAMPLE_FIELDS, evaluation_rows, per_sample_frame, write_table
 from bench.samples import SampleSet
 
-__all__ = ["ROW_FIELDS", "load_dataset_spec", "parse_dataset_spec", "run", "run_experiment", "training_key"]
+__all__ = ["ROW_FIELDS", "Results", "load_dataset_spec", "parse_dataset_spec", "run", "run_experiment",
+           "training_key", "unit_key"]  # fmt: skip
 
-ROW_FIELDS = ("experiment", "method", "dataset", "train", "seed", "device", "mpjpe_mm", "pa_mpjpe_mm", "n",
-              "samples", "failed", "skipped", "model_cached", "synthetic", "protocol", "fit_seconds",
-              "eval_seconds")  # fmt: skip
+
+@dataclass
+class Results:
+    """What a run returns: tidy rows (``bench.results.ROW_FIELDS``), per-sample error columns (one dict of
+    arrays per scored set), and the units that failed as (unit name, error text)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    redone: int = 0
+    reused: int = 0
+
+    def extend(self, other: Results) -> None:
+        self.rows += other.rows
+        self.samples += other.samples
+        self.failures += other.failures
+        self.redone += other.redone
+        self.reused += other.reused
+
+    def overall(self) -> list[dict[str, Any]]:
+        """The overall rows (no view, group or distance slice)."""
+        return [r for r in self.rows if r["view"] == "all" and r["group"] == "all" and r["bin"] == "all"]
 
 
 def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -68,11 +99,60 @@ def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model
     })  # fmt: skip
 
 
+def unit_key(experiment: str, method: Any, seed: int, train_sets: dict[str, SampleSet],
+             eval_sets: dict[str, SampleSet], limit: int | None, batch_size: int, device: str,
+             model_path: Any = None) -> str:  # fmt: skip
+    """Hash of everything a unit's rows depend on (module docstring)."""
+    describe = lambda sets: {spec: [str(s.info.get("source", "")), bool(s.info.get("synthetic", False)), len(s)]  # noqa: E731
+                             for spec, s in sorted(sets.items())}  # fmt: skip
+    return config_hash({
+        "experiment": experiment, "training": training_key(method, train_sets, seed, model_path),
+        "eval": describe(eval_sets), "limit": limit, "batch_size": batch_size, "device": str(device),
+    })  # fmt: skip
+
+
 def _build(spec: str, context: MethodContext) -> Any:
     try:
         return create_method(spec, context)
     except (TypeError, ValueError) as exc:  # a factory's own check of a value (e.g. projection=xyz)
         raise ConfigError(f"method {spec!r}: {exc}") from None
+
+
+def _check_device(device: str) -> None:
+    if str(device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r}: CUDA is not available here (torch {torch.__version__}); use cpu")
+
+
+def _metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """MLflow metric names for rows: metric/dataset[/view/V | /group/G | /distance/B]."""
+    out = {}
+    for r in rows:
+        where = next((f"/{k}/{r[k]}" for k in ("view", "group", "bin") if r[k] != "all"), "")
+        out[f"{r['metric']}/{r['dataset']}{where.replace('/bin/', '/distance/')}"] = r["value"]
+    return out
+
+
+def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed: int, context: MethodContext,
+                 models: Any, force: bool, say: Callable[[str], None]) -> tuple[bool, Path | None]:  # fmt: skip
+    """Load the cached model with the same training key (unless ``force``), else train and save it atomically."""
+    path = None
+    if models is not None:
+        key = training_key(method, train_sets, seed, context.model_path)
+        path = Path(models) / f"{getattr(method, 'family', spec.split('[')[0])}-{key[:16]}.model"
+    if path is not None and path.is_file() and not force:
+        method.load(path)
+        say(f"{spec}: loaded the trained model {path} (same training key; --force retrains)")
+        return True, path
+    method.fit(train_sets)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        method.save(tmp)
+        os.replace(tmp, path)  # atomic: an interrupted save never looks finished
+    return False, path
 
 
 def run(
@@ -88,61 +168,123 @@ def run(
     models: Any = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Train every method in ``methods`` on the ``train`` sets and score it on every set of ``datasets``.
+    experiment: str = "run",
+    variants: Sequence[str] | None = None,
+    tracker: Any = None,
+    parent: str | None = None,
+    sink: Callable[[Results], None] | None = None,
+) -> Results:
+    """Train every method in ``methods`` on the ``train`` sets and score it on every set of ``datasets``: one unit
+    per method (module docstring).
 
-    All names are checked (methods built, sets loaded) before any training starts. Returns rows with
-    ``ROW_FIELDS`` (errors in mm over the scored samples; ``skipped`` holds the method's reason when it cannot run
-    on a set). ``models``: a folder of trained models; a method whose training key (``training_key``) is there is
-    loaded instead of trained (``force`` retrains), and each newly trained one is saved there.
+    All names are checked (methods built, sets loaded) before any training starts. ``variants``: the specs as the
+    user wrote them (rows carry them; default ``methods``). ``models``: a folder of trained models, loaded by
+    training key instead of retraining (``force`` retrains). ``tracker``: a connected ``bench.tracking.Tracker``
+    (finished units are taken from it; ``parent`` is the experiment's run). ``sink`` gets each finished unit's
+    results as soon as they exist.
     """
+    from bench.tracking import environment_tags
+
     if not methods or not datasets:
         raise ConfigError("run: give at least one method and one dataset")
+    variants = list(variants or methods)
     say = progress or (lambda message: None)
-    if str(device).startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r}: CUDA is not available here (torch {torch.__version__}); use cpu")
+    _check_device(device)
     for spec in [*datasets, *train]:  # every name and setting key, before anything is built or written
         parse_dataset_spec(spec)
     context = MethodContext(device=device, seed=seed, progress=progress)
     built = [(spec, _build(spec, context)) for spec in methods]
     eval_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=seed, limit=limit) for spec in datasets}
     train_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=seed) for spec in train}
-    rows = []
-    for spec, method in built:
-        start = time.perf_counter()
-        path = None
-        if models is not None:
-            key = training_key(method, train_sets, seed, context.model_path)
-            path = Path(models) / f"{getattr(method, 'family', spec.split('[')[0])}-{key[:16]}.model"
-        cached = path is not None and path.is_file() and not force
-        if cached:
-            method.load(path)
-            say(f"{spec}: loaded the trained model {path} (same training key; --force retrains)")
-        else:
-            method.fit(train_sets)
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.name + ".tmp")
-                method.save(tmp)
-                os.replace(tmp, path)  # atomic: an interrupted save never looks finished
-        fit_seconds = time.perf_counter() - start
-        for name, samples in eval_sets.items():
-            result = evaluate(method, samples, batch_size=batch_size, device=device, progress=progress)
-            row = {**result.summary(), "experiment": "", "method": spec, "dataset": name, "train": ",".join(train),
-                   "seed": seed, "device": device, "synthetic": bool(samples.info.get("synthetic", False)),
-                   "protocol": samples.info.get("protocol", ""), "fit_seconds": fit_seconds, "model_cached": cached,
-                   "eval_seconds": result.seconds}  # fmt: skip
-            rows.append({k: row[k] for k in ROW_FIELDS})
-            if result.skipped:
-                say(f"{spec} on {name}: skipped ({result.skipped})")
-            else:
-                say(f"{spec} on {name}: MPJPE {row['mpjpe_mm']:.1f} mm, PA-MPJPE {row['pa_mpjpe_mm']:.1f} mm "
-                    f"over {row['n']} samples ({row['failed']} failed), fit {fit_seconds:.0f} s, "
-                    f"eval {result.seconds:.1f} s")  # fmt: skip
-    return rows
+    env = environment_tags(device)
+    results = Results()
+    for (spec, method), variant in zip(built, variants, strict=True):
+        key = unit_key(experiment, method, seed, train_sets, eval_sets, limit, batch_size, device, context.model_path)
+        name = f"{experiment}: {variant} seed {seed}"
+        unit = Results()
+        run_id = None
+        if tracker is not None:
+            done = None if force else tracker.finished_unit(key)
+            if done is not None:
+                rows, samples = tracker.load_tables([done])
+                unit.rows = rows.to_dict("records")
+                unit.samples = [{k: samples[k].to_numpy() for k in samples.columns}] if len(samples) else []
+                unit.reused = 1
+                say(f"{name}: finished earlier (MLflow run {done}); not redone (--force redoes it)")
+                results.extend(unit)
+                if sink is not None:
+                    sink(unit)
+                continue
+            if tracker.mark_abandoned(key):
+                say(f"{name}: an earlier attempt stopped before it finished (marked KILLED); redoing it")
+            sources = {s: str(v.info.get("source", "")) for s, v in {**eval_sets, **train_sets}.items()}
+            tags = {**env, "hmrbench.unit": key, "hmrbench.experiment": experiment, "hmrbench.variant": variant,
+                    "synthetic": str(any(v.info.get("synthetic", False) for v in eval_sets.values())).lower(),
+                    "model_sha256": _model_sha(context.model_path),
+                    **{f"protocol.{s}": str(v.info.get("protocol", "")) for s, v in eval_sets.items()},
+                    **{f"data_source.{s}": src for s, src in sources.items()}}  # fmt: skip
+            params = {"method": spec, "variant": variant, "seed": seed, "train": ",".join(train),
+                      "datasets": ",".join(datasets), "limit": limit, "batch_size": batch_size, "device": device,
+                      **{f"config.{k}": v for k, v in dict(method.config).items()}}  # fmt: skip
+            run_id = tracker.start(name, tags, params, parent=parent)
+        try:
+            start = time.perf_counter()
+            cached, model_file = _fit_or_load(method, spec, train_sets, seed, context, models, force, say)
+            fit_seconds = time.perf_counter() - start
+            for ds, samples in eval_sets.items():
+                result = evaluate(method, samples, batch_size=batch_size, device=device, progress=progress)
+                base = {"experiment": experiment, "unit": key, "method": getattr(method, "family", spec.split("[")[0]),
+                        "variant": variant, "dataset": ds, "seed": seed, "device": device,
+                        "device_name": env["device_name"], "batch": batch_size, "train": ",".join(train),
+                        "model_cached": cached, "fit_seconds": fit_seconds}  # fmt: skip
+                unit.rows += evaluation_rows(result, samples, base)
+                unit.samples.append(per_sample_frame(result, samples, base))
+                summary = result.summary()
+                if result.skipped:
+                    say(f"{variant} on {ds}: skipped ({result.skipped})")
+                else:
+                    say(f"{variant} on {ds}: MPJPE {summary['mpjpe_mm']:.1f} mm, PA-MPJPE "
+                        f"{summary['pa_mpjpe_mm']:.1f} mm over {summary['n']} samples ({summary['failed']} failed), "
+                        f"fit {fit_seconds:.0f} s, eval {result.seconds:.1f} s")  # fmt: skip
+            if run_id is not None:
+                _log_unit(tracker, run_id, unit, model_file)
+            unit.redone = 1
+        except KeyboardInterrupt:
+            if run_id is not None:
+                tracker.end(run_id, "KILLED", "interrupted (Ctrl-C)")
+            raise
+        except TrackingError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (one unit's failure is recorded; the others go on)
+            text = f"{type(exc).__name__}: {exc}"
+            say(f"{name}: FAILED: {text}")
+            if run_id is not None:
+                tracker.end(run_id, "FAILED", traceback.format_exc()[-4000:])
+            unit = Results(failures=[(name, text)])
+        results.extend(unit)
+        if sink is not None:
+            sink(unit)
+    return results
+
+
+def _model_sha(model_path: Any) -> str:
+    from bench.body_model import resolve_model
+
+    return resolve_model(model_path).sha256
+
+
+def _log_unit(tracker: Any, run_id: str, unit: Results, model_file: Path | None) -> None:
+    """Metrics, rows, per-sample errors and the model weights of a finished unit; then the run is FINISHED."""
+    tracker.log_metrics(run_id, _metrics(unit.rows))
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [write_table(unit.rows, ROW_FIELDS, Path(tmp) / "rows.csv")]
+        if unit.samples:
+            merged = {k: np.concatenate([np.asarray(s[k]) for s in unit.samples]) for k in SAMPLE_FIELDS}
+            files.append(write_table(merged, SAMPLE_FIELDS, Path(tmp) / "per_sample.csv.gz"))
+        tracker.log_files(run_id, files)
+    if model_file is not None and model_file.is_file():
+        tracker.log_files(run_id, [model_file], "model")
+    tracker.end(run_id, "FINISHED")
 
 
 def run_experiment(
@@ -155,9 +297,12 @@ def run_experiment(
     models: Any = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
+    tracker: Any = None,
+    sink: Callable[[Results], None] | None = None,
+) -> Results:
     """Run an experiment (``bench.experiments.Experiment``, a shipped name or a TOML path): every group for every
-    seed (``seeds`` overrides the file's). All groups' names are checked before the first one trains."""
+    seed (``seeds`` overrides the file's). All groups' names are checked before the first one trains. With a
+    tracker, the experiment is one parent run (the same one again when the same experiment is run again)."""
     from bench.experiments import Experiment, load_experiment
 
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
@@ -168,13 +313,33 @@ def run_experiment(
             parse_dataset_spec(spec)
         for spec in group.methods:
             check_method_spec(spec)
+    _check_device(device)
+    seeds = list(seeds or exp.seeds)
     say = progress or (lambda message: None)
-    say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), seeds {list(seeds or exp.seeds)}")
-    rows = []
-    for seed in seeds or exp.seeds:
-        for group in exp.groups:
-            found = run(group.methods, group.datasets, train=group.train, seed=seed, device=device, limit=group.limit,
-                        batch_size=group.batch_size, data_root=data_root, models=models, force=force,
-                        progress=progress)  # fmt: skip
-            rows.extend({**row, "experiment": exp.name} for row in found)
-    return rows
+    say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), seeds {seeds}")
+    parent = None
+    if tracker is not None:
+        from bench.tracking import environment_tags
+
+        described = [[g.methods, g.datasets, g.train, g.limit, g.batch_size] for g in exp.groups]
+        key = config_hash({"experiment": exp.name, "groups": described, "seeds": seeds, "device": device})
+        parent = tracker.parent(key, exp.name, {"file": str(exp.path), "title": exp.title, "seeds": seeds,
+                                                "quick": quick, "device": device},
+                                {**environment_tags(device), "hmrbench.experiment": exp.name})  # fmt: skip
+    results = Results()
+    try:
+        for seed in seeds:
+            for group in exp.groups:
+                found = run(group.methods, group.datasets, train=group.train, seed=seed, device=device,
+                            limit=group.limit, batch_size=group.batch_size, data_root=data_root, models=models,
+                            force=force, progress=progress, experiment=exp.name, variants=group.variants or None,
+                            tracker=tracker, parent=parent, sink=sink)  # fmt: skip
+                results.extend(found)
+    except KeyboardInterrupt:
+        if parent is not None:
+            tracker.end(parent, "KILLED", "interrupted (Ctrl-C)")
+        raise
+    if parent is not None:
+        tracker.end(parent, "FAILED" if results.failures else "FINISHED",
+                    "; ".join(f"{n}: {e}" for n, e in results.failures) or None)  # fmt: skip
+    return results

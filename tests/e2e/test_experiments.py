@@ -63,9 +63,11 @@ iterations = 2
     assert main(["run", str(path), "--quick", "--seeds", "0,1", "--data-root", str(root), "--out", str(tmp_path)]) == 0
     out = tmp_path / "mine-quick.csv"
     assert "experiment mine" in capsys.readouterr().err
-    rows = list(csv.DictReader(out.open()))
+    rows = [r for r in csv.DictReader(out.open()) if r["metric"] == "mpjpe_mm" and r["view"] == r["group"] == "all"
+            and r["bin"] == "all"]  # fmt: skip
     assert [(r["experiment"], r["seed"], r["n"]) for r in rows] == [("mine", "0", "3"), ("mine", "1", "3")]
-    assert all("iterations=2" in r["method"] for r in rows)
+    assert all(r["variant"] == f"proposed[{TINY}]" for r in rows)  # the spec as written, before --quick
+    assert len({r["unit"] for r in rows}) == 2
 
 
 @pytest.mark.parametrize(

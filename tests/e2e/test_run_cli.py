@@ -25,6 +25,10 @@ def root(tmp_path_factory, embedded_cache):
     return root
 
 
+def _overall(rows: list[dict], metric: str = "mpjpe_mm") -> list[dict]:
+    return [r for r in rows if (r["view"], r["group"], r["bin"], r["metric"]) == ("all", "all", "all", metric)]
+
+
 def test_run_trains_scores_and_labels_synthetic_results(root, tmp_path, capsys):
     argv = ["run", "-m", TINY_PROPOSED, "-d", "h36m", "-d", "stb", "--train", "h36m[split=train]",
             "--data-root", str(root), "--limit", "5", "--out", str(tmp_path / "res")]  # fmt: skip
@@ -32,30 +36,40 @@ def test_run_trains_scores_and_labels_synthetic_results(root, tmp_path, capsys):
     out = tmp_path / "res" / "run.csv"
     captured = capsys.readouterr()
     assert "SYNTHETIC" in captured.out and "mpjpe_mm" in captured.out
-    assert "it 3/6" in captured.err and "MPJPE" in captured.err  # training progress and a summary per row
+    assert "it 3/6" in captured.err and "MPJPE" in captured.err  # training progress and a summary per set
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0]) == list(ROW_FIELDS) and [r["dataset"] for r in rows] == ["h36m", "stb"]
-    h36m, stb = rows
-    assert h36m["n"] == "5" and np.isfinite(float(h36m["mpjpe_mm"])) and float(h36m["pa_mpjpe_mm"]) > 0
+    assert list(rows[0]) == list(ROW_FIELDS)
+    h36m, stb = _overall(rows)
+    assert [h36m["dataset"], stb["dataset"]] == ["h36m", "stb"] and h36m["variant"] == TINY_PROPOSED
+    assert h36m["n"] == "5" and np.isfinite(float(h36m["value"])) and h36m["method"] == "proposed"
+    assert float(_overall(rows, "pa_mpjpe_mm")[0]["value"]) > 0
     assert h36m["synthetic"] == "True" and "limit=5 of" in h36m["protocol"] and h36m["train"] == "h36m[split=train]"
-    assert "no body keypoints" in stb["skipped"] and stb["n"] == "0"  # a skipped row, not a crash
-    assert f"results and trained models under {tmp_path / 'res'}" in captured.err
+    assert "no body keypoints" in stb["skip_reason"] and stb["n"] == "0"  # a skipped row, not a crash
+    assert {r["view"] for r in rows} > {"all"} and {"torso", "arms", "legs"} <= {r["group"] for r in rows}
+    assert f"results, trained models and reports under {tmp_path / 'res'}" in captured.err
+    assert (tmp_path / "res" / "mlflow.db").is_file() and "tracking store sqlite:///" in captured.err
 
-    # a second invocation loads the trained model (same training key) instead of training, same numbers
+    # a second invocation takes the finished unit from the store: nothing trained or scored again, same rows
     assert main(argv) == 0
     err = capsys.readouterr().err
-    assert "loaded the trained model" in err and "it 3/6" not in err
+    assert "finished earlier" in err and "it 3/6" not in err and "1 taken from the store" in err
     again = list(csv.DictReader(out.open()))
-    assert again[0]["mpjpe_mm"] == h36m["mpjpe_mm"] and again[0]["model_cached"] == "True"
+    assert again == rows
     assert h36m["model_cached"] == "False" and len(list((tmp_path / "res" / "models").glob("*.model"))) == 1
-    assert main([*argv, "--force"]) == 0 and "it 3/6" in capsys.readouterr().err  # --force retrains
+    # --force redoes the unit; the trained model is retrained too
+    assert main([*argv, "--force"]) == 0 and "it 3/6" in capsys.readouterr().err
+    # without --force, a unit with another limit is a new unit, its model comes from the model cache
+    assert main([*argv[:-4], "--limit", "4", *argv[-2:]]) == 0
+    err = capsys.readouterr().err
+    assert "loaded the trained model" in err and "it 3/6" not in err
+    assert _overall(list(csv.DictReader(out.open())))[0]["model_cached"] == "True"
 
 
 def test_same_config_and_seed_give_the_same_numbers(root):
     kwargs = dict(train=["h36m[split=train]"], data_root=root, limit=4, seed=3)
-    a = run([TINY_PROPOSED], ["h36m"], **kwargs)
-    b = run([TINY_PROPOSED], ["h36m"], **kwargs)
-    assert a[0]["mpjpe_mm"] == b[0]["mpjpe_mm"] and a[0]["pa_mpjpe_mm"] == b[0]["pa_mpjpe_mm"]
+    a = run([TINY_PROPOSED], ["h36m"], **kwargs).rows
+    b = run([TINY_PROPOSED], ["h36m"], **kwargs).rows
+    assert [r["value"] for r in a] == [r["value"] for r in b] and len(a) > 4
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,172 @@
+"""Tidy result rows: one metric value per row, sliced overall, per view, per joint group and per camera distance.
+
+A row says what was run (experiment, unit, method family, the variant as written, dataset spec, protocol), which
+slice it covers (``view``, ``group``, ``bin``: each ``"all"`` except the one the row slices by), the metric and its
+value (millimetres for errors), how many samples it covers (``n`` scored, ``skipped`` not scored, ``failed`` by the
+method, ``faults``: samples the adapter dropped for a per-sample fault), and where (synthetic or real data, device,
+batch size, training sets, cached model, seconds). Reports are built from these rows alone (``reports``).
+
+- Views: one row per camera view when the set has more than one (Panoptic HD views, H36M cameras).
+- Joint groups: the skeleton's parts (body, left_hand, ...); a body is further split into torso (pelvis, spine,
+  neck, head), arms (shoulders to wrists) and legs (hips to feet); a hand into its fingers (the palm/wrist goes with
+  no finger). A group's error is each sample's mean over the group's scored joints, averaged over samples; the
+  PA alignment is the whole skeleton's.
+- Distance: the norm of the ground-truth root in the camera frame, in bins of 0.5 m (0.1 m for close-up sets whose
+  median distance is under 1.5 m, such as hands), labelled ``"lo-hi"`` in metres.
+
+Per-sample errors (``per_sample_frame``) go with the rows for paired tests between methods on the same samples.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.evaluate import Evaluation
+from bench.samples import SampleSet
+from bench.skeletons import get_skeleton
+
+__all__ = ["ROW_FIELDS", "SAMPLE_FIELDS", "distance_bins", "evaluation_rows", "joint_groups", "per_sample_frame",
+           "read_rows", "write_table"]
+
+ROW_FIELDS = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "seed",
+              "metric", "value", "n", "skipped", "failed", "faults", "skip_reason", "synthetic", "device",
+              "device_name", "batch", "train", "model_cached", "fit_seconds", "eval_seconds")  # fmt: skip
+SAMPLE_FIELDS = ("unit", "experiment", "method", "variant", "dataset", "seed", "index", "view", "distance_m",
+                 "mpjpe_mm", "pa_mpjpe_mm", "failed")  # fmt: skip
+
+_ARMS = re.compile(r"shoulder|elbow|wrist")
+_LEGS = re.compile(r"hip|knee|ankle|heel|toe|foot")
+_FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+
+
+def joint_groups(skeleton: str) -> dict[str, np.ndarray]:
+    """Group name -> joint indices of ``skeleton`` (module docstring); groups with no joint are left out."""
+    sk = get_skeleton(skeleton)
+    groups: dict[str, list[int]] = {}
+    for i, (name, part) in enumerate(zip(sk.joints, sk.parts, strict=True)):
+        groups.setdefault(part, []).append(i)
+        if part == "body":
+            sub = "arms" if _ARMS.search(name) else "legs" if _LEGS.search(name) else "torso"
+            groups.setdefault(sub, []).append(i)
+        elif part in ("left_hand", "right_hand"):
+            finger = next((f for f in _FINGERS if f in name), None)
+            if finger is not None:
+                groups.setdefault(f"{part}_{finger}", []).append(i)
+    return {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}
+
+
+def distance_bins(distance: np.ndarray) -> np.ndarray:
+    """Bin label (``"lo-hi"``, metres) per sample; ``""`` where the distance is unknown (NaN)."""
+    ok = np.isfinite(distance)
+    labels = np.full(len(distance), "", dtype=object)
+    if not ok.any():
+        return labels
+    width = 0.1 if np.median(distance[ok]) < 1.5 else 0.5
+    lo = np.floor(distance[ok] / width + 1e-9) * width
+    labels[ok] = [f"{a:.1f}-{a + width:.1f}" for a in lo]
+    return labels
+
+
+def _mean_mm(values: np.ndarray) -> float:
+    ok = np.isfinite(values)
+    return float(1000.0 * values[ok].mean()) if ok.any() else math.nan
+
+
+def _group_errors(joint_errors: np.ndarray, index: np.ndarray) -> np.ndarray:
+    sub = joint_errors[:, index]
+    ok = np.isfinite(sub)
+    count = ok.sum(1)
+    total = np.where(ok, sub, 0.0).sum(1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def evaluation_rows(ev: Evaluation, samples: SampleSet, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """Tidy rows (``ROW_FIELDS``) of one evaluation: overall, per view, per joint group, per distance bin.
+
+    ``base`` holds the fields that do not depend on the slice (experiment, unit, method, variant, dataset,
+    seed, device, ...). A set the method does not support gives its two overall rows with NaN values, ``n`` 0 and
+    the reason in ``skip_reason``.
+    """
+    faults = int(sum(samples.faults.counts.values())) if samples.faults is not None else 0
+    common = {**base, "protocol": samples.info.get("protocol", ""), "faults": 0, "skip_reason": "",
+              "synthetic": bool(samples.info.get("synthetic", False)), "eval_seconds": ev.seconds}  # fmt: skip
+
+    def row(metric: str, value: float, n: int, total: int, failed: int, **where: str) -> dict[str, Any]:
+        slice_ = {"view": "all", "group": "all", "bin": "all", **where}
+        r = {**common, **slice_, "metric": metric, "value": value, "n": n, "skipped": total - n, "failed": failed}
+        if where == {}:
+            r["faults"] = faults
+        return {k: r.get(k, "") for k in ROW_FIELDS}
+
+    if ev.skipped:
+        rows = [row(m, math.nan, 0, ev.n_samples, 0) for m in ("mpjpe_mm", "pa_mpjpe_mm")]
+        for r in rows:
+            r["skip_reason"] = ev.skipped
+        return rows
+
+    def slice_rows(sel: np.ndarray, mp: np.ndarray, pa: np.ndarray, **where: str) -> list[dict[str, Any]]:
+        m, p = mp[sel], pa[sel]
+        n = int((np.isfinite(m) & np.isfinite(p)).sum())
+        failed = int(ev.failed[sel].sum())
+        return [row("mpjpe_mm", _mean_mm(m), n, int(sel.sum()), failed, **where),
+                row("pa_mpjpe_mm", _mean_mm(p), n, int(sel.sum()), failed, **where)]  # fmt: skip
+
+    every = np.ones(ev.n_samples, bool)
+    rows = slice_rows(every, ev.mpjpe, ev.pa_mpjpe)
+    views = np.asarray(samples.ids["view"]).astype(str)
+    if len(np.unique(views)) > 1:
+        for view in sorted(np.unique(views)):
+            rows += slice_rows(views == view, ev.mpjpe, ev.pa_mpjpe, view=str(view))
+    for name, index in joint_groups(samples.skeleton).items():
+        rows += slice_rows(every, _group_errors(ev.joint_mpjpe, index), _group_errors(ev.joint_pa_mpjpe, index),
+                           group=name)  # fmt: skip
+    bins = distance_bins(ev.distance)
+    for label in sorted({b for b in bins if b}, key=lambda b: float(b.split("-")[0])):
+        rows += slice_rows(bins == label, ev.mpjpe, ev.pa_mpjpe, bin=label)
+    return rows
+
+
+def per_sample_frame(ev: Evaluation, samples: SampleSet, base: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Columns (``SAMPLE_FIELDS``) of the per-sample errors (mm) of one evaluation; empty when it was skipped."""
+    n = 0 if ev.skipped else ev.n_samples
+    cols: dict[str, Any] = {k: np.full(n, base.get(k, ""), dtype=object) for k in SAMPLE_FIELDS}
+    if n:
+        cols.update(index=np.arange(n), view=np.asarray(samples.ids["view"]).astype(str), distance_m=ev.distance,
+                    mpjpe_mm=1000.0 * ev.mpjpe, pa_mpjpe_mm=1000.0 * ev.pa_mpjpe, failed=ev.failed)  # fmt: skip
+    return cols
+
+
+_TEXT = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "skip_reason",
+         "device", "device_name", "train")  # fmt: skip
+
+
+def write_table(columns_or_rows: Any, fields: tuple[str, ...], path: str | os.PathLike) -> Path:
+    """Write rows (a list of dicts) or columns (a dict of arrays) as CSV (gzip when the name ends in .gz),
+    atomically: a reader never sees half a file."""
+    import pandas as pd
+
+    frame = pd.DataFrame(columns_or_rows)
+    frame = frame.reindex(columns=list(fields))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False, compression="gzip" if path.suffix == ".gz" else None)
+    os.replace(tmp, path)
+    return path
+
+
+def read_rows(path: str | os.PathLike) -> Any:
+    """A rows or per-sample CSV written by ``write_table`` as a DataFrame (text columns as text, '' for none)."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype={k: str for k in _TEXT})
+    for key in _TEXT:
+        if key in frame:
+            frame[key] = frame[key].fillna("")
+    return frame

@@ -1,0 +1,148 @@
+"""End to end: MLflow tracking of runs (params, metrics, tags, artifacts), failures recorded while the other units go
+on, a killed run resumed by the next invocation, and an unreachable tracking server refused before any training."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.tracking import Tracker
+
+TINY = "iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2"
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, embedded_cache):
+    root = tmp_path_factory.mktemp("tracking")
+    assert main(["data", "synth", "h36m", "--out", str(root / "h36m"), "--frames", "1", "--seed", "0"]) == 0
+    return root
+
+
+def _experiment(path: Path, second: str) -> Path:
+    path.write_text(f"""
+title = "two units"
+[[group]]
+methods = ["proposed[{TINY}]"]
+datasets = ["h36m"]
+train = ["h36m[split=train]"]
+limit = 4
+[[group]]
+methods = ["{second}"]
+datasets = ["h36m"]
+train = ["h36m[split=train]"]
+limit = 4
+""")
+    return path
+
+
+def _runs(out: Path) -> list:
+    tracker = Tracker(out).connect()
+    return tracker.client.search_runs([tracker.experiment_id], "", max_results=100)
+
+
+def test_units_are_child_runs_with_config_metrics_tags_and_artifacts(root, tmp_path):
+    exp = _experiment(tmp_path / "two.toml", f"proposed[projection=wpp,{TINY}]")
+    assert main(["run", str(exp), "--data-root", str(root), "--out", str(tmp_path / "out")]) == 0
+    runs = _runs(tmp_path / "out")
+    parents = [r for r in runs if r.data.tags.get("hmrbench.kind") == "experiment"]
+    units = [r for r in runs if r.data.tags.get("hmrbench.kind") == "unit"]
+    assert len(parents) == 1 and len(units) == 2 and parents[0].info.status == "FINISHED"
+    assert all(u.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for u in units)
+    unit = next(u for u in units if "wpp" in u.data.params["method"])
+    assert unit.info.status == "FINISHED" and unit.data.params["config.projection"] == "wpp"
+    assert unit.data.params["config.iterations"] == "6" and unit.data.params["seed"] == "0"
+    tags = unit.data.tags
+    assert tags["synthetic"] == "true" and len(tags["model_sha256"]) == 64 and tags["hmrbench.experiment"] == "two"
+    assert tags["hmrbench.git_commit"] and tags["torch"] and tags["device"] == "cpu" and tags["device_name"]
+    assert "protocol.h36m" in tags and "data_source.h36m[split=train]" in tags
+    metrics = unit.data.metrics
+    assert metrics["mpjpe_mm/h36m"] > 0 and "pa_mpjpe_mm/h36m/group/legs" in metrics
+    assert any(k.startswith("mpjpe_mm/h36m/view/") for k in metrics)
+    assert any(k.startswith("mpjpe_mm/h36m/distance/") for k in metrics)
+    rows_csv = list(csv.DictReader((tmp_path / "out" / "two.csv").open()))
+    overall = next(r for r in rows_csv if r["variant"] == unit.data.params["variant"] and r["metric"] == "mpjpe_mm"
+                   and r["view"] == r["group"] == r["bin"] == "all")  # fmt: skip
+    assert float(overall["value"]) == pytest.approx(metrics["mpjpe_mm/h36m"])
+    names = {a.path for a in Tracker(tmp_path / "out").connect().client.list_artifacts(unit.info.run_id)}
+    assert {"rows.csv", "per_sample.csv.gz", "model"} <= names
+
+
+def test_a_failing_unit_is_recorded_and_the_others_go_on(root, tmp_path, capsys, monkeypatch):
+    from methods.proposed.method import ProposedMethod
+
+    exp = _experiment(tmp_path / "two.toml", f"proposed[projection=pp,{TINY}]")
+    original = ProposedMethod.predict
+
+    def predict(self, batch):
+        if self.cfg.projection == "pp":
+            raise RuntimeError("boom in pp")
+        return original(self, batch)
+
+    monkeypatch.setattr(ProposedMethod, "predict", predict)
+    argv = ["run", str(exp), "--data-root", str(root), "--out", str(tmp_path / "out")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "boom in pp" in err and "1 unit(s) failed" in err
+    rows = list(csv.DictReader((tmp_path / "out" / "two.csv").open()))
+    assert rows and {r["variant"] for r in rows} == {f"proposed[{TINY}]"}  # the finished unit's rows are kept
+    runs = _runs(tmp_path / "out")
+    failed = [r for r in runs if r.info.status == "FAILED" and r.data.tags.get("hmrbench.kind") == "unit"]
+    assert len(failed) == 1 and "boom in pp" in failed[0].data.tags["hmrbench.error"]
+
+    monkeypatch.setattr(ProposedMethod, "predict", original)  # fixed: the next invocation redoes only that unit
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "1 unit(s) run, 1 taken from the store" in err
+    assert len({r["variant"] for r in csv.DictReader((tmp_path / "out" / "two.csv").open())}) == 2
+
+
+def test_a_killed_run_is_continued_by_the_next_invocation(root, tmp_path, capsys):
+    exp = _experiment(tmp_path / "two.toml", f"proposed[projection=wpp,{TINY.replace('iterations=6', 'iterations=600')}]")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "bench", "run", str(exp), "--data-root", str(root), "--out", str(out)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    seen = []
+    try:
+        for line in proc.stderr:  # the first unit finishes, the second starts training: kill it hard
+            seen.append(line)
+            if "it 3/600 " in line:
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert any("it 3/600 " in line for line in seen), "".join(seen)
+    units = [r for r in _runs(out) if r.data.tags.get("hmrbench.kind") == "unit"]
+    assert sorted(r.info.status for r in units) == ["FINISHED", "RUNNING"]  # killed hard: nothing could mark it
+
+    # the next invocation takes the finished unit from the store, marks the abandoned one KILLED and redoes it
+    assert main(["run", str(exp), "--data-root", str(root), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "finished earlier" in err and "stopped before it finished (marked KILLED); redoing it" in err
+    assert "1 unit(s) run, 1 taken from the store" in err
+    units = [r for r in _runs(out) if r.data.tags.get("hmrbench.kind") == "unit"]
+    assert sorted(r.info.status for r in units) == ["FINISHED", "FINISHED", "KILLED"]
+    assert len({r["variant"] for r in csv.DictReader((out / "two.csv").open())}) == 2
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_an_unreachable_tracking_server_fails_fast_before_training(root, tmp_path, capsys, monkeypatch, how):
+    uri = "http://127.0.0.1:9"  # the discard port: nothing listens
+    argv = ["run", "-m", f"proposed[{TINY}]", "-d", "h36m", "--data-root", str(root), "--out", str(tmp_path / "o")]
+    if how == "flag":
+        argv += ["--tracking-uri", uri]
+    else:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    start = time.monotonic()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert uri in err and "cannot be reached" in err and "it 3/6" not in err
+    assert time.monotonic() - start < 15 and not (tmp_path / "o" / "models").exists()

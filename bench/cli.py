@@ -271,6 +271,22 @@ def run_command(args: argparse.Namespace) -> int:
     return _finish(results, rows_file)
 
 
+def sweep_command(args: argparse.Namespace) -> int:
+    from bench.sweep import sweep
+
+    out = _out_folder(args.out)
+    tracker = _tracker(out, args.tracking_uri)
+    result = sweep(args.method, trials=args.trials, out=out, study=args.study, storage=args.storage,
+                   train=args.train or ("h36m[split=train]",), validation=args.validation, val_limit=args.val_limit,
+                   iterations=args.iterations, report_every=args.report_every, seed=args.seed, worker=args.worker,
+                   device=args.device, data_root=args.data_root, tracker=tracker, progress=_progress)  # fmt: skip
+    print(f"study {result.study}: {result.n_trials} trial(s) in all, {len(result.ran_here)} here; best validation "
+          f"MPJPE {result.best_value:.1f} mm with {result.best_spec}")  # fmt: skip
+    for key, path in result.files.items():
+        print(f"  {key}: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hmrbench",
@@ -322,6 +338,35 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--force", action="store_true", help="redo finished units and retrain models that are "
                        "already in DIR/models")  # fmt: skip
     run_p.set_defaults(func=run_command)
+
+    sw = verbs.add_parser(
+        "sweep", help="tune a method's loss weights and STS period with Optuna on a validation split",
+        description="Optuna (seeded TPE, median pruning on the validation MPJPE) over w_pm, w_3d, w_2d, w_r and "
+        "sts_period. Several processes given the same --study and --storage share one study (give each its own "
+        "--worker). Writes DIR/sweeps/STUDY/best.toml and plots; every trial is an MLflow child run.",
+    )  # fmt: skip
+    sw.add_argument("method", metavar="METHOD", help="method spec; its values are the fixed part, e.g. "
+                    "'proposed[iterations=2000]'")  # fmt: skip
+    sw.add_argument("--trials", type=int, default=20, help="trials this process runs (default 20)")
+    sw.add_argument("--study", default=None, help="study name (default: from the method, sets and seed)")
+    sw.add_argument("--storage", default=None, metavar="URL", help="Optuna storage (default sqlite under --out; "
+                    "any RDB URL, e.g. postgresql://..., to share a study between machines)")  # fmt: skip
+    sw.add_argument("--train", action="append", metavar="SPEC", help="training set (repeatable; default "
+                    "h36m[split=train])")  # fmt: skip
+    sw.add_argument("--validation", default=None, metavar="SPEC", help="validation set (default: the last "
+                    "subject of the first training set, held out of training)")  # fmt: skip
+    sw.add_argument("--val-limit", type=int, default=256, help="validation samples, evenly spaced (default 256)")
+    sw.add_argument("--iterations", type=int, default=None, help="training iterations per trial (default: the "
+                    "method's)")  # fmt: skip
+    sw.add_argument("--report-every", type=int, default=None, help="iterations between validation scores for "
+                    "pruning (default a fifth of the training)")  # fmt: skip
+    sw.add_argument("--seed", type=int, default=0, help="seed of the training and of the sampler")
+    sw.add_argument("--worker", type=int, default=0, help="worker number when several processes share a study")
+    sw.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    sw.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
+    sw.add_argument("--out", default="hmrbench-out", metavar="DIR", help="output folder (default ./hmrbench-out)")
+    sw.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow tracking URI")
+    sw.set_defaults(func=sweep_command)
 
     data = verbs.add_parser("data", help="datasets: list them, write synthetic sets, check a data root")
     data_verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)

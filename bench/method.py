@@ -79,13 +79,16 @@ class Prediction:
 @dataclass
 class MethodContext:
     """What a method is built with: the device (chosen by the caller, never defaulted to a GPU), the seed, the
-    body-model path (None = $SMPLX_MODEL_PATH or the embedded model) and a progress callback
-    ``progress(message: str)`` for long work (training, fitting)."""
+    body-model path (None = $SMPLX_MODEL_PATH or the embedded model), a progress callback
+    ``progress(message: str)`` for long work (training, fitting), and ``checkpoint(iteration: int)``, which a
+    trained method calls during ``fit`` at every logging step (the caller may score the method there, e.g. a sweep's
+    intermediate validation, and may raise to stop training; the method restores its training mode after it)."""
 
     device: str = "cpu"
     seed: int = 0
     model_path: str | None = None
     progress: Callable[[str], None] | None = None
+    checkpoint: Callable[[int], None] | None = None
 
 
 class Method(Protocol):

@@ -15,6 +15,7 @@ seed), tagged ``hmrbench.unit`` with the unit's key.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -22,19 +23,38 @@ import subprocess
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from bench import __version__
 from bench.errors import TrackingError
 
-__all__ = ["Tracker", "device_name", "environment_tags", "resolve_tracking_uri"]
+__all__ = ["Tracker", "device_name", "environment_tags", "file_lock", "resolve_tracking_uri"]
 
 UNIT_TAG = "hmrbench.unit"
 KIND_TAG = "hmrbench.kind"
 PARENT_TAG = "hmrbench.parent_key"
 _PROBE_SECONDS = 5.0
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created) between processes on this machine: several processes creating one
+    SQLite store at once (two sweep workers started together) would otherwise race on its tables."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock (start workers one after the other there)
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def resolve_tracking_uri(out: str | os.PathLike, uri: str | None = None) -> str:
@@ -110,24 +130,30 @@ class Tracker:
             self._probe()
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        if self.uri.startswith("sqlite:///"):
-            Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        from mlflow.tracking import MlflowClient
+        import mlflow  # noqa: F401  (imported here so that the log levels below stick)
 
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         for name in ("mlflow", "alembic"):  # after the import, which sets mlflow's own levels
             logging.getLogger(name).setLevel(logging.WARNING)
+        local = self.uri.startswith("sqlite:///")
+        lock = file_lock(self.uri[len("sqlite:///"):] + ".lock") if local else contextlib.nullcontext()
         try:
-            self._client = MlflowClient(tracking_uri=self.uri)
-            found = self._client.get_experiment_by_name(self.experiment)
-            if found is None:
-                artifacts = (self.out / "mlartifacts").as_uri() if self.uri.startswith("sqlite:") else None
-                self.experiment_id = self._client.create_experiment(self.experiment, artifact_location=artifacts)
-            else:
-                self.experiment_id = found.experiment_id
+            with lock:
+                self._open()
         except Exception as exc:  # noqa: BLE001  (any MLflow/SQLAlchemy failure: say which store)
             raise TrackingError(f"tracking store {self.uri}: {type(exc).__name__}: {exc}") from None
         return self
+
+    def _open(self) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self._client = MlflowClient(tracking_uri=self.uri)  # a new SQLite store gets its tables on first use
+        found = self._client.get_experiment_by_name(self.experiment)
+        if found is None:
+            artifacts = (self.out / "mlartifacts").as_uri() if self.uri.startswith("sqlite:") else None
+            self.experiment_id = self._client.create_experiment(self.experiment, artifact_location=artifacts)
+        else:
+            self.experiment_id = found.experiment_id
 
     def _probe(self) -> None:
         url = self.uri.rstrip("/") + "/health"

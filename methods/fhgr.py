@@ -249,6 +249,9 @@ class FHGRMethod:
                     eta = (cfg.iterations - it - 1) * cfg.batch_size / max(rate, 1e-9)
                     self.context.progress(f"{self.name}: it {it + 1}/{cfg.iterations} loss {value:.4f} "
                                           f"{rate:.0f} samples/s ETA {eta:.0f} s")  # fmt: skip
+                if self.context.checkpoint is not None:
+                    self.context.checkpoint(it + 1)
+                    self.net.train()
         self.net.eval()
         seconds = time.perf_counter() - start
         return {"iterations": cfg.iterations, "seconds": seconds, "history": history, "train_samples": len(pool["kp"]),

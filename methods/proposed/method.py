@@ -346,6 +346,9 @@ class ProposedMethod:
                 if self.context.progress is not None:
                     self.context.progress(f"{self.name}: it {it + 1}/{cfg.iterations} loss {logs['total']:.4f} "
                                           f"{rate:.0f} samples/s ETA {eta:.0f} s")  # fmt: skip
+                if self.context.checkpoint is not None:
+                    self.context.checkpoint(it + 1)
+                    self.net.train()
         self.net.eval()
         seconds = time.perf_counter() - start
         return {"iterations": cfg.iterations, "seconds": seconds, "samples_per_s": samples / max(seconds, 1e-9),

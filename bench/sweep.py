@@ -1,0 +1,284 @@
+"""Optuna sweeps of a method's loss weights (w_pm, w_3d, w_2d, w_r) and STS period on a validation split.
+
+- Sampler: TPE seeded with ``seed * 1000 + worker`` (one worker with the same seed proposes the same trials;
+  several workers on one study pass ``--worker 0``, ``1``, ... so that they do not propose the same points).
+- Pruning: median pruner on the intermediate validation MPJPE, reported at every ``report_every`` iterations
+  through ``MethodContext.checkpoint``.
+- Storage: ``OUT/optuna.db`` (SQLite) by default, or any RDB URL (``--storage postgresql://...``): every
+  ``hmrbench sweep`` process given the same study name and storage works on the same study, on one machine or many.
+- Validation: the last subject (sorted) of the first training set that has more than one is held out of training
+  and scored (``holdout``); or ``validation`` names a set. Never the test split unless the user names it.
+- Tracking: one MLflow parent run per study (``sweep <study>``), one child run per trial with its parameters, the
+  intermediate validation MPJPE as a metric history and its final state.
+- Output (``OUT/sweeps/<study>/``): ``best.toml`` (the best config: the method spec to paste into ``-m``, the
+  swept values and the study's summary), ``sweep.json`` (for reports) and the plots: optimisation history,
+  parameter importances (once two trials are complete) and parallel coordinates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.errors import ConfigError
+from bench.method import MethodContext, config_hash, format_spec, parse_spec
+from bench.tracking import file_lock
+
+__all__ = ["SPACE", "SweepResult", "holdout", "resolve_storage", "sweep"]
+
+# name -> (kind, low, high, log scale); the paper's values: w_pm 20, w_3d 60, w_2d 6, w_r 0.5, STS every 5
+SPACE: dict[str, tuple[str, float, float, bool]] = {
+    "w_pm": ("float", 1.0, 100.0, True), "w_3d": ("float", 5.0, 300.0, True), "w_2d": ("float", 0.5, 50.0, True),
+    "w_r": ("float", 0.05, 5.0, True), "sts_period": ("int", 1, 10, False),
+}  # fmt: skip
+
+
+@dataclass
+class SweepResult:
+    study: str
+    storage: str
+    method: str
+    best_value: float
+    best_params: dict[str, Any]
+    best_spec: str
+    n_trials: int  # in the study, all workers
+    ran_here: list[int] = field(default_factory=list)  # trial numbers this process ran
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def resolve_storage(out: str | os.PathLike, storage: str | None = None) -> str:
+    return storage or f"sqlite:///{(Path(out).resolve() / 'optuna.db').as_posix()}"
+
+
+def holdout(train_sets: Mapping[str, Any]) -> tuple[dict[str, Any], Any, str]:
+    """(training sets without the held-out subject, the validation set, a description) (module docstring)."""
+    for spec, samples in train_sets.items():
+        subjects = sorted(set(np.asarray(samples.ids["subject"]).astype(str)))
+        if len(subjects) > 1:
+            held = np.asarray(samples.ids["subject"]).astype(str) == subjects[-1]
+            rest = {**train_sets, spec: samples.subset(~held)}
+            return rest, samples.subset(held), f"subject {subjects[-1]} of {spec} (held out of training)"
+    raise ConfigError("sweep: no training set has two subjects to hold one out; give --validation SPEC")
+
+
+def _space(method: str) -> dict[str, tuple[str, float, float, bool]]:
+    from bench.registry import check_method_spec
+
+    entry, _ = check_method_spec(method)
+    space = {k: v for k, v in SPACE.items() if k in entry.params}
+    if not space:
+        raise ConfigError(f"sweep: method {method!r} has none of the swept parameters ({', '.join(SPACE)})")
+    return space
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def _plots(study: Any, folder: Path) -> dict[str, Path]:
+    """Optimisation history, parameter importances and parallel coordinates as PNG (skipped when the study has
+    too few complete trials for one of them)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    makers = {"history": ovm.plot_optimization_history, "parallel_coordinates": ovm.plot_parallel_coordinate}
+    if len(complete) >= 2:
+        makers["importances"] = ovm.plot_param_importances
+    files = {}
+    for name, make in makers.items():
+        if not complete:
+            break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optuna's ExperimentalWarning for the matplotlib backend
+            try:
+                ax = make(study)
+            except (ValueError, RuntimeError, ZeroDivisionError):  # e.g. importances of a constant objective
+                continue
+        fig = (ax.flat[0] if hasattr(ax, "flat") else ax).figure
+        fig.set_size_inches(8, 5)
+        fig.tight_layout()
+        path = folder / f"{name}.png"
+        tmp = path.with_name(path.name + ".tmp")
+        fig.savefig(tmp, format="png", dpi=100)
+        os.replace(tmp, path)
+        plt.close(fig)
+        files[name] = path
+    return files
+
+
+def sweep(
+    method: str,
+    *,
+    trials: int,
+    out: str | os.PathLike,
+    study: str | None = None,
+    storage: str | None = None,
+    train: Sequence[str] = ("h36m[split=train]",),
+    validation: str | None = None,
+    val_limit: int = 256,
+    iterations: int | None = None,
+    report_every: int | None = None,
+    seed: int = 0,
+    worker: int = 0,
+    device: str = "cpu",
+    data_root: Any = None,
+    tracker: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> SweepResult:
+    """Run ``trials`` trials of a study of ``method`` (a spec; its own values are the fixed part) and write the
+    best config and the plots (module docstring). ``iterations`` overrides the method's training length."""
+    import optuna
+
+    from bench.evaluate import evaluate
+    from bench.runner import _build, _check_device, load_dataset_spec, parse_dataset_spec
+
+    if trials < 1:
+        raise ConfigError(f"sweep: --trials must be >= 1, got {trials}")
+    name, base = parse_spec(method)
+    space = _space(method)
+    _check_device(device)
+    for spec in [*train, *([validation] if validation else [])]:
+        parse_dataset_spec(spec)
+    if iterations is not None:
+        base["iterations"] = iterations
+    from bench.registry import get_method
+
+    total = int(base.get("iterations", get_method(name).params.get("iterations", 0)))
+    report_every = max(1, report_every or total // 5)
+    base["log_every"] = report_every
+    say = progress or (lambda message: None)
+    train_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=seed) for spec in train}
+    if validation:
+        val, val_text = load_dataset_spec(validation, data_root=data_root, seed=seed, limit=val_limit), validation
+    else:
+        train_sets, val, val_text = holdout(train_sets)
+        if len(val) > val_limit:
+            val = val.subset(np.unique(np.linspace(0, len(val) - 1, val_limit).round().astype(int)))
+    study_name = study or f"{name}-{config_hash({'method': format_spec(name, base), 'train': list(train), 'val': val_text, 'seed': seed})[:8]}"  # noqa: E501
+    storage_url = resolve_storage(out, storage)
+    local = storage_url.startswith("sqlite:///")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with file_lock(storage_url[len("sqlite:///"):] + ".lock") if local else contextlib.nullcontext():
+            the_study = optuna.create_study(
+                study_name=study_name, storage=storage_url, direction="minimize", load_if_exists=True,
+                sampler=optuna.samplers.TPESampler(seed=seed * 1000 + worker),
+                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+            )  # fmt: skip
+    except Exception as exc:  # noqa: BLE001  (bad URL, unreachable database: name it)
+        raise ConfigError(f"sweep: optuna storage {storage_url}: {type(exc).__name__}: {exc}") from None
+    say(f"sweep: study {study_name!r} in {storage_url}; {len(the_study.trials)} trial(s) there already; "
+        f"validation: {val_text}, {len(val)} samples; {trials} trial(s) here (worker {worker})")  # fmt: skip
+    parent = None
+    if tracker is not None:
+        from bench.tracking import environment_tags
+
+        parent = tracker.parent(config_hash({"study": study_name, "storage": storage_url}), f"sweep {study_name}",
+                                {"method": method, "train": ",".join(train), "validation": val_text,
+                                 "storage": storage_url, "space": json.dumps(space)},
+                                {**environment_tags(device), "hmrbench.experiment": "sweep",
+                                 "optuna.study": study_name})  # fmt: skip
+    ran: list[int] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        values = {}
+        for key, (kind, low, high, log) in space.items():
+            values[key] = (trial.suggest_int(key, int(low), int(high)) if kind == "int"
+                           else trial.suggest_float(key, low, high, log=log))  # fmt: skip
+        spec = format_spec(name, {**base, **values})
+        run_id = None
+        if tracker is not None:
+            run_id = tracker.start(f"trial {trial.number}", {"optuna.study": study_name,
+                                   "optuna.trial": str(trial.number), "hmrbench.experiment": "sweep"},
+                                   {"method": spec, **values}, parent=parent, kind="trial")  # fmt: skip
+        ran.append(trial.number)
+        start = time.perf_counter()
+
+        def score(method_obj: Any) -> float:
+            mm = evaluate(method_obj, val, batch_size=256, device=device).summary()["mpjpe_mm"]
+            return mm if math.isfinite(mm) else float("inf")
+
+        holder: dict[str, Any] = {}
+
+        def checkpoint(iteration: int) -> None:
+            value = score(holder["method"])
+            trial.report(value, iteration)
+            if run_id is not None:
+                tracker.log_metrics(run_id, {"val_mpjpe_mm": value}, step=iteration)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"validation MPJPE {value:.1f} mm at iteration {iteration}")
+
+        try:
+            holder["method"] = _build(spec, MethodContext(device=device, seed=seed, checkpoint=checkpoint))
+            holder["method"].fit(train_sets)
+            value = score(holder["method"])
+        except optuna.TrialPruned as exc:
+            say(f"trial {trial.number}: pruned ({exc}) after {time.perf_counter() - start:.0f} s")
+            if run_id is not None:
+                tracker.set_tags(run_id, {"optuna.state": "PRUNED"})
+                tracker.end(run_id, "FINISHED")
+            raise
+        except Exception as exc:
+            if run_id is not None:
+                tracker.end(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+            raise
+        if run_id is not None:
+            tracker.log_metrics(run_id, {"val_mpjpe_mm": value}, step=total)
+            tracker.set_tags(run_id, {"optuna.state": "COMPLETE"})
+            tracker.end(run_id, "FINISHED")
+        shown = ", ".join(f"{k}={v:.3g}" for k, v in values.items())
+        say(f"trial {trial.number}: {shown} -> validation MPJPE {value:.1f} mm ({time.perf_counter() - start:.0f} s)")
+        return value
+
+    the_study.optimize(objective, n_trials=trials, catch=(RuntimeError, ValueError, ArithmeticError))
+    if parent is not None:
+        tracker.end(parent, "FINISHED")
+    return _write_outputs(the_study, name, base, method, storage_url, Path(out), ran, val_text)
+
+
+def _write_outputs(study: Any, name: str, base: dict, method: str, storage_url: str, out: Path, ran: list[int],
+                   val_text: str) -> SweepResult:  # fmt: skip
+    import optuna
+
+    folder = out / "sweeps" / study.study_name
+    folder.mkdir(parents=True, exist_ok=True)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise ConfigError(f"sweep: study {study.study_name!r} has no complete trial yet (all pruned or failed); "
+                          "run more trials")  # fmt: skip
+    best = study.best_trial
+    spec = format_spec(name, {**base, **best.params})
+    states = {s.name: sum(t.state == s for t in study.trials) for s in optuna.trial.TrialState}
+    lines = [f"# best trial of the Optuna study {study.study_name!r} ({storage_url})",
+             f"# validation: {val_text}; swept from {method!r}", f"# use it as: hmrbench run -m '{spec}' -d ...",
+             f'method = "{spec}"', f"validation_mpjpe_mm = {best.value:.3f}", f"trial = {best.number}",
+             f"trials = {len(study.trials)}", "", "[params]",
+             *(f"{k} = {v!r}" if isinstance(v, int) else f"{k} = {v:.6g}" for k, v in best.params.items())]  # fmt: skip
+    files = {"best_config": _atomic_text(folder / "best.toml", "\n".join(lines) + "\n")}
+    files.update(_plots(study, folder))
+    summary = {"name": study.study_name, "method": method, "best_value": best.value, "best_spec": spec,
+               "n_trials": len(study.trials), "states": {k: v for k, v in states.items() if v},
+               "best_config": str(files["best_config"]), "storage": storage_url, "validation": val_text,
+               "plots": [str(p) for k, p in files.items() if k != "best_config"]}  # fmt: skip
+    files["summary"] = _atomic_text(folder / "sweep.json", json.dumps(summary, indent=2))
+    return SweepResult(study=study.study_name, storage=storage_url, method=method, best_value=best.value,
+                       best_params=dict(best.params), best_spec=spec, n_trials=len(study.trials), ran_here=ran,
+                       files=files)  # fmt: skip

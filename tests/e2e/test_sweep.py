@@ -1,0 +1,76 @@
+"""End to end: `hmrbench sweep` - two worker processes sharing one SQLite study (no trial lost or duplicated,
+one MLflow child run per trial), the best config and plots, and its errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+import optuna
+import pytest
+
+from bench.cli import main
+from bench.tracking import Tracker
+
+TINY = "proposed[hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=2]"
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, embedded_cache):
+    root = tmp_path_factory.mktemp("sweep")
+    assert main(["data", "synth", "h36m", "--out", str(root / "h36m"), "--frames", "1", "--seed", "0"]) == 0
+    return root
+
+
+def test_two_workers_share_one_study_without_losing_or_duplicating_trials(root, tmp_path):
+    out = tmp_path / "out"
+    base = [sys.executable, "-m", "bench", "sweep", TINY, "--iterations", "20", "--trials", "3", "--val-limit", "16",
+            "--study", "shared", "--data-root", str(root), "--out", str(out)]  # fmt: skip
+    procs = [subprocess.Popen([*base, "--worker", str(w)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for w in (0, 1)]  # fmt: skip
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (stdout, stderr) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, stderr
+    study = optuna.load_study(study_name="shared", storage=f"sqlite:///{out / 'optuna.db'}")
+    numbers = [t.number for t in study.trials]
+    assert sorted(numbers) == list(range(6))  # 3 + 3: none lost, none counted twice
+    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
+    params = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(params)) == 6  # the two workers' samplers did not propose the same points
+    # each trial is one MLflow child run, under the study's parent run(s)
+    tracker = Tracker(out).connect()
+    runs = tracker.client.search_runs([tracker.experiment_id], "tags.`hmrbench.kind` = 'trial'", max_results=100)
+    assert sorted(int(r.data.tags["optuna.trial"]) for r in runs) == list(range(6))
+    assert all(r.info.status == "FINISHED" and "val_mpjpe_mm" in r.data.metrics for r in runs)
+    best = tomllib.loads((out / "sweeps" / "shared" / "best.toml").read_text())
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert best["validation_mpjpe_mm"] == pytest.approx(min(t.value for t in complete), abs=1e-3)
+    assert set(best["params"]) == {"w_pm", "w_3d", "w_2d", "w_r", "sts_period"}
+    assert best["method"].startswith("proposed[") and f"w_pm={study.best_trial.params['w_pm']}" in best["method"]
+    assert (out / "sweeps" / "shared" / "history.png").stat().st_size > 1000
+
+
+def test_the_same_seed_proposes_the_same_trials(root, tmp_path, capsys):
+    argv = ["sweep", TINY, "--iterations", "10", "--trials", "2", "--val-limit", "8", "--data-root", str(root)]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    a = capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0
+    b = capsys.readouterr().err
+    trials = lambda text: [line.split(" (")[0] for line in text.splitlines() if line.startswith("trial ")]  # noqa: E731
+    assert trials(a) == trials(b) and len(trials(a)) == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["smplifyx"], "has none of the swept parameters"),
+        (["nope"], "unknown method 'nope'"),
+        ([TINY, "--trials", "0"], "--trials must be >= 1"),
+        ([TINY, "--validation", "h36m[split=nope]"], "nope"),
+        ([TINY, "--storage", "notadb://x"], "optuna storage notadb://x"),
+    ],
+)
+def test_sweep_errors(root, tmp_path, capsys, argv, message):
+    assert main(["sweep", *argv, "--iterations", "2", "--data-root", str(root), "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err

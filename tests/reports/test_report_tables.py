@@ -1,0 +1,135 @@
+"""The table cells: our mean ± interval, the paper's numbers beside them, Table III and IV specifics, paired tests."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from _report_rows import D2S, PP, WPP, make_per_sample, make_row, make_rows
+from scipy import stats
+
+from reports.paired import paired_table
+from reports.render import table_latex, table_markdown
+from reports.rows import validate_per_sample, validate_rows
+from reports.tables import table1, table2, table3, table4
+
+T_975_1 = 12.706204736174698  # t_{0.975, 1}: two seeds
+
+
+def _columns(markdown: str) -> list[str]:
+    header = next(line for line in markdown.splitlines() if line.startswith("|"))
+    return [c.strip() for c in header.strip().strip("|").split("|")]
+
+
+def test_table1_holds_mean_and_interval_and_paper_number(full_report, md_row):
+    out, _ = full_report
+    markdown = (out / "table1.md").read_text(encoding="utf-8")
+    columns = _columns(markdown)
+    cells = dict(zip(columns, md_row(markdown, D2S), strict=True))
+    half = T_975_1 * np.std([50.0, 54.0], ddof=1) / math.sqrt(2)
+    assert cells["MPJPE, ours (mm)"] == f"52.0 ± {half:.1f}"
+    half_pa = T_975_1 * np.std([38.0, 40.0], ddof=1) / math.sqrt(2)
+    assert cells["PA-MPJPE, ours (mm)"] == f"39.0 ± {half_pa:.1f}"
+    assert cells["MPJPE, paper (reported)"] == "53.2" and cells["PA-MPJPE, paper (reported)"] == "39.2"
+    assert cells["seeds"] == "2" and cells["n per seed"] == "100"
+    wpp = dict(zip(columns, md_row(markdown, WPP), strict=True))
+    assert wpp["MPJPE, paper (reported)"] == "57.5" and wpp["PA-MPJPE, paper (reported)"] == "41.3"
+    assert dict(zip(columns, md_row(markdown, PP), strict=True))["MPJPE, paper (reported)"] == "61.8"
+    mtc = dict(zip(columns, md_row(markdown, "MTC"), strict=True))
+    assert mtc["MPJPE, ours (mm)"] == "–" and mtc["MPJPE, paper (reported)"] == "63.0"
+    assert mtc["PA-MPJPE, paper (reported)"] == "–"
+
+
+def test_table1_csv_holds_numbers(full_report):
+    out, _ = full_report
+    data = pd.read_csv(out / "table1.csv")
+    d2s = data[data["variant"] == D2S].iloc[0]
+    assert d2s["mpjpe_mm_mean"] == 52.0
+    assert math.isclose(d2s["mpjpe_mm_ci95"], T_975_1 * np.std([50.0, 54.0], ddof=1) / math.sqrt(2))
+    assert d2s["paper_mpjpe_mm"] == 53.2 and d2s["seeds"] == 2
+
+
+def test_one_seed_prints_no_interval(md_row):
+    table = table1(validate_rows(make_rows(seeds=(0,))))
+    markdown = table_markdown(table)
+    line = md_row(markdown, D2S)
+    assert "50.0 (1 seed)" in line and not any("±" in cell for cell in line)
+    assert table.data.loc[table.data["variant"] == D2S, "mpjpe_mm_ci95"].isna().all()
+
+
+def test_bare_proposed_maps_to_d2s():
+    rows = pd.DataFrame([make_row("proposed", "panoptic", 0, "mpjpe_mm", 50.0)])
+    display = table1(validate_rows(rows)).display
+    line = display[display["variant"] == "proposed"].iloc[0]
+    assert line["MPJPE, paper (reported)"] == "53.2"
+
+
+def test_table2_has_protocol_columns_and_paper_pairs():
+    table = table2(validate_rows(make_rows()))
+    columns = list(table.display.columns)
+    assert {"P1 MPJPE, ours (mm)", "P2 MPJPE, ours (mm)", "P1 PA-MPJPE, ours (mm)", "P2 PA-MPJPE, ours (mm)"} <= set(
+        columns
+    )
+    by_method = table.display.set_index("method")
+    assert by_method.loc["Proposed (D2S)", "P1 MPJPE, ours (mm)"].startswith("67.0 ± ")
+    assert by_method.loc["Proposed (D2S)", "P2 MPJPE, ours (mm)"].startswith("64.5 ± ")
+    assert by_method.loc["Proposed (D2S)", "MPJPE, paper (reported)"] == "67.4"
+    assert by_method.loc["SMPLify-X", "MPJPE, paper (reported)"] == "–"
+    assert by_method.loc["SMPLify-X", "PA-MPJPE, paper (reported)"] == "75.9"
+    assert by_method.loc["HMR [4]", "P1 MPJPE, ours (mm)"] == "–"
+    assert by_method.loc["HMR [4]", "MPJPE, paper (reported)"] == "87.9"
+
+
+def test_table3_shows_no_paper_number():
+    table = table3(validate_rows(make_rows()))
+    paper = table.display["MPJPE, paper (reported)"]
+    assert (paper == "not preserved in the seed text").all()
+    assert list(table.display["method"]) == ["FHGR", "FHGR + STS (ours)", "FHGR + STS*"]
+    assert not any(c.startswith("paper") for c in table.data.columns)
+    assert "not preserved in the seed text" in table_markdown(table)
+
+
+def test_table4_shows_both_paper_runtimes_and_the_discrepancy(full_report):
+    out, _ = full_report
+    markdown = (out / "table4.md").read_text(encoding="utf-8")
+    assert "12 s" in markdown and "82.72 s" in markdown and "disagrees" in markdown
+    table = table4(validate_rows(make_rows()))
+    smplifyx = table.data[table.data["variant"] == "smplifyx"].iloc[0]
+    assert smplifyx["paper_table_s"] == 12.0 and smplifyx["paper_text_s"] == 82.72
+    assert smplifyx["batch"] == 64 and math.isclose(smplifyx["batch1_s_per_image"], 31.5)  # median of 30, 33
+    assert "MTC [14]" in set(table.display["method"])
+    assert "NVIDIA H100" in set(table.display["device"])
+    assert "82.72 s" in table_latex(table)
+
+
+def test_skipped_method_says_why():
+    rows = pd.DataFrame([make_row("fhgr", "panoptic", 0, "mpjpe_mm", float("nan"), skip_reason="no hand data")])
+    display = table1(validate_rows(rows)).display
+    assert display.loc[display["variant"] == "fhgr", "MPJPE, ours (mm)"].iloc[0] == "skipped: no hand data"
+
+
+def test_paired_p_values_equal_scipy_and_the_sign_is_right():
+    samples = make_per_sample()
+    table = paired_table(validate_per_sample(samples))
+    data = table.data
+    assert set(data["other_variant"]) == {WPP, PP} and set(data["seed"]) == {0, 1}
+    for (seed, other), _ in data.groupby(["seed", "other_variant"]):
+        a = samples[(samples["variant"] == D2S) & (samples["seed"] == seed)].set_index("index")
+        b = samples[(samples["variant"] == other) & (samples["seed"] == seed)].set_index("index")
+        for metric in ("mpjpe_mm", "pa_mpjpe_mm"):
+            keep = a[metric].notna() & b[metric].notna()
+            x, y = a.loc[keep, metric].to_numpy(), b.loc[keep, metric].to_numpy()
+            line = data[(data["seed"] == seed) & (data["other_variant"] == other) & (data["metric"] == metric)]
+            line = line.iloc[0]
+            assert line["n_pairs"] == len(x)
+            assert math.isclose(line["t_test_p"], stats.ttest_rel(x, y).pvalue, rel_tol=1e-12)
+            assert math.isclose(line["wilcoxon_p"], stats.wilcoxon(x, y).pvalue, rel_tol=1e-12)
+            assert math.isclose(line["mean_diff_mm"], float(np.mean(x - y)))
+            assert line["mean_diff_mm"] < 0 and line["ci_high_mm"] < 0  # D2S has the lower error
+    assert data[(data["seed"] == 0) & (data["other_variant"] == WPP)]["n_pairs"].iloc[0] == 39  # one failed
+
+
+def test_paired_needs_a_d2s_and_another_projection():
+    samples = make_per_sample()
+    assert paired_table(validate_per_sample(samples[samples["variant"] != D2S])) is None

@@ -1,0 +1,88 @@
+"""The small pieces: row validation, seed statistics, spec reading, bin labels, LaTeX escaping, atomic writes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from _report_rows import make_row
+
+from bench.errors import ConfigError
+from reports.files import write_text
+from reports.plots import bin_midpoint
+from reports.render import latex_escape
+from reports.rows import ROW_COLUMNS, by_distance, by_group, by_view, overall, validate_rows
+from reports.stats import SeedSummary, format_summary, paired_test, seed_summary
+from reports.variants import dataset_name, dataset_setting, method_label, projection, without_setting
+
+
+def test_validate_rows_names_missing_columns_and_normalises():
+    with pytest.raises(ConfigError, match="bin"):
+        validate_rows(pd.DataFrame([make_row("smplifyx", "stb", 0, "mpjpe_mm", 1.0)]).drop(columns="bin"))
+    with pytest.raises(ConfigError, match="DataFrame"):
+        validate_rows([{"a": 1}])
+    raw = pd.DataFrame([make_row("smplifyx", float("nan"), 0, "mpjpe_mm", 1.0, synthetic="True", n=None)])
+    rows = validate_rows(raw)
+    assert rows.loc[0, "dataset"] == "" and bool(rows.loc[0, "synthetic"]) is True and rows.loc[0, "n"] == 0
+    assert list(rows.columns[: len(ROW_COLUMNS)]) == list(ROW_COLUMNS)
+
+
+def test_slices_partition_rows():
+    rows = validate_rows(pd.DataFrame([
+        make_row("fhgr", "stb", 0, "mpjpe_mm", 1.0),
+        make_row("fhgr", "stb", 0, "mpjpe_mm", 1.0, view="00_01"),
+        make_row("fhgr", "stb", 0, "mpjpe_mm", 1.0, group="hand"),
+        make_row("fhgr", "stb", 0, "mpjpe_mm", 1.0, bin="0.5-1.0"),
+    ]))  # fmt: skip
+    assert [len(f(rows)) for f in (overall, by_view, by_group, by_distance)] == [1, 1, 1, 1]
+
+
+def test_seed_summary_is_the_t_interval():
+    values = [50.0, 54.0, 51.0]
+    summary = seed_summary(values)
+    expected = 4.302652729911275 * np.std(values, ddof=1) / math.sqrt(3)  # t_{0.975, 2}
+    assert summary.k == 3 and math.isclose(summary.half_width, expected) and math.isclose(summary.mean, 155 / 3)
+    assert seed_summary([50.0, float("nan")]) == SeedSummary(50.0, None, 1)
+    assert format_summary(seed_summary([50.0])) == "50.0 (1 seed)"
+    assert format_summary(seed_summary([])) == "–"
+
+
+def test_paired_test_edge_cases():
+    same = paired_test([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert same.mean_diff == 0 and math.isnan(same.t_p) and math.isnan(same.wilcoxon_p)
+    one = paired_test([1.0, float("nan")], [2.0, 1.0])
+    assert one.n == 1 and one.dropped == 1 and math.isnan(one.ci_low)
+    with pytest.raises(ValueError, match="1-D"):
+        paired_test([1.0, 2.0], [1.0])
+
+
+def test_specs_and_labels():
+    assert dataset_name("h36m[protocol=p2]") == "h36m" and dataset_setting("h36m", "protocol", "p1") == "p1"
+    assert without_setting("h36m[protocol=p2,joints=14]", "protocol") == "h36m[joints=14]"
+    assert projection("proposed") == "d2s" and projection("proposed[projection=wpp]") == "wpp"
+    assert projection("smplifyx") is None
+    assert method_label("fhgr") == "FHGR"
+    assert method_label("fhgr[sts=true]") == "FHGR + STS (ours)"
+    assert method_label("fhgr[sts=true,input=gt2d]") == "FHGR + STS*"
+    with pytest.raises(ConfigError):
+        dataset_name("h36m[protocol")
+
+
+def test_bin_midpoint():
+    assert bin_midpoint("2.5-3.0") == 2.75 and bin_midpoint(" 3 - 4 ") == 3.5
+    assert bin_midpoint("far") is None and bin_midpoint("3.0-2.5") is None
+
+
+def test_latex_escape():
+    assert latex_escape("52.0 ± 1.2") == r"52.0 $\pm$ 1.2"
+    assert latex_escape("a_b & 5% – {x}") == r"a\_b \& 5\% -- \{x\}"
+
+
+def test_atomic_write_leaves_no_temporary(tmp_path):
+    path = write_text(tmp_path / "a" / "x.md", "hello")
+    assert path.read_text() == "hello" and [p.name for p in path.parent.iterdir()] == ["x.md"]
+    with pytest.raises(TypeError):
+        write_text(tmp_path / "a" / "y.md", None)  # type: ignore[arg-type]
+    assert [p.name for p in path.parent.iterdir()] == ["x.md"]

@@ -201,33 +201,18 @@ def run(
     for (spec, method), variant in zip(built, variants, strict=True):
         key = unit_key(experiment, method, seed, train_sets, eval_sets, limit, batch_size, device, context.model_path)
         name = f"{experiment}: {variant} seed {seed}"
-        unit = Results()
-        run_id = None
-        if tracker is not None:
-            done = None if force else tracker.finished_unit(key)
-            if done is not None:
-                rows, samples = tracker.load_tables([done])
-                unit.rows = rows.to_dict("records")
-                unit.samples = [{k: samples[k].to_numpy() for k in samples.columns}] if len(samples) else []
-                unit.reused = 1
-                say(f"{name}: finished earlier (MLflow run {done}); not redone (--force redoes it)")
-                results.extend(unit)
-                if sink is not None:
-                    sink(unit)
-                continue
-            if tracker.mark_abandoned(key):
-                say(f"{name}: an earlier attempt stopped before it finished (marked KILLED); redoing it")
-            sources = {s: str(v.info.get("source", "")) for s, v in {**eval_sets, **train_sets}.items()}
-            tags = {**env, "hmrbench.unit": key, "hmrbench.experiment": experiment, "hmrbench.variant": variant,
-                    "synthetic": str(any(v.info.get("synthetic", False) for v in eval_sets.values())).lower(),
-                    "model_sha256": _model_sha(context.model_path),
-                    **{f"protocol.{s}": str(v.info.get("protocol", "")) for s, v in eval_sets.items()},
-                    **{f"data_source.{s}": src for s, src in sources.items()}}  # fmt: skip
-            params = {"method": spec, "variant": variant, "seed": seed, "train": ",".join(train),
-                      "datasets": ",".join(datasets), "limit": limit, "batch_size": batch_size, "device": device,
-                      **{f"config.{k}": v for k, v in dict(method.config).items()}}  # fmt: skip
-            run_id = tracker.start(name, tags, params, parent=parent)
-        try:
+        sources = {s: str(v.info.get("source", "")) for s, v in {**eval_sets, **train_sets}.items()}
+        tags = {**env, "hmrbench.variant": variant,
+                "synthetic": str(any(v.info.get("synthetic", False) for v in eval_sets.values())).lower(),
+                "model_sha256": _model_sha(context.model_path),
+                **{f"protocol.{s}": str(v.info.get("protocol", "")) for s, v in eval_sets.items()},
+                **{f"data_source.{s}": src for s, src in sources.items()}}  # fmt: skip
+        params = {"method": spec, "variant": variant, "seed": seed, "train": ",".join(train),
+                  "datasets": ",".join(datasets), "limit": limit, "batch_size": batch_size, "device": device,
+                  **{f"config.{k}": v for k, v in dict(method.config).items()}}  # fmt: skip
+
+        def work(method=method, spec=spec, variant=variant, key=key) -> tuple[Results, list[tuple[Path, str]]]:
+            unit = Results()
             start = time.perf_counter()
             cached, model_file = _fit_or_load(method, spec, train_sets, seed, context, models, force, say)
             fit_seconds = time.perf_counter() - start
@@ -246,25 +231,60 @@ def run(
                     say(f"{variant} on {ds}: MPJPE {summary['mpjpe_mm']:.1f} mm, PA-MPJPE "
                         f"{summary['pa_mpjpe_mm']:.1f} mm over {summary['n']} samples ({summary['failed']} failed), "
                         f"fit {fit_seconds:.0f} s, eval {result.seconds:.1f} s")  # fmt: skip
-            if run_id is not None:
-                _log_unit(tracker, run_id, unit, model_file)
-            unit.redone = 1
-        except KeyboardInterrupt:
-            if run_id is not None:
-                tracker.end(run_id, "KILLED", "interrupted (Ctrl-C)")
-            raise
-        except TrackingError:
-            raise
-        except Exception as exc:  # noqa: BLE001  (one unit's failure is recorded; the others go on)
-            text = f"{type(exc).__name__}: {exc}"
-            say(f"{name}: FAILED: {text}")
-            if run_id is not None:
-                tracker.end(run_id, "FAILED", traceback.format_exc()[-4000:])
-            unit = Results(failures=[(name, text)])
+            return unit, [(model_file, "model")] if model_file is not None else []
+
+        unit = tracked_unit(tracker, key, name, work, tags={**tags, "hmrbench.experiment": experiment},
+                            params=params, parent=parent, force=force, say=say)  # fmt: skip
         results.extend(unit)
         if sink is not None:
             sink(unit)
     return results
+
+
+def tracked_unit(
+    tracker: Any,
+    key: str,
+    name: str,
+    work: Callable[[], tuple[Results, list[tuple[Path, str]]]],
+    *,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    parent: str | None,
+    force: bool,
+    say: Callable[[str], None],
+) -> Results:
+    """Do one unit ``work()`` (its results and the files to keep as artifacts, with their folder), tracked: taken
+    from the store when a FINISHED run of ``key`` is there (unless ``force``), else a child run of ``parent``
+    that ends FINISHED, FAILED (the error recorded, returned in ``failures``: the caller goes on) or KILLED."""
+    run_id = None
+    if tracker is not None:
+        done = None if force else tracker.finished_unit(key)
+        if done is not None:
+            rows, samples = tracker.load_tables([done])
+            say(f"{name}: finished earlier (MLflow run {done}); not redone (--force redoes it)")
+            return Results(rows=rows.to_dict("records"), reused=1,
+                           samples=[{k: samples[k].to_numpy() for k in samples.columns}] if len(samples) else [])
+        if tracker.mark_abandoned(key):
+            say(f"{name}: an earlier attempt stopped before it finished (marked KILLED); redoing it")
+        run_id = tracker.start(name, {**tags, "hmrbench.unit": key}, params, parent=parent)
+    try:
+        unit, files = work()
+        if run_id is not None:
+            _log_unit(tracker, run_id, unit, files)
+        unit.redone = 1
+        return unit
+    except KeyboardInterrupt:
+        if run_id is not None:
+            tracker.end(run_id, "KILLED", "interrupted (Ctrl-C)")
+        raise
+    except TrackingError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (one unit's failure is recorded; the others go on)
+        text = f"{type(exc).__name__}: {exc}"
+        say(f"{name}: FAILED: {text}")
+        if run_id is not None:
+            tracker.end(run_id, "FAILED", traceback.format_exc()[-4000:])
+        return Results(failures=[(name, text)])
 
 
 def _model_sha(model_path: Any) -> str:
@@ -273,17 +293,19 @@ def _model_sha(model_path: Any) -> str:
     return resolve_model(model_path).sha256
 
 
-def _log_unit(tracker: Any, run_id: str, unit: Results, model_file: Path | None) -> None:
-    """Metrics, rows, per-sample errors and the model weights of a finished unit; then the run is FINISHED."""
+def _log_unit(tracker: Any, run_id: str, unit: Results, files: list[tuple[Path, str]]) -> None:
+    """Metrics, rows, per-sample errors and other files (e.g. the model weights) of a finished unit; then the run
+    is FINISHED."""
     tracker.log_metrics(run_id, _metrics(unit.rows))
     with tempfile.TemporaryDirectory() as tmp:
-        files = [write_table(unit.rows, ROW_FIELDS, Path(tmp) / "rows.csv")]
+        tables = [write_table(unit.rows, ROW_FIELDS, Path(tmp) / "rows.csv")]
         if unit.samples:
             merged = {k: np.concatenate([np.asarray(s[k]) for s in unit.samples]) for k in SAMPLE_FIELDS}
-            files.append(write_table(merged, SAMPLE_FIELDS, Path(tmp) / "per_sample.csv.gz"))
-        tracker.log_files(run_id, files)
-    if model_file is not None and model_file.is_file():
-        tracker.log_files(run_id, [model_file], "model")
+            tables.append(write_table(merged, SAMPLE_FIELDS, Path(tmp) / "per_sample.csv.gz"))
+        tracker.log_files(run_id, tables)
+    for path, folder in files:
+        if Path(path).is_file():
+            tracker.log_files(run_id, [path], folder)
     tracker.end(run_id, "FINISHED")
 
 

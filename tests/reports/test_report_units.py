@@ -27,6 +27,10 @@ def test_validate_rows_names_missing_columns_and_normalises():
     rows = validate_rows(raw)
     assert rows.loc[0, "dataset"] == "" and bool(rows.loc[0, "synthetic"]) is True and rows.loc[0, "n"] == 0
     assert list(rows.columns[: len(ROW_COLUMNS)]) == list(ROW_COLUMNS)
+    blank = validate_rows(pd.DataFrame([make_row("fhgr", "stb", 0, "mpjpe_mm", "", batch="", fit_seconds="")]))
+    assert blank.loc[0, "batch"] == 0 and math.isnan(blank.loc[0, "fit_seconds"]) and math.isnan(blank.loc[0, "value"])
+    with pytest.raises(ConfigError, match="'n'"):
+        validate_rows(pd.DataFrame([make_row("fhgr", "stb", 0, "mpjpe_mm", 1.0, n="many")]))
 
 
 def test_slices_partition_rows():

@@ -1,0 +1,91 @@
+"""The numbers the seed paper reports (Sun et al., "Synthetic Training for Monocular Human Mesh Recovery"), kept in
+one place with where each comes from, so that no other module types a paper number.
+
+Source: the seed text ``shared/paper/synthetic-training-hmr.txt`` (no page numbers survive in it; tables and
+sections are named, with the text's line numbers), summarised in ``shared/PROTOCOLS.md``, section "The seed
+paper's own numbers". These are *reported* values: every table prints them under "paper (reported)", beside ours,
+never as ours. ``None`` means the paper prints '-' (no value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "PAPER_LABEL",
+    "TABLE1",
+    "TABLE1_SOURCE",
+    "TABLE2",
+    "TABLE2_SOURCE",
+    "TABLE3_NOT_PRESERVED",
+    "TABLE3_SOURCE",
+    "TABLE4",
+    "TABLE4_DISCREPANCY",
+    "TABLE4_SETUP",
+    "TABLE4_SOURCE",
+    "PaperAccuracy",
+    "PaperRuntime",
+]
+
+PAPER_LABEL = "paper (reported)"
+
+
+@dataclass(frozen=True)
+class PaperAccuracy:
+    """One row of a paper accuracy table, millimetres. ``match`` is the key our rows map onto it (a projection
+    for Table I, a method family for Table II); None when no method of this suite corresponds (MTC, HMR, GCMR)."""
+
+    label: str
+    mpjpe_mm: float | None
+    pa_mpjpe_mm: float | None
+    match: str | None
+
+
+@dataclass(frozen=True)
+class PaperRuntime:
+    """One method of the paper's runtime comparison, seconds per image: as Table IV prints it and as the text of
+    Sec. IV-E states it (``text_wording`` quotes the text). ``match``: the method family of ours, or None."""
+
+    label: str
+    table_s: float
+    text_s: float
+    text_wording: str
+    match: str | None
+
+
+TABLE1_SOURCE = "Sun et al., Table I (CMU Panoptic Studio), Sec. IV-C/IV-D; seed text lines 204-212"
+TABLE1 = (
+    PaperAccuracy("MTC [14]", 63.0, None, None),
+    PaperAccuracy("Proposed (D2S)", 53.2, 39.2, "d2s"),
+    PaperAccuracy("- Weak-perspective proj. (WPP)", 57.5, 41.3, "wpp"),
+    PaperAccuracy("- Perspective proj. (PP)", 61.8, 43.3, "pp"),
+)
+
+TABLE2_SOURCE = (
+    "Sun et al., Table II (Human3.6M), Sec. IV-D.2; seed text lines 214-220, protocol in Sec. IV-A (line 188: "
+    "'follow the same protocol as in [4]', i.e. HMR's, videos down-sampled to 10 fps). The table prints one "
+    "MPJPE / PA-MPJPE pair per method without naming protocol 1 or 2"
+)
+TABLE2 = (
+    PaperAccuracy("HMR [4]", 87.9, 58.1, None),
+    PaperAccuracy("GCMR [5]", 74.7, 51.9, None),
+    PaperAccuracy("MTC [14]", 58.3, None, None),
+    PaperAccuracy("SMPLify-X [15]", None, 75.9, "smplifyx"),
+    PaperAccuracy("Ours", 67.4, 52.0, "proposed"),
+)
+
+TABLE3_SOURCE = "Sun et al., Table III (STB hand dataset), Sec. IV-D.3; seed text line 233 (caption only)"
+TABLE3_NOT_PRESERVED = "not preserved in the seed text"
+
+TABLE4_SOURCE = "Sun et al., Table IV and Sec. IV-E (efficiency analysis); seed text lines 258-265"
+TABLE4_SETUP = "Tesla P40 GPU, whole-body 2D keypoints (OpenPose) given, official code of each method"
+TABLE4 = (
+    PaperRuntime("SMPLify-X [15]", 12.0, 82.72, "82.72 s", "smplifyx"),
+    PaperRuntime("MTC [14]", 82.0, 12.0, "about 12 s", None),
+    PaperRuntime("Ours", 0.09, 0.09, "0.09 s", "proposed"),
+)
+TABLE4_DISCREPANCY = (
+    "The paper disagrees with itself: Table IV prints SMPLify-X 12 s and MTC 82 s per image, while the text of "
+    "Sec. IV-E says SMPLify-X takes 82.72 s per image and MTC about 12 s (the two values look swapped). "
+    "Both are shown; neither is chosen."
+)

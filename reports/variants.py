@@ -1,0 +1,83 @@
+"""Reading method and dataset specs (``name[k=v,...]``, parsed by ``bench.method.parse_spec``) for the reports:
+which projection a variant uses, which H36M protocol a dataset spec names, and the label a table prints.
+
+Labels follow the paper's wording (``Proposed (D2S)``, ``FHGR + STS (ours)``, ...); the spec itself is printed
+beside every label, so a label never hides which variant a number belongs to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.errors import ConfigError
+from bench.method import format_spec, parse_spec
+
+__all__ = [
+    "DEFAULT_H36M_PROTOCOL",
+    "DEFAULT_PROJECTION",
+    "dataset_name",
+    "dataset_setting",
+    "method_label",
+    "projection",
+    "split_spec",
+    "without_setting",
+]
+
+DEFAULT_PROJECTION = "d2s"  # ProposedConfig's default: a bare 'proposed' is the D2S variant
+DEFAULT_H36M_PROTOCOL = "p1"  # the h36m adapter's default
+_PROJECTION_LABELS = {"d2s": "Proposed (D2S)", "wpp": "Proposed, weak-perspective proj. (WPP)",
+                      "pp": "Proposed, perspective proj. (PP)"}  # fmt: skip
+
+
+def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``'h36m[protocol=p2]'`` -> ('h36m', {'protocol': 'p2'}); '' -> ('', {}). A malformed spec is a ConfigError."""
+    if not spec:
+        return "", {}
+    try:
+        return parse_spec(spec)
+    except ValueError as exc:
+        raise ConfigError(str(exc).replace("method spec", "spec")) from None
+
+
+def dataset_name(spec: str) -> str:
+    """The registered name of a dataset spec: the part before ``[``."""
+    return split_spec(spec)[0]
+
+
+def dataset_setting(spec: str, key: str, default: Any) -> Any:
+    """The value of setting ``key`` in a spec, ``default`` when the spec does not set it."""
+    return split_spec(spec)[1].get(key, default)
+
+
+def without_setting(spec: str, key: str) -> str:
+    """The spec with setting ``key`` removed: ``'h36m[joints=14,protocol=p2]'``, 'protocol' -> ``'h36m[joints=14]'``
+    (remaining settings sorted by name)."""
+    name, params = split_spec(spec)
+    params.pop(key, None)
+    return format_spec(name, params)
+
+
+def projection(variant: str, method: str = "") -> str | None:
+    """The projection of a ``proposed`` variant ('d2s' when not given); None for other method families."""
+    name, params = split_spec(variant)
+    if (method or name) != "proposed":
+        return None
+    return str(params.get("projection", DEFAULT_PROJECTION)).lower()
+
+
+def method_label(variant: str, method: str = "") -> str:
+    """Human label of a variant in the paper's wording; the spec itself for anything not named below."""
+    name, params = split_spec(variant)
+    family = method or name
+    if family == "proposed":
+        return _PROJECTION_LABELS.get(projection(variant, family) or "", variant)
+    if family == "smplifyx":
+        return "SMPLify-X"
+    if family == "fhgr":
+        sts = params.get("sts", False) is True
+        gt2d = str(params.get("input", "detected")).lower() == "gt2d"
+        label = "FHGR + STS" if sts else "FHGR"
+        if gt2d:
+            return label + "*"  # the paper's '*': ground-truth 2D hand keypoints as input
+        return label + " (ours)" if sts else label
+    return variant

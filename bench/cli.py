@@ -1,8 +1,9 @@
 """Command line: thin verbs over same-named Python functions (tests call those functions directly).
 
-Verbs so far: `list`, `model info`, `data list|synth|check`, and `run` (train, score, print a table, write a
-CSV; its first form, without experiment files or tracking). The other benchmark verbs (sweep, report, runtime,
-paper) arrive with the issues that build them.
+`list`, `run` (``bench.runner``), `sweep` (``bench.sweep``), `report` and `paper` (``bench.pipeline``), `runtime`
+(the table4 experiment, ``bench.runtime``), `data list|synth|check` and `model info`. Everything a verb writes goes
+under one folder (``--out``, default ./hmrbench-out, printed at start); the tracking store is there too unless
+``--tracking-uri`` / ``$MLFLOW_TRACKING_URI`` name another.
 """
 
 from __future__ import annotations
@@ -204,11 +205,21 @@ def print_rows(rows: list[dict]) -> None:
                                                                                "skipped": r["skip_reason"]})
             cell[r["metric"]] = r["value"]
     shown = ("variant", "dataset", "seed", "mpjpe_mm", "pa_mpjpe_mm", "n", "failed", "skipped")
-    lines = [shown] + [tuple(_format(v) for v in (*key, c.get("mpjpe_mm"), c.get("pa_mpjpe_mm"), c["n"], c["failed"],
-                                                   c["skipped"])) for key, c in table.items()]  # fmt: skip
-    widths = [max(len(line[i]) for line in lines) for i in range(len(shown))]
-    for line in lines:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    accuracy = [shown] + [
+        tuple(_format(v) for v in (*key, c.get("mpjpe_mm"), c.get("pa_mpjpe_mm"), c["n"], c["failed"], c["skipped"]))
+        for key, c in table.items()
+    ]
+    timed = [r for r in rows if r["metric"] == "seconds_per_image"]
+    runtime = [("variant", "batch", "ms_per_image", "device_name", "skipped")] + [
+        (r["variant"], str(r["batch"]), f"{1000 * float(r['value']):.2f}", r["device_name"], r["skip_reason"])
+        for r in timed]  # fmt: skip
+    for lines in (accuracy, runtime):
+        if len(lines) == 1:
+            continue
+        widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+        for line in lines:
+            print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+        print()
     if any(str(r["synthetic"]) == "True" for r in rows):
         print("\nSYNTHETIC: these numbers come from hmrbench's embedded synthetic data (and model, unless a real "
               "SMPL-X was given); they are not comparable with the paper's.")  # fmt: skip
@@ -271,6 +282,56 @@ def run_command(args: argparse.Namespace) -> int:
     return _finish(results, rows_file)
 
 
+def report_command(args: argparse.Namespace) -> int:
+    from bench.pipeline import report
+
+    out = _out_folder(args.out)
+    tracker = _tracker(out, args.tracking_uri)
+    experiments = [e for e in (args.experiments or "").split(",") if e.strip()] or None
+    report(tracker, out, experiments=experiments, command="hmrbench " + " ".join(sys.argv[1:]), progress=_progress)
+    return 0
+
+
+def runtime_command(args: argparse.Namespace) -> int:
+    from bench.experiments import Group, load_experiment
+    from bench.runner import run_experiment
+
+    exp = load_experiment(args.experiment)
+    if args.method:  # the given methods instead of the file's, with the file's first input set
+        first = exp.groups[0]
+        group = Group(methods=tuple(args.method), datasets=first.datasets, batch_sizes=first.batch_sizes,
+                      repeats=first.repeats)  # fmt: skip
+        exp = type(exp)(exp.name, exp.path, exp.title, (group,), exp.seeds, exp.description, exp.quick, exp.kind)
+    if exp.kind != "runtime":
+        from bench.errors import ConfigError
+
+        raise ConfigError(f"runtime: {exp.path} is not a runtime experiment (kind = \"runtime\")")
+    out = _out_folder(args.out)
+    tracker = _tracker(out, args.tracking_uri)
+    rows_file = _RowsFile(out / f"{exp.name}{'-quick' if args.quick else ''}-{args.device.replace(':', '')}.csv")
+    results = run_experiment(exp, quick=args.quick, device=args.device, data_root=args.data_root, force=args.force,
+                             progress=_progress, tracker=tracker, sink=rows_file)  # fmt: skip
+    return _finish(results, rows_file)
+
+
+def paper_command(args: argparse.Namespace) -> int:
+    import time as clock
+
+    from bench.pipeline import paper
+
+    out = _out_folder(args.out)
+    tracker = _tracker(out, args.tracking_uri)
+    start = clock.perf_counter()
+    rows_file = _RowsFile(out / f"paper{'-quick' if args.quick else ''}.csv")
+    results, written = paper(tracker, out, quick=args.quick, seeds=_seeds(args.seeds), device=args.device,
+                             data_root=args.data_root, force=args.force, progress=_progress, sink=rows_file,
+                             command="hmrbench " + " ".join(sys.argv[1:]))  # fmt: skip
+    code = _finish(results, rows_file)
+    _progress(f"hmrbench paper{' --quick' if args.quick else ''}: done in {clock.perf_counter() - start:.0f} s; "
+              f"report: {out / 'report' / 'index.html'}")  # fmt: skip
+    return code
+
+
 def sweep_command(args: argparse.Namespace) -> int:
     from bench.sweep import sweep
 
@@ -318,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-m 'proposed[projection=wpp,iterations=2000]' -d 'h36m[protocol=p2]'.",
     )  # fmt: skip
     run_p.add_argument("experiment", nargs="?", metavar="EXPERIMENT",
-                       help="a shipped experiment (table1, table2, table3) or a TOML file; or use -m/-d")  # fmt: skip
+                       help="a shipped experiment (table1-4, fig6, distance) or a TOML file; or use -m/-d")  # fmt: skip
     run_p.add_argument("-m", "--method", action="append", metavar="SPEC", help="method (repeatable)")
     run_p.add_argument("-d", "--dataset", action="append", metavar="SPEC", help="test set (repeatable)")
     run_p.add_argument("--train", action="append", metavar="SPEC", help="training set (repeatable; default none: "
@@ -338,6 +399,44 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--force", action="store_true", help="redo finished units and retrain models that are "
                        "already in DIR/models")  # fmt: skip
     run_p.set_defaults(func=run_command)
+
+    rep = verbs.add_parser("report", help="tables, figures and index.html from the tracked results (runs nothing)",
+                           description="Build OUT/report (Tables I-IV as Markdown, LaTeX and CSV with the paper's "
+                           "numbers, paired tests, figures, sweeps, index.html) from the finished units in the "
+                           "tracking store.")  # fmt: skip
+    rep.add_argument("--experiments", default=None, metavar="LIST", help="only these experiments, comma-separated "
+                     "(e.g. table1-quick,table2-quick; default every finished unit in the store)")  # fmt: skip
+    rep.add_argument("--out", default="hmrbench-out", metavar="DIR", help="output folder (default ./hmrbench-out)")
+    rep.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow tracking URI")
+    rep.set_defaults(func=report_command)
+
+    rt = verbs.add_parser("runtime", help="time each method per image at batch 1 and batched (Table IV)",
+                          description="Runs the table4 runtime experiment (or EXPERIMENT): each method's predict on "
+                          "given 2D keypoints, median of >= 5 timed calls after a warm-up, synchronised on a GPU.")
+    rt.add_argument("experiment", nargs="?", default="table4", metavar="EXPERIMENT",
+                    help="a runtime experiment file (default table4)")  # fmt: skip
+    rt.add_argument("-m", "--method", action="append", metavar="SPEC", help="time these methods instead (repeatable)")
+    rt.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    rt.add_argument("--quick", action="store_true", help="the experiment's [quick] settings")
+    rt.add_argument("--data-root", default=None, help="data root of the input samples (default $HMRBENCH_DATA, "
+                    "else synthetic)")  # fmt: skip
+    rt.add_argument("--force", action="store_true", help="time again even when the store has the same unit")
+    rt.add_argument("--out", default="hmrbench-out", metavar="DIR", help="output folder (default ./hmrbench-out)")
+    rt.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow tracking URI")
+    rt.set_defaults(func=runtime_command)
+
+    pp = verbs.add_parser("paper", help="regenerate Tables I-IV, Fig. 6 and the distance study, then the report",
+                          description="Runs table1, table2, table3, fig6, distance and table4 (tracked, resumable: "
+                          "run it again after an interruption and it continues), then builds OUT/report/index.html.")
+    pp.add_argument("--quick", action="store_true", help="each experiment's [quick] settings (minutes, not the "
+                    "paper's training length)")  # fmt: skip
+    pp.add_argument("--seeds", default=None, metavar="LIST", help="seeds, comma-separated (default: each file's)")
+    pp.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    pp.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
+    pp.add_argument("--force", action="store_true", help="redo finished units and retrain cached models")
+    pp.add_argument("--out", default="hmrbench-out", metavar="DIR", help="output folder (default ./hmrbench-out)")
+    pp.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow tracking URI")
+    pp.set_defaults(func=paper_command)
 
     sw = verbs.add_parser(
         "sweep", help="tune a method's loss weights and STS period with Optuna on a validation split",

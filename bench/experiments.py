@@ -3,6 +3,7 @@ the same form.
 
 ```toml
 title = "Table II: Human3.6M protocols 1 and 2"
+kind = "accuracy"                         # optional: "accuracy" (train and score, default) or "runtime" (time)
 seeds = [0]                               # optional, default [0]
 
 [[group]]                                 # one or more: methods x datasets, trained on `train`
@@ -11,6 +12,7 @@ datasets = ["h36m[protocol=p1]", "h36m[protocol=p2]"]
 train = ["h36m[split=train]"]             # optional, default none (each method's own default)
 limit = 256                               # optional: score at most this many samples per set
 batch_size = 64                           # optional: prediction batch size
+# runtime experiments: one dataset per group (the input samples), batch_sizes = [1, 64], repeats = 5
 
 [quick]                                   # optional: what --quick changes
 limit = 100
@@ -35,8 +37,10 @@ from bench.method import format_spec, parse_spec
 
 __all__ = ["Experiment", "Group", "load_experiment", "shipped_experiments"]
 
-_TOP = {"title": str, "description": str, "seeds": list, "group": list, "quick": dict}
-_GROUP = {"methods": list, "datasets": list, "train": list, "limit": int, "batch_size": int}
+_TOP = {"title": str, "description": str, "kind": str, "seeds": list, "group": list, "quick": dict}
+_GROUP = {"methods": list, "datasets": list, "train": list, "limit": int, "batch_size": int, "batch_sizes": list,
+          "repeats": int}  # fmt: skip
+KINDS = ("accuracy", "runtime")
 _QUICK = {"limit": int, "params": dict, "seeds": list}
 
 
@@ -48,6 +52,8 @@ class Group:
     limit: int | None = None
     batch_size: int = 256
     variants: tuple[str, ...] = ()  # the method specs as written in the file (``methods`` after --quick overrides)
+    batch_sizes: tuple[int, ...] = (1, 64)  # runtime experiments: batch sizes timed
+    repeats: int = 5  # runtime experiments: timed calls per batch size (median reported)
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,11 @@ class Experiment:
     seeds: tuple[int, ...] = (0,)
     description: str = ""
     quick: dict[str, Any] = field(default_factory=dict)
+    kind: str = "accuracy"
 
     def quick_version(self) -> Experiment:
-        """The experiment with its ``[quick]`` overrides applied (limit, seeds, parameters per method family)."""
+        """The experiment with its ``[quick]`` overrides applied (limit, seeds, parameters per method family),
+        named ``NAME-quick``."""
         params: dict[str, dict[str, Any]] = self.quick.get("params", {})
 
         def method(spec: str) -> str:
@@ -72,11 +80,14 @@ class Experiment:
         groups = tuple(
             Group(methods=tuple(method(m) for m in g.methods), datasets=g.datasets, train=g.train,
                   limit=g.limit if limit is None else (limit if g.limit is None else min(g.limit, limit)),
-                  batch_size=g.batch_size, variants=g.variants or g.methods)  # fmt: skip
+                  batch_size=g.batch_size, variants=g.variants or g.methods, batch_sizes=g.batch_sizes,
+                  repeats=g.repeats)  # fmt: skip
             for g in self.groups
         )
         seeds = tuple(self.quick.get("seeds", self.seeds))
-        return Experiment(self.name, self.path, f"{self.title} (quick)", groups, seeds, self.description, {})
+        # named NAME-quick: its rows and units never mix with the full experiment's in one table
+        return Experiment(f"{self.name}-quick", self.path, f"{self.title} (quick)", groups, seeds, self.description,
+                          {}, self.kind)  # fmt: skip
 
 
 def _experiments_dir() -> Path:
@@ -128,11 +139,16 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         for key in ("methods", "datasets"):
             if key not in table:
                 raise ConfigError(f"{path}: {where} has no {key!r} list")
+        sizes = table.get("batch_sizes", [1, 64])
+        if not sizes or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in sizes):
+            raise ConfigError(f"{path}: {where} key 'batch_sizes' must be a non-empty list of integers >= 1, "
+                              f"got {sizes!r}")  # fmt: skip
         groups.append(Group(
             methods=_strings(table["methods"], "methods", where, path),
             datasets=_strings(table["datasets"], "datasets", where, path),
             train=tuple(table.get("train", ())) and _strings(table["train"], "train", where, path),
-            limit=table.get("limit"), batch_size=table.get("batch_size", 256),
+            limit=table.get("limit"), batch_size=table.get("batch_size", 256), batch_sizes=tuple(sizes),
+            repeats=table.get("repeats", 5),
         ))  # fmt: skip
     quick = data.get("quick", {})
     _check_keys(quick, _QUICK, "[quick]", path)
@@ -142,5 +158,10 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
     seeds = data.get("seeds", [0])
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ConfigError(f"{path}: 'seeds' must be a non-empty list of integers, got {seeds!r}")
+    kind = data.get("kind", "accuracy")
+    if kind not in KINDS:
+        raise ConfigError(f"{path}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "runtime" and any(len(g.datasets) != 1 for g in groups):
+        raise ConfigError(f"{path}: a runtime experiment's group takes one dataset (the input samples timed)")
     return Experiment(name=path.stem, path=path, title=data.get("title", path.stem), groups=tuple(groups),
-                      seeds=tuple(seeds), description=data.get("description", ""), quick=quick)  # fmt: skip
+                      seeds=tuple(seeds), description=data.get("description", ""), quick=quick, kind=kind)  # fmt: skip

@@ -291,3 +291,9 @@ def create_method(spec: str, context: Any = None, **overrides: Any) -> Any:
 
     entry, params = check_method_spec(spec, **overrides)
     return entry.factory(context if context is not None else MethodContext(), **params)
+
+
+def report_builder() -> Callable[..., dict[str, Path]]:
+    """The report builder (``reports.build_report(rows, out_dir, *, per_sample, sweeps, settings)``): bench runs
+    and tracks, ``reports`` renders; bench reaches it only here, by name."""
+    return importlib.import_module("reports").build_report

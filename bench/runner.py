@@ -352,10 +352,18 @@ def run_experiment(
     try:
         for seed in seeds:
             for group in exp.groups:
-                found = run(group.methods, group.datasets, train=group.train, seed=seed, device=device,
-                            limit=group.limit, batch_size=group.batch_size, data_root=data_root, models=models,
-                            force=force, progress=progress, experiment=exp.name, variants=group.variants or None,
-                            tracker=tracker, parent=parent, sink=sink)  # fmt: skip
+                if exp.kind == "runtime":
+                    from bench.runtime import runtime
+
+                    found = runtime(group.methods, dataset=group.datasets[0], batch_sizes=group.batch_sizes,
+                                    repeats=group.repeats, device=device, data_root=data_root, seed=seed,
+                                    experiment=exp.name, variants=group.variants or None, tracker=tracker,
+                                    parent=parent, force=force, progress=progress, sink=sink)  # fmt: skip
+                else:
+                    found = run(group.methods, group.datasets, train=group.train, seed=seed, device=device,
+                                limit=group.limit, batch_size=group.batch_size, data_root=data_root, models=models,
+                                force=force, progress=progress, experiment=exp.name, variants=group.variants or None,
+                                tracker=tracker, parent=parent, sink=sink)  # fmt: skip
                 results.extend(found)
     except KeyboardInterrupt:
         if parent is not None:

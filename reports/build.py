@@ -29,21 +29,36 @@ from reports.tables import table1, table2, table3, table4
 
 __all__ = ["build_report"]
 
-_TABLES: tuple[tuple[Callable[[pd.DataFrame], Table | None], str], ...] = (
-    (table1, "Table I not built: no overall MPJPE / PA-MPJPE rows on a 'panoptic' dataset."),
-    (table2, "Table II not built: no overall MPJPE / PA-MPJPE rows on an 'h36m' dataset."),
-    (table3, "Table III not built: no overall MPJPE / PA-MPJPE rows on an 'stb' dataset."),
-    (table4, "Table IV not built: no 'seconds_per_image' (runtime) rows."),
+# each table / figure with the shipped experiment that feeds it: when rows of that experiment (or its -quick
+# version) are there, only they are used (Table II is not mixed with the distance study's H36M rows); otherwise
+# every row qualifies (a user's own experiment names)
+_TABLES: tuple[tuple[Callable[[pd.DataFrame], Table | None], str, str], ...] = (
+    (table1, "table1", "Table I not built: no overall MPJPE / PA-MPJPE rows on a 'panoptic' dataset."),
+    (table2, "table2", "Table II not built: no overall MPJPE / PA-MPJPE rows on an 'h36m' dataset."),
+    (table3, "table3", "Table III not built: no overall MPJPE / PA-MPJPE rows on an 'stb' dataset."),
+    (table4, "table4", "Table IV not built: no 'seconds_per_image' (runtime) rows."),
 )
-_FIGURES: tuple[tuple[str, Callable[[pd.DataFrame], Figure | None], str, str], ...] = (
+_FIGURES: tuple[tuple[str, Callable[[pd.DataFrame], Figure | None], str, str, str | None], ...] = (
     ("fig6_per_view.png", fig6_per_view, "Fig. 6: error per view on CMU Panoptic",
-     "The paper's Fig. 6 rebuilt: MPJPE and PA-MPJPE per Panoptic HD view for each projection variant."),
+     "The paper's Fig. 6 rebuilt: MPJPE and PA-MPJPE per Panoptic HD view for each projection variant.", "fig6"),
     ("distance.png", distance_figure, "Error against camera distance",
-     "MPJPE and PA-MPJPE per camera-distance bin (midpoint, m); grey bars: samples per bin."),
+     "MPJPE and PA-MPJPE per camera-distance bin (midpoint, m); grey bars: samples per bin.", "distance"),
     ("runtime.png", runtime_figure, "Runtime per image",
-     "Seconds per image on a log scale, ours per batch size beside the paper's Table IV and text values."),
-    ("groups.png", groups_figure, "Error per joint group", "MPJPE per joint group, per variant and dataset."),
+     "Seconds per image on a log scale, ours per batch size beside the paper's Table IV and text values.", "table4"),
+    ("groups.png", groups_figure, "Error per joint group", "MPJPE per joint group, per variant and dataset.", None),
 )  # fmt: skip
+
+
+def own_rows(rows: pd.DataFrame, experiment: str | None) -> pd.DataFrame:
+    """The rows of ``experiment`` when there are any, else those of ``experiment-quick`` (never both: quick and
+    full numbers are not averaged together), else all rows."""
+    if experiment is None:
+        return rows
+    for name in (experiment, f"{experiment}-quick"):
+        mine = rows[rows["experiment"].astype(str) == name]
+        if len(mine):
+            return mine
+    return rows
 _TABLE_EXTENSIONS = (".md", ".tex", ".csv")
 _OWNED = {f"{t}{ext}" for t in ("table1", "table2", "table3", "table4", "paired") for ext in _TABLE_EXTENSIONS}
 _OWNED |= {name for name, *_ in _FIGURES} | {"index.html"}
@@ -92,8 +107,8 @@ def build_report(
     tables: list[Table] = []
     absent: list[str] = []
     table_files: dict[str, list[str]] = {}
-    for builder, why_not in _TABLES:
-        table = builder(rows)
+    for builder, experiment, why_not in _TABLES:
+        table = builder(own_rows(rows, experiment))
         if table is None:
             absent.append(why_not)
             continue
@@ -109,8 +124,8 @@ def build_report(
         table_files["paired"] = ["paired.md", "paired.csv"]
 
     figures: list[FigureView] = []
-    for name, draw, title, caption in _FIGURES:
-        figure = draw(rows)
+    for name, draw, title, caption, experiment in _FIGURES:
+        figure = draw(own_rows(rows, experiment))
         if figure is not None:
             written[name] = save_figure(figure, out / name)
             figures.append(FigureView(name, title, caption))

@@ -74,8 +74,8 @@ def fig6_per_view(rows: pd.DataFrame) -> Figure | None:
     views = sorted(stats["view"].unique())
     series = _series_order(list(stats[["variant", "dataset"]].drop_duplicates().itertuples(index=False, name=None)))
     several = stats["dataset"].nunique() > 1
-    figure = Figure(figsize=(max(8.0, 0.55 * len(views) * 2 + 4), 4.6), layout="constrained")
-    axes = figure.subplots(1, 2)
+    figure = Figure(figsize=(min(16.0, max(8.0, 0.4 * len(views) + 3)), 8.0), layout="constrained")
+    axes = figure.subplots(2, 1)  # stacked: 31 Panoptic views side by side in two panels would be unreadable
     width = 0.5 / max(len(series), 1)
     for ax, metric in zip(axes, ERROR_METRICS, strict=True):
         for i, (variant, dataset) in enumerate(series):

@@ -26,7 +26,7 @@ def root(tmp_path_factory, embedded_cache):
 
 
 def test_shipped_experiments_are_valid_and_quick_applies_their_overrides():
-    assert {"table1", "table2", "table3"} <= set(shipped_experiments())
+    assert set(shipped_experiments()) == {"table1", "table2", "table3", "table4", "fig6", "distance"}
     for name in shipped_experiments():
         exp = load_experiment(name)
         quick = exp.quick_version()
@@ -65,7 +65,7 @@ iterations = 2
     assert "experiment mine" in capsys.readouterr().err
     rows = [r for r in csv.DictReader(out.open()) if r["metric"] == "mpjpe_mm" and r["view"] == r["group"] == "all"
             and r["bin"] == "all"]  # fmt: skip
-    assert [(r["experiment"], r["seed"], r["n"]) for r in rows] == [("mine", "0", "3"), ("mine", "1", "3")]
+    assert [(r["experiment"], r["seed"], r["n"]) for r in rows] == [("mine-quick", "0", "3"), ("mine-quick", "1", "3")]
     assert all(r["variant"] == f"proposed[{TINY}]" for r in rows)  # the spec as written, before --quick
     assert len({r["unit"] for r in rows}) == 2
 
@@ -101,4 +101,4 @@ def test_unknown_names_in_a_file_fail_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown method 'nope'" in err and "it 1/" not in err
     assert main(["run", "no-such-experiment"]) == 2
-    assert "not a shipped experiment (table1, table2, table3" in capsys.readouterr().err
+    assert "not a shipped experiment (distance, fig6, table1, table2, table3, table4)" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def test_two_workers_share_one_study_without_losing_or_duplicating_trials(root, 
     procs = [subprocess.Popen([*base, "--worker", str(w)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for w in (0, 1)]  # fmt: skip
     outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (stdout, stderr) in zip(procs, outputs, strict=True):
+    for p, (_stdout, stderr) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, stderr
     study = optuna.load_study(study_name="shared", storage=f"sqlite:///{out / 'optuna.db'}")
     numbers = [t.number for t in study.trials]

@@ -105,7 +105,8 @@ def test_a_failing_unit_is_recorded_and_the_others_go_on(root, tmp_path, capsys,
 
 
 def test_a_killed_run_is_continued_by_the_next_invocation(root, tmp_path, capsys):
-    exp = _experiment(tmp_path / "two.toml", f"proposed[projection=wpp,{TINY.replace('iterations=6', 'iterations=600')}]")
+    long = TINY.replace("iterations=6", "iterations=600")
+    exp = _experiment(tmp_path / "two.toml", f"proposed[projection=wpp,{long}]")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "bench", "run", str(exp), "--data-root", str(root), "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

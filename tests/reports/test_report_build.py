@@ -129,3 +129,14 @@ def test_text_from_rows_is_escaped(tmp_path):
     page = build_report(rows, tmp_path, settings={"<b>key</b>": "a & b"})["index.html"].read_text(encoding="utf-8")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "&lt;b&gt;key&lt;/b&gt;" in page and "a &amp; b" in page
+
+
+def test_each_table_uses_its_own_experiment_rows_when_present(tmp_path):
+    import pandas as pd
+
+    from reports.build import own_rows
+
+    rows = pd.DataFrame({"experiment": ["table2", "distance", "table2-quick", "mine"], "value": [1.0, 2.0, 3.0, 4.0]})
+    assert list(own_rows(rows, "table2")["value"]) == [1.0]  # not the distance study's rows, not the quick ones
+    assert list(own_rows(rows[rows["experiment"] != "table2"], "table2")["value"]) == [3.0]
+    assert list(own_rows(rows[rows["experiment"] == "mine"], "table2")["value"]) == [4.0]  # a user's own names

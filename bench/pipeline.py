@@ -1,0 +1,104 @@
+"""The suite's main jobs over the tracked results: ``report`` (tables, figures, HTML from the store alone) and
+``paper`` (every experiment of the paper, then the report).
+
+``paper`` runs, in order: table1, table2, table3, fig6, distance (accuracy) and table4 (runtime), each tracked and
+resumable (finished units are taken from the store, trained models from ``OUT/models``), then builds the report
+from the store. With ``quick`` each experiment's ``[quick]`` settings are used and the experiment names carry
+``-quick``, so quick and full results never mix in one table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigError
+from bench.registry import report_builder
+
+__all__ = ["PAPER_EXPERIMENTS", "paper", "report"]
+
+PAPER_EXPERIMENTS = ("table1", "table2", "table3", "fig6", "distance", "table4")
+
+
+def _sweeps(out: Path) -> list[dict[str, Any]]:
+    found = []
+    for path in sorted((out / "sweeps").glob("*/sweep.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path}: unreadable sweep summary: {exc}") from None
+        found.append({k: data[k] for k in ("name", "method", "best_value", "n_trials", "best_config", "plots")
+                      if k in data})  # fmt: skip
+    return found
+
+
+def report(
+    tracker: Any,
+    out: str | os.PathLike,
+    *,
+    experiments: Sequence[str] | None = None,
+    command: str = "",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """Build the report in ``OUT/report`` from the finished units in the tracking store (nothing is run):
+    ``experiments`` keeps those experiments' units only (default: every unit in the store)."""
+    say = progress or (lambda message: None)
+    out = Path(out)
+    runs = tracker.unit_runs(experiments)
+    if not runs:
+        which = f" of {', '.join(experiments)}" if experiments else ""
+        raise ConfigError(f"report: no finished unit{which} in the tracking store {tracker.uri}; run an experiment "
+                          "first (e.g. hmrbench paper --quick)")  # fmt: skip
+    rows, samples = tracker.load_tables([r.info.run_id for r in runs])
+    say(f"report: {len(runs)} finished unit(s), {len(rows)} rows from {tracker.uri}")
+    tags = runs[0].data.tags
+    synthetic = bool(rows["synthetic"].astype(str).eq("True").any())
+    sources = sorted({v for r in runs for k, v in r.data.tags.items() if k.startswith("data_source.") and v})
+    settings = {
+        "command": command or "hmrbench report", "tracking store": tracker.uri,
+        "experiments": ", ".join(sorted({r.data.tags.get("hmrbench.experiment", "") for r in runs})),
+        "units": str(len(runs)), "devices": ", ".join(sorted(set(rows["device_name"].astype(str)))),
+        "data": "SYNTHETIC (embedded generator)" if synthetic else "real", "data sources": "; ".join(sources) or "-",
+        "body model sha256": ", ".join(sorted({r.data.tags.get("model_sha256", "") for r in runs} - {""})) or "-",
+        "hmrbench commit": ", ".join(sorted({r.data.tags.get("hmrbench.git_commit", "") for r in runs})),
+        "torch / mlflow / optuna": f"{tags.get('torch', '')} / {tags.get('mlflow', '')} / {tags.get('optuna', '')}",
+    }  # fmt: skip
+    build = report_builder()
+    written = build(rows, out / "report", per_sample=samples if len(samples) else None, sweeps=_sweeps(out),
+                    settings=settings)  # fmt: skip
+    say(f"report: {len(written)} files in {out / 'report'}; open {out / 'report' / 'index.html'}")
+    return written
+
+
+def paper(
+    tracker: Any,
+    out: str | os.PathLike,
+    *,
+    quick: bool = False,
+    experiments: Sequence[Any] = PAPER_EXPERIMENTS,
+    seeds: Sequence[int] | None = None,
+    device: str = "cpu",
+    data_root: Any = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+    sink: Callable[[Any], None] | None = None,
+    command: str = "",
+) -> tuple[Any, dict[str, Path]]:
+    """Run the paper's experiments (or ``experiments``: names, paths or ``Experiment`` objects) and build the
+    report from the store; returns (``bench.runner.Results``, the report's files). Failed units are recorded and
+    reported; the report is built from whatever finished."""
+    from bench.experiments import Experiment, load_experiment
+    from bench.runner import Results, run_experiment
+
+    loaded = [e if isinstance(e, Experiment) else load_experiment(e) for e in experiments]
+    if quick:
+        loaded = [e.quick_version() for e in loaded]
+    results = Results()
+    for exp in loaded:  # all files are loaded (and so checked) before the first one runs
+        results.extend(run_experiment(exp, seeds=seeds, device=device, data_root=data_root, models=Path(out) / "models",
+                                      force=force, progress=progress, tracker=tracker, sink=sink))  # fmt: skip
+    written = report(tracker, out, experiments=[e.name for e in loaded], command=command, progress=progress)
+    return results, written

@@ -1,0 +1,128 @@
+"""Runtime per image (Table IV): each method timed on given 2D keypoints at batch 1 and batched.
+
+For each method and batch size: ``warmup`` calls first (not timed: allocator, caches, lazy builds), then
+``repeats`` timed calls of ``predict`` on the same batch; the row's value is the median of the per-call times
+divided by the batch size (seconds per image). On a GPU each call is synchronised before the clock stops. A trained
+model is not needed: the weights do not change the amount of work, so networks are timed as built (their training
+is not part of Table IV either); iterative methods (the SMPLify-X-style optimiser) run their full schedule.
+
+A runtime unit is tracked like any other (``bench.runner.tracked_unit``): rows with metric ``seconds_per_image``,
+MLflow metrics ``seconds_per_image/batch_B`` (median) and every timed call as a metric history.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.errors import ConfigError
+from bench.method import MethodContext, config_hash
+from bench.results import ROW_FIELDS
+
+__all__ = ["time_predict", "runtime"]
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize(torch.device(device))
+
+
+def time_predict(method: Any, batch: Any, *, repeats: int, warmup: int, device: str) -> list[float]:
+    """Seconds per ``predict`` call, ``repeats`` of them after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        method.predict(batch)
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        method.predict(batch)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def runtime(
+    methods: Sequence[str],
+    *,
+    dataset: str = "h36m[protocol=p1]",
+    batch_sizes: Sequence[int] = (1, 64),
+    repeats: int = 5,
+    warmup: int = 1,
+    device: str = "cpu",
+    data_root: Any = None,
+    seed: int = 0,
+    experiment: str = "runtime",
+    variants: Sequence[str] | None = None,
+    tracker: Any = None,
+    parent: str | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+    sink: Callable[[Any], None] | None = None,
+) -> Any:
+    """Time every method (one unit each) on the first samples of ``dataset`` (module docstring); returns
+    ``bench.runner.Results`` with one row per method and batch size."""
+    from bench.runner import Results, _build, _check_device, load_dataset_spec, tracked_unit
+    from bench.tracking import environment_tags
+
+    if repeats < 5:
+        raise ConfigError(f"runtime: repeats must be >= 5 (the median of at least 5 timed calls), got {repeats}")
+    if not batch_sizes or any(b < 1 for b in batch_sizes):
+        raise ConfigError(f"runtime: batch sizes must be >= 1, got {list(batch_sizes)}")
+    _check_device(device)
+    say = progress or (lambda message: None)
+    variants = list(variants or methods)
+    context = MethodContext(device=device, seed=seed)
+    built = [(spec, _build(spec, context)) for spec in methods]
+    samples = load_dataset_spec(dataset, data_root=data_root, seed=seed)
+    if len(samples) < max(batch_sizes):
+        raise ConfigError(f"runtime: {dataset} has {len(samples)} samples, fewer than the batch size "
+                          f"{max(batch_sizes)}")  # fmt: skip
+    env = environment_tags(device)
+    synthetic = bool(samples.info.get("synthetic", False))
+    results = Results()
+    for (spec, method), variant in zip(built, variants, strict=True):
+        reason = method.supports(samples)
+        key = config_hash({"experiment": experiment, "kind": "runtime", "config": dict(method.config),
+                           "family": getattr(method, "family", spec), "dataset": dataset, "batches": list(batch_sizes),
+                           "repeats": repeats, "warmup": warmup, "device": str(device),
+                           "device_name": env["device_name"]})  # fmt: skip
+
+        def work(method=method, spec=spec, variant=variant, key=key, reason=reason) -> tuple[Any, list[tuple[Path, str]]]:  # noqa: E501
+            unit = Results()
+            for size in batch_sizes:
+                base = {"experiment": experiment, "unit": key, "method": getattr(method, "family", spec.split("[")[0]),
+                        "variant": variant, "dataset": dataset, "protocol": samples.info.get("protocol", ""),
+                        "view": "all", "group": "all", "bin": "all", "seed": seed, "metric": "seconds_per_image",
+                        "device": device, "device_name": env["device_name"], "batch": size, "train": "",
+                        "model_cached": False, "synthetic": synthetic, "faults": 0, "failed": 0}  # fmt: skip
+                if reason is not None:
+                    unit.rows.append({k: base.get(k, "") for k in ROW_FIELDS} | {"value": float("nan"), "n": 0,
+                                     "skipped": repeats, "skip_reason": reason})  # fmt: skip
+                    say(f"{variant}: not timed ({reason})")
+                    continue
+                batch = next(iter(samples.subset(torch.arange(size).numpy()).batches(size, device=device)))
+                times = time_predict(method, batch, repeats=repeats, warmup=warmup, device=device)
+                per_image = statistics.median(times) / size
+                unit.rows.append({k: base.get(k, "") for k in ROW_FIELDS} | {
+                    "value": per_image, "n": repeats, "skipped": 0, "skip_reason": "", "fit_seconds": 0.0,
+                    "eval_seconds": sum(times)})  # fmt: skip
+                say(f"{variant}: batch {size}: {per_image * 1000:.2f} ms per image (median of {repeats} calls, "
+                    f"{min(times) / size * 1000:.2f}-{max(times) / size * 1000:.2f} ms) on {env['device_name']}")
+            return unit, []
+
+        tags = {**env, "hmrbench.experiment": experiment, "hmrbench.variant": variant,
+                "synthetic": str(synthetic).lower()}
+        params = {"method": spec, "variant": variant, "dataset": dataset, "batch_sizes": list(batch_sizes),
+                  "repeats": repeats, "warmup": warmup, "device": device,
+                  **{f"config.{k}": v for k, v in dict(method.config).items()}}  # fmt: skip
+        unit = tracked_unit(tracker, key, f"{experiment}: {variant} runtime", work, tags=tags, params=params,
+                            parent=parent, force=force, say=say)  # fmt: skip
+        results.extend(unit)
+        if sink is not None:
+            sink(unit)
+    return results

@@ -105,7 +105,7 @@ def test_a_failing_unit_is_recorded_and_the_others_go_on(root, tmp_path, capsys,
 
 
 def test_a_killed_run_is_continued_by_the_next_invocation(root, tmp_path, capsys):
-    long = TINY.replace("iterations=6", "iterations=600")
+    long = TINY.replace("iterations=6", "iterations=300")
     exp = _experiment(tmp_path / "two.toml", f"proposed[projection=wpp,{long}]")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "bench", "run", str(exp), "--data-root", str(root), "--out", str(out)]
@@ -115,12 +115,12 @@ def test_a_killed_run_is_continued_by_the_next_invocation(root, tmp_path, capsys
     try:
         for line in proc.stderr:  # the first unit finishes, the second starts training: kill it hard
             seen.append(line)
-            if "it 3/600 " in line:
+            if "it 3/300 " in line:
                 break
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert any("it 3/600 " in line for line in seen), "".join(seen)
+    assert any("it 3/300 " in line for line in seen), "".join(seen)
     units = [r for r in _runs(out) if r.data.tags.get("hmrbench.kind") == "unit"]
     assert sorted(r.info.status for r in units) == ["FINISHED", "RUNNING"]  # killed hard: nothing could mark it
 

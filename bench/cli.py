@@ -348,6 +348,15 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output_args(parser: argparse.ArgumentParser) -> None:
+    """--out and --tracking-uri, the same for every verb that writes results."""
+    parser.add_argument("--out", default="hmrbench-out", metavar="DIR",
+                        help="folder for everything written: rows (NAME.csv), trained models (models/), the tracking "
+                        "store (mlflow.db, mlartifacts/), sweeps, report/; default ./hmrbench-out")  # fmt: skip
+    parser.add_argument("--tracking-uri", default=None, metavar="URI",
+                        help="MLflow tracking URI (default $MLFLOW_TRACKING_URI, else sqlite under --out)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hmrbench",
@@ -391,11 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--limit", type=int, default=None, help="score at most N samples per set, evenly spaced")
     run_p.add_argument("--batch-size", type=int, default=256, help="prediction batch size (default 256)")
     run_p.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
-    run_p.add_argument("--out", default="hmrbench-out", metavar="DIR",
-                       help="folder for everything a run writes: rows (NAME.csv), trained models (models/), the "
-                       "tracking store (mlflow.db, mlartifacts/); default ./hmrbench-out")
-    run_p.add_argument("--tracking-uri", default=None, metavar="URI",
-                       help="MLflow tracking URI (default $MLFLOW_TRACKING_URI, else sqlite under --out)")
+    _output_args(run_p)
     run_p.add_argument("--force", action="store_true", help="redo finished units and retrain models that are "
                        "already in DIR/models")  # fmt: skip
     run_p.set_defaults(func=run_command)
@@ -406,8 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "tracking store.")  # fmt: skip
     rep.add_argument("--experiments", default=None, metavar="LIST", help="only these experiments, comma-separated "
                      "(e.g. table1-quick,table2-quick; default every finished unit in the store)")  # fmt: skip
-    rep.add_argument("--out", default="hmrbench-out", metavar="DIR", help="output folder (default ./hmrbench-out)")
-    rep.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow tracking URI")
+    _output_args(rep)
     rep.set_defaults(func=report_command)
 
     rt = verbs.add_parser("runtime", help="time each method per image at batch 1 and batched (Table IV)",
@@ -421,8 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--data-root", default=None, help="data root of the input samples (default $HMRBENCH_DATA, "
                     "else synthetic)")  # fmt: skip
     rt.add_argument("--force", action="store_true", help="time again even when the store has the same unit")
-    rt.add_argument("--out", default="hmrbench-out", metavar="DIR", help="output folder (default ./hmrbench-out)")
-    rt.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow tracking URI")
+    _output_args(rt)
     rt.set_defaults(func=runtime_command)
 
     pp = verbs.add_parser("paper", help="regenerate Tables I-IV, Fig. 6 and the distance study, then the report",
@@ -434,8 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     pp.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
     pp.add_argument("--force", action="store_true", help="redo finished units and retrain cached models")
-    pp.add_argument("--out", default="hmrbench-out", metavar="DIR", help="output folder (default ./hmrbench-out)")
-    pp.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow tracking URI")
+    _output_args(pp)
     pp.set_defaults(func=paper_command)
 
     sw = verbs.add_parser(
@@ -463,8 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--worker", type=int, default=0, help="worker number when several processes share a study")
     sw.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     sw.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
-    sw.add_argument("--out", default="hmrbench-out", metavar="DIR", help="output folder (default ./hmrbench-out)")
-    sw.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow tracking URI")
+    _output_args(sw)
     sw.set_defaults(func=sweep_command)
 
     data = verbs.add_parser("data", help="datasets: list them, write synthetic sets, check a data root")

@@ -18,13 +18,6 @@ from bench.runner import parse_dataset_spec
 TINY = "iterations=4,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=2"
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory, embedded_cache):
-    root = tmp_path_factory.mktemp("experiments")
-    assert main(["data", "synth", "h36m", "--out", str(root / "h36m"), "--frames", "1"]) == 0
-    return root
-
-
 def test_shipped_experiments_are_valid_and_quick_applies_their_overrides():
     assert set(shipped_experiments()) == {"table1", "table2", "table3", "table4", "fig6", "distance"}
     for name in shipped_experiments():

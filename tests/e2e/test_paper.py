@@ -8,8 +8,6 @@ import csv
 import dataclasses
 import time
 
-import pytest
-
 from bench.cli import main
 from bench.experiments import load_experiment
 from bench.method import format_spec, parse_spec
@@ -35,14 +33,6 @@ def tiny(name: str):
     groups = tuple(dataclasses.replace(g, methods=tuple(method(m) for m in g.methods), variants=g.methods, limit=6,
                                        batch_sizes=(1, 4), repeats=5) for g in exp.groups)  # fmt: skip
     return dataclasses.replace(exp, groups=groups)
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory, embedded_cache):
-    root = tmp_path_factory.mktemp("paper")
-    for name in ("h36m", "stb", "panoptic"):
-        assert main(["data", "synth", name, "--out", str(root / name), "--frames", "1", "--seed", "0"]) == 0
-    return root
 
 
 def test_paper_runs_every_experiment_and_builds_the_report_from_the_store(root, tmp_path, capsys):

@@ -17,14 +17,6 @@ TINY_PROPOSED = (
 )
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory, embedded_cache):
-    root = tmp_path_factory.mktemp("cli-run")
-    for name in ("h36m", "stb"):
-        assert main(["data", "synth", name, "--out", str(root / name), "--frames", "1", "--seed", "0"]) == 0
-    return root
-
-
 def _overall(rows: list[dict], metric: str = "mpjpe_mm") -> list[dict]:
     return [r for r in rows if (r["view"], r["group"], r["bin"], r["metric"]) == ("all", "all", "all", metric)]
 
@@ -128,7 +120,7 @@ def test_list_shows_every_method_and_dataset_with_parameters_and_availability(ro
     assert "available (synthetic default)" in out and "NOT available (needs --data-root" in out  # openpose
     assert main(["list", "--data-root", str(root)]) == 0
     out = capsys.readouterr().out
-    assert f"available (synthetic tree {root / 'h36m'})" in out and f"NOT available (no panoptic/ under {root})" in out
+    assert f"available (synthetic tree {root / 'h36m'})" in out and f"NOT available (no openpose/ under {root})" in out
     assert main(["list", "--data-root", str(root / "missing")]) == 2
     captured = capsys.readouterr()
     assert "not a folder" in captured.err and captured.out == ""

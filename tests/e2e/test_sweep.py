@@ -16,13 +16,6 @@ from bench.tracking import Tracker
 TINY = "proposed[hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=2]"
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory, embedded_cache):
-    root = tmp_path_factory.mktemp("sweep")
-    assert main(["data", "synth", "h36m", "--out", str(root / "h36m"), "--frames", "1", "--seed", "0"]) == 0
-    return root
-
-
 def test_two_workers_share_one_study_without_losing_or_duplicating_trials(root, tmp_path):
     out = tmp_path / "out"
     base = [sys.executable, "-m", "bench", "sweep", TINY, "--iterations", "20", "--trials", "3", "--val-limit", "16",

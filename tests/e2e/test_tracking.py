@@ -19,13 +19,6 @@ from bench.tracking import Tracker
 TINY = "iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2"
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory, embedded_cache):
-    root = tmp_path_factory.mktemp("tracking")
-    assert main(["data", "synth", "h36m", "--out", str(root / "h36m"), "--frames", "1", "--seed", "0"]) == 0
-    return root
-
-
 def _experiment(path: Path, second: str) -> Path:
     path.write_text(f"""
 title = "two units"

@@ -11,6 +11,7 @@ joints: ``info['eval_joints']`` that are valid in the ground truth and can be fo
 A sample the method reports failed (``Prediction.failed``) or whose prediction is not finite gets NaN errors and
 is counted in ``failed``; the means run over the scored samples and say how many they are (``n``).
 
+The predictions in the dataset's skeleton (``predictions``, camera frame, metres; NaN where not formed) are kept.
 Per joint, both errors are kept (``joint_mpjpe``, ``joint_pa_mpjpe``: the PA alignment is fitted on all scored
 joints, then read per joint), with each sample's camera distance (``distance``: the norm of the ground-truth root
 in the camera frame, metres), so that ``bench.results`` can slice by view, joint group and distance.
@@ -49,6 +50,7 @@ class Evaluation:
     joint_mpjpe: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (N, J) m, NaN where not scored
     joint_pa_mpjpe: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     distance: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,) m, NaN where the root is invalid
+    predictions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3), np.float32))  # (N, J, 3) m, camera
     seconds: float = 0.0
     skipped: str | None = None
 
@@ -97,6 +99,7 @@ def evaluate(
     errs, pa_errs = np.full(n, np.nan), np.full(n, np.nan)
     joint_errs, joint_pa = np.full((n, J), np.nan), np.full((n, J), np.nan)
     distance = np.full(n, np.nan)
+    predictions = np.full((n, J, 3), np.nan, np.float32)
     failed = np.zeros(n, bool)
     start = time.perf_counter()
     done = 0
@@ -116,12 +119,13 @@ def evaluate(
         idx = batch.index.numpy()
         errs[idx], pa_errs[idx], failed[idx] = _row_mean(je), _row_mean(jpa), bad.numpy()
         joint_errs[idx], joint_pa[idx] = je.numpy(), jpa.numpy()
+        predictions[idx] = joints.numpy().astype(np.float32)
         distance[idx] = torch.where(root_ok, gt[:, root].mean(1).norm(dim=-1), torch.nan).numpy()
         done += len(idx)
         if progress is not None:
             progress(f"{name} on {samples.name}: {done}/{n} samples")
     return Evaluation(dataset=samples.name, method=name, n_samples=n, mpjpe=errs, pa_mpjpe=pa_errs, failed=failed,
-                      joint_mpjpe=joint_errs, joint_pa_mpjpe=joint_pa, distance=distance,
+                      joint_mpjpe=joint_errs, joint_pa_mpjpe=joint_pa, distance=distance, predictions=predictions,
                       seconds=time.perf_counter() - start)  # fmt: skip
 
 

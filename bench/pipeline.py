@@ -69,7 +69,12 @@ def report(
     build = report_builder()
     written = build(rows, out / "report", per_sample=samples if len(samples) else None, sweeps=_sweeps(out),
                     settings=settings)  # fmt: skip
-    say(f"report: {len(written)} files in {out / 'report'}; open {out / 'report' / 'index.html'}")
+    run_id = tracker.start("report", {"hmrbench.experiment": "report"}, {"experiments": settings["experiments"],
+                           "units": len(runs)}, kind="report")  # fmt: skip
+    tracker.log_files(run_id, [written[name] for name in sorted(written)], "report")
+    tracker.end(run_id, "FINISHED")
+    say(f"report: {len(written)} files in {out / 'report'} (also logged to MLflow run {run_id}); open "
+        f"{out / 'report' / 'index.html'}")  # fmt: skip
     return written
 
 

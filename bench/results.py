@@ -112,10 +112,10 @@ def evaluation_rows(ev: Evaluation, samples: SampleSet, base: dict[str, Any]) ->
 
     def slice_rows(sel: np.ndarray, mp: np.ndarray, pa: np.ndarray, **where: str) -> list[dict[str, Any]]:
         m, p = mp[sel], pa[sel]
-        n = int((np.isfinite(m) & np.isfinite(p)).sum())
+        both = np.isfinite(m) & np.isfinite(p)  # both means over the same samples, the n the row reports
         failed = int(ev.failed[sel].sum())
-        return [row("mpjpe_mm", _mean_mm(m), n, int(sel.sum()), failed, **where),
-                row("pa_mpjpe_mm", _mean_mm(p), n, int(sel.sum()), failed, **where)]  # fmt: skip
+        return [row("mpjpe_mm", _mean_mm(m[both]), int(both.sum()), int(sel.sum()), failed, **where),
+                row("pa_mpjpe_mm", _mean_mm(p[both]), int(both.sum()), int(sel.sum()), failed, **where)]  # fmt: skip
 
     every = np.ones(ev.n_samples, bool)
     rows = slice_rows(every, ev.mpjpe, ev.pa_mpjpe)

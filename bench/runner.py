@@ -7,7 +7,8 @@ seed, the training and evaluation sets (spec, source, size), the limit and batch
 model. With a tracker (``bench.tracking``):
 
 - a unit whose key already has a FINISHED run is not redone: its rows come from the store (``force`` redoes it);
-- each unit is a child run with its params, metrics, tags and artifacts (rows, per-sample errors, model weights);
+- each unit is a child run with its params, metrics, tags and artifacts (rows, per-sample errors, predictions,
+  model weights);
 - a unit that raises is recorded FAILED and the others go on (``Results.failures``); an interrupted one is
   recorded KILLED, and the next invocation redoes it (models already trained are loaded from ``models``).
 
@@ -46,6 +47,7 @@ class Results:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)  # dataset spec -> (N, J, 3) m, this unit's
     failures: list[tuple[str, str]] = field(default_factory=list)
     redone: int = 0
     reused: int = 0
@@ -224,6 +226,8 @@ def run(
                         "model_cached": cached, "fit_seconds": fit_seconds}  # fmt: skip
                 unit.rows += evaluation_rows(result, samples, base)
                 unit.samples.append(per_sample_frame(result, samples, base))
+                if not result.skipped:
+                    unit.predictions[ds] = result.predictions
                 summary = result.summary()
                 if result.skipped:
                     say(f"{variant} on {ds}: skipped ({result.skipped})")
@@ -302,6 +306,9 @@ def _log_unit(tracker: Any, run_id: str, unit: Results, files: list[tuple[Path, 
         if unit.samples:
             merged = {k: np.concatenate([np.asarray(s[k]) for s in unit.samples]) for k in SAMPLE_FIELDS}
             tables.append(write_table(merged, SAMPLE_FIELDS, Path(tmp) / "per_sample.csv.gz"))
+        if unit.predictions:  # predicted joints in each set's skeleton, camera frame, metres (key: dataset spec)
+            np.savez_compressed(Path(tmp) / "predictions.npz", **unit.predictions)
+            tables.append(Path(tmp) / "predictions.npz")
         tracker.log_files(run_id, tables)
     for path, folder in files:
         if Path(path).is_file():

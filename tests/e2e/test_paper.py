@@ -52,6 +52,9 @@ def test_paper_runs_every_experiment_and_builds_the_report_from_the_store(root, 
     assert "SYNTHETIC" in page and "Table I" in page and "Table IV" in page and "82.72" in page
     assert "53.2" in (out / "report" / "table1.md").read_text()  # the paper's number beside ours
     assert not list((out / "report").glob("*.tmp"))
+    logged = tracker.client.search_runs([tracker.experiment_id], "tags.`hmrbench.kind` = 'report'")
+    assert len(logged) == 1 and "report/index.html" in {a.path for a in tracker.client.list_artifacts(
+        logged[0].info.run_id, "report")}  # fmt: skip
 
     # a second invocation redoes nothing: every unit comes from the store
     capsys.readouterr()

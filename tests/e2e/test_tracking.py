@@ -65,7 +65,7 @@ def test_units_are_child_runs_with_config_metrics_tags_and_artifacts(root, tmp_p
                    and r["view"] == r["group"] == r["bin"] == "all")  # fmt: skip
     assert float(overall["value"]) == pytest.approx(metrics["mpjpe_mm/h36m"])
     names = {a.path for a in Tracker(tmp_path / "out").connect().client.list_artifacts(unit.info.run_id)}
-    assert {"rows.csv", "per_sample.csv.gz", "model"} <= names
+    assert {"rows.csv", "per_sample.csv.gz", "predictions.npz", "model"} <= names
 
 
 def test_a_failing_unit_is_recorded_and_the_others_go_on(root, tmp_path, capsys, monkeypatch):

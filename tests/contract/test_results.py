@@ -1,0 +1,86 @@
+"""Tidy rows (bench/results.py): the overall rows agree with the evaluation's summary, every slice (view, joint
+group, distance bin) is computed over the samples it names, and the per-sample table lines up with the set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _oracle import Oracle
+
+from bench.evaluate import evaluate
+from bench.results import ROW_FIELDS, distance_bins, evaluation_rows, joint_groups, per_sample_frame
+
+
+@pytest.fixture(scope="module")
+def scored(tiny_sets):
+    from bench.skeletons import get_skeleton
+
+    s = tiny_sets["h36m"]
+    s = s.subset(np.flatnonzero(s.smplx_valid))
+    wrist = get_skeleton("smplx_144").joints.index("right_wrist")
+    return s, evaluate(Oracle(offset=0.017, joint=wrist, fail=(1,)), s)
+
+
+def _pick(rows, metric="mpjpe_mm", **where):
+    want = {"view": "all", "group": "all", "bin": "all", **where}
+    found = [r for r in rows if r["metric"] == metric and all(r[k] == v for k, v in want.items())]
+    assert len(found) == 1, (metric, where)
+    return found[0]
+
+
+def test_overall_rows_match_the_summary_and_carry_the_base_fields(scored):
+    s, ev = scored
+    rows = evaluation_rows(ev, s, {"experiment": "x", "unit": "u", "variant": "oracle", "seed": 3})
+    assert all(list(r) == list(ROW_FIELDS) for r in rows)
+    summary = ev.summary()
+    overall = _pick(rows)
+    assert overall["value"] == pytest.approx(summary["mpjpe_mm"]) and overall["n"] == summary["n"] == len(s) - 1
+    assert _pick(rows, "pa_mpjpe_mm")["value"] == pytest.approx(summary["pa_mpjpe_mm"])
+    assert overall["failed"] == 1 and overall["skipped"] == 1 and overall["seed"] == 3 and overall["synthetic"]
+
+
+def test_view_group_and_distance_slices(scored):
+    s, ev = scored
+    rows = evaluation_rows(ev, s, {})
+    views = sorted(set(s.ids["view"].astype(str)))
+    assert len(views) > 1 and sum(_pick(rows, view=v)["n"] for v in views) == _pick(rows)["n"]
+    for v in views:
+        sel = (s.ids["view"].astype(str) == v) & ev.scored
+        assert _pick(rows, view=v)["value"] == pytest.approx(1000 * ev.mpjpe[sel].mean())
+    # only the right wrist moved: the arms group carries the whole error, legs and torso none
+    groups = joint_groups(s.skeleton)
+    assert {"body", "torso", "arms", "legs"} <= set(groups)
+    assert _pick(rows, group="legs")["value"] < 1e-2 and _pick(rows, group="torso")["value"] < 1e-2
+    assert _pick(rows, group="arms")["value"] == pytest.approx(1000 * 0.017 / len(groups["arms"]), abs=1e-2)
+    bins = distance_bins(ev.distance)
+    labels = sorted(set(bins) - {""})
+    assert labels and sum(_pick(rows, bin=b)["n"] for b in labels) == _pick(rows)["n"]
+    lo, hi = map(float, labels[0].split("-"))
+    d = ev.distance[bins == labels[0]]
+    assert hi - lo == pytest.approx(0.5) and ((d >= lo - 1e-9) & (d < hi)).all()
+
+
+def test_a_sample_without_a_root_is_left_out_of_both_errors(scored):
+    s, ev = scored
+    mp = ev.mpjpe.copy()
+    mp[0] = np.nan  # root-aligned error undefined (no valid root); PA-MPJPE still finite
+    from dataclasses import replace
+
+    rows = evaluation_rows(replace(ev, mpjpe=mp), s, {})
+    keep = np.isfinite(mp) & np.isfinite(ev.pa_mpjpe)
+    assert _pick(rows, "pa_mpjpe_mm")["value"] == pytest.approx(1000 * ev.pa_mpjpe[keep].mean())
+    assert _pick(rows, "pa_mpjpe_mm")["n"] == keep.sum()
+
+
+def test_distance_bins_for_hands_are_finer_and_unknown_is_blank():
+    assert list(distance_bins(np.array([0.31, 0.47, np.nan]))) == ["0.3-0.4", "0.4-0.5", ""]
+    assert list(distance_bins(np.array([3.2, 4.9]))) == ["3.0-3.5", "4.5-5.0"]
+
+
+def test_per_sample_table_lines_up_with_the_set(scored):
+    s, ev = scored
+    cols = per_sample_frame(ev, s, {"unit": "u", "dataset": "h36m"})
+    assert len(cols["index"]) == len(s) and (cols["index"] == np.arange(len(s))).all()
+    np.testing.assert_allclose(cols["mpjpe_mm"], 1000 * ev.mpjpe)
+    assert (cols["view"] == s.ids["view"].astype(str)).all() and set(cols["unit"]) == {"u"}
+    assert ev.predictions.shape == (len(s), 17, 3) and np.isfinite(ev.predictions).all()

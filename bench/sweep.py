@@ -81,8 +81,13 @@ def _space(method: str) -> dict[str, tuple[str, float, float, bool]]:
     return space
 
 
+def _tmp(path: Path) -> Path:
+    """A temporary name beside ``path`` of this process alone (several workers write the same outputs)."""
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+
 def _atomic_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _tmp(path)
     tmp.write_text(text)
     os.replace(tmp, path)
     return path
@@ -116,7 +121,7 @@ def _plots(study: Any, folder: Path) -> dict[str, Path]:
         fig.set_size_inches(8, 5)
         fig.tight_layout()
         path = folder / f"{name}.png"
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = _tmp(path)
         fig.savefig(tmp, format="png", dpi=100)
         os.replace(tmp, path)
         plt.close(fig)
@@ -256,10 +261,17 @@ def sweep(
 
 def _write_outputs(study: Any, name: str, base: dict, method: str, storage_url: str, out: Path, ran: list[int],
                    val_text: str) -> SweepResult:  # fmt: skip
-    import optuna
 
     folder = out / "sweeps" / study.study_name
     folder.mkdir(parents=True, exist_ok=True)
+    with file_lock(folder / ".lock"):  # workers finishing together write one after the other
+        return _write_locked(study, name, base, method, storage_url, folder, ran, val_text)
+
+
+def _write_locked(study: Any, name: str, base: dict, method: str, storage_url: str, folder: Path, ran: list[int],
+                  val_text: str) -> SweepResult:  # fmt: skip
+    import optuna
+
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise ConfigError(f"sweep: study {study.study_name!r} has no complete trial yet (all pruned or failed); "

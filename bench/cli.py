@@ -253,6 +253,23 @@ def _finish(results, rows_file: _RowsFile) -> int:  # noqa: ANN001
     return 0
 
 
+def _check_names(experiment: str | None, methods: list[str], datasets: list[str]) -> None:
+    """Every experiment file, method and dataset name (and setting key) checked before the output folder or the
+    tracking store is created: a typo writes nothing."""
+    from bench.experiments import load_experiment
+    from bench.registry import check_method_spec
+    from bench.runner import parse_dataset_spec
+
+    if experiment is not None:
+        exp = load_experiment(experiment)
+        methods = methods + [m for g in exp.groups for m in g.methods]
+        datasets = datasets + [d for g in exp.groups for d in (*g.datasets, *g.train)]
+    for spec in datasets:
+        parse_dataset_spec(spec)
+    for spec in methods:
+        check_method_spec(spec)
+
+
 def run_command(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
     from bench.runner import Results, run, run_experiment
@@ -266,6 +283,7 @@ def run_command(args: argparse.Namespace) -> int:
             raise ConfigError("run: give an experiment (e.g. 'hmrbench run table2') or at least one -m and one -d")
         if args.quick:
             raise ConfigError("run: --quick applies to experiment files (their [quick] table)")
+    _check_names(args.experiment, [*(args.method or ())], [*(args.dataset or ()), *(args.train or ())])
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     name = Path(args.experiment).stem if args.experiment is not None else "run"
@@ -333,8 +351,12 @@ def paper_command(args: argparse.Namespace) -> int:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
+    from bench.errors import ConfigError
     from bench.sweep import sweep
 
+    if args.trials < 1:
+        raise ConfigError(f"sweep: --trials must be >= 1, got {args.trials}")
+    _check_names(None, [args.method], [*(args.train or ()), *([args.validation] if args.validation else [])])
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     result = sweep(args.method, trials=args.trials, out=out, study=args.study, storage=args.storage,

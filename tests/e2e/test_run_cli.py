@@ -124,3 +124,10 @@ def test_list_shows_every_method_and_dataset_with_parameters_and_availability(ro
     assert main(["list", "--data-root", str(root / "missing")]) == 2
     captured = capsys.readouterr()
     assert "not a folder" in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("argv", [["run", "tabel1"], ["run", "-m", "propsed", "-d", "h36m"],
+                                  ["sweep", "proposed", "--trials", "0"], ["sweep", "proposed[x=1]"]])  # fmt: skip
+def test_a_typo_writes_nothing(tmp_path, capsys, argv):
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert "error" in capsys.readouterr().err and not (tmp_path / "o").exists()  # no folder, no tracking store

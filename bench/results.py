@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench.evaluate import Evaluation
+from bench.files import atomic_write
 from bench.samples import SampleSet
 from bench.skeletons import get_skeleton
 
@@ -153,12 +154,8 @@ def write_table(columns_or_rows: Any, fields: tuple[str, ...], path: str | os.Pa
 
     frame = pd.DataFrame(columns_or_rows)
     frame = frame.reindex(columns=list(fields))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, compression="gzip" if path.suffix == ".gz" else None)
-    os.replace(tmp, path)
-    return path
+    gzip = "gzip" if Path(path).suffix == ".gz" else None
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, compression=gzip))
 
 
 def read_rows(path: str | os.PathLike) -> Any:

@@ -18,7 +18,6 @@ settings, ``bench.registry.load_dataset``), e.g. ``proposed[projection=wpp]`` or
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 import traceback
@@ -31,6 +30,7 @@ import numpy as np
 
 from bench.errors import ConfigError, TrackingError
 from bench.evaluate import evaluate
+from bench.files import atomic_write
 from bench.method import MethodContext, config_hash, parse_spec
 from bench.registry import check_dataset_settings, check_method_spec, create_method, load_dataset
 from bench.results import ROW_FIELDS, SAMPLE_FIELDS, evaluation_rows, per_sample_frame, write_table
@@ -47,7 +47,7 @@ class Results:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
-    predictions: dict[str, np.ndarray] = field(default_factory=dict)  # dataset spec -> (N, J, 3) m, this unit's
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)  # one unit's, for its artifact (not extended)
     failures: list[tuple[str, str]] = field(default_factory=list)
     redone: int = 0
     reused: int = 0
@@ -58,10 +58,6 @@ class Results:
         self.failures += other.failures
         self.redone += other.redone
         self.reused += other.reused
-
-    def overall(self) -> list[dict[str, Any]]:
-        """The overall rows (no view, group or distance slice)."""
-        return [r for r in self.rows if r["view"] == "all" and r["group"] == "all" and r["bin"] == "all"]
 
 
 def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -88,6 +84,12 @@ def load_dataset_spec(spec: str, *, data_root: Any = None, seed: int = 0, limit:
     return samples
 
 
+def _describe(sets: dict[str, SampleSet]) -> dict[str, list]:
+    """What a key records of each set: spec -> [source, synthetic or not, size]."""
+    return {spec: [str(s.info.get("source", "")), bool(s.info.get("synthetic", False)), len(s)]
+            for spec, s in sorted(sets.items())}  # fmt: skip
+
+
 def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model_path: Any = None) -> str:
     """Hash of everything a trained model depends on: the method's resolved config, the seed, the training sets
     (spec, source, synthetic or not, size) and the body model file (its sha256)."""
@@ -95,8 +97,7 @@ def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model
 
     return config_hash({
         "family": getattr(method, "family", getattr(method, "name", "")), "config": dict(method.config), "seed": seed,
-        "train": {spec: [str(s.info.get("source", "")), bool(s.info.get("synthetic", False)), len(s)]
-                  for spec, s in sorted(train_sets.items())},
+        "train": _describe(train_sets),
         "body_model": resolve_model(model_path).sha256,  # the file's hash, without building the model again
     })  # fmt: skip
 
@@ -105,11 +106,9 @@ def unit_key(experiment: str, method: Any, seed: int, train_sets: dict[str, Samp
              eval_sets: dict[str, SampleSet], limit: int | None, batch_size: int, device: str,
              model_path: Any = None) -> str:  # fmt: skip
     """Hash of everything a unit's rows depend on (module docstring)."""
-    describe = lambda sets: {spec: [str(s.info.get("source", "")), bool(s.info.get("synthetic", False)), len(s)]  # noqa: E731
-                             for spec, s in sorted(sets.items())}  # fmt: skip
     return config_hash({
         "experiment": experiment, "training": training_key(method, train_sets, seed, model_path),
-        "eval": describe(eval_sets), "limit": limit, "batch_size": batch_size, "device": str(device),
+        "eval": _describe(eval_sets), "limit": limit, "batch_size": batch_size, "device": str(device),
     })  # fmt: skip
 
 
@@ -150,10 +149,7 @@ def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed:
         return True, path
     method.fit(train_sets)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        method.save(tmp)
-        os.replace(tmp, path)  # atomic: an interrupted save never looks finished
+        atomic_write(path, method.save)  # an interrupted save never looks finished
     return False, path
 
 

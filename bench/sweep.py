@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import ConfigError
+from bench.files import atomic_write
 from bench.method import MethodContext, config_hash, format_spec, parse_spec
 from bench.tracking import file_lock
 
@@ -81,16 +82,8 @@ def _space(method: str) -> dict[str, tuple[str, float, float, bool]]:
     return space
 
 
-def _tmp(path: Path) -> Path:
-    """A temporary name beside ``path`` of this process alone (several workers write the same outputs)."""
-    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
-
-
 def _atomic_text(path: Path, text: str) -> Path:
-    tmp = _tmp(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def _plots(study: Any, folder: Path) -> dict[str, Path]:
@@ -120,12 +113,8 @@ def _plots(study: Any, folder: Path) -> dict[str, Path]:
         fig = (ax.flat[0] if hasattr(ax, "flat") else ax).figure
         fig.set_size_inches(8, 5)
         fig.tight_layout()
-        path = folder / f"{name}.png"
-        tmp = _tmp(path)
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
+        files[name] = atomic_write(folder / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=100))
         plt.close(fig)
-        files[name] = path
     return files
 
 

@@ -1,34 +1,22 @@
 """Atomic file writes for the report folder.
 
-Every file is written as ``<name>.tmp`` in its destination folder and then moved over ``<name>`` with
-``os.replace`` (atomic on one file system), so a reader, or a crash half-way, never sees a half-written report
-file; the temporary file is removed when writing fails.
+Every file goes through ``bench.files.atomic_write`` (a temporary file beside it, moved over it with
+``os.replace``), so a reader, or a crash half-way, never sees a half-written report file.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from bench.files import atomic_write
+
 __all__ = ["copy_file", "save_figure", "write_text"]
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` then move ``tmp`` onto ``path``; the folder is created when missing."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+_atomic = atomic_write  # bench.files: the one atomic write of the project
 
 
 def write_text(path: Path, text: str) -> Path:

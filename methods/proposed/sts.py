@@ -38,8 +38,10 @@ class STSConfig:
 
 class STSStream:
     """Batches of synthetic samples: dict with 'keypoints2d' (B, 137, 3) px (conf 1 on points inside the image
-    with a valid SMPL-X source), 'image_size' (B, 2), the GT SMPL-X parameters (camera frame, hands 45-D relative
-    to the flat hand) and 'joints' (B, J, 3) camera-frame GT joints of ``model``'s keypoint path."""
+    with a valid SMPL-X source), 'image_size' (B, 2), 'focal' (B,) px (the focal length of the pinhole camera that
+    projected the sample, principal point at the image centre (size - 1) / 2), the GT SMPL-X parameters (camera
+    frame, hands 45-D relative to the flat hand) and 'joints' (B, J, 3) camera-frame GT joints of ``model``'s
+    keypoint path."""
 
     FOCUS = {"body": (0, None), "left_hand": (20, (0.3, 0.8)), "right_hand": (21, (0.3, 0.8)), "face": (15, (0.3, 0.6))}
 
@@ -93,4 +95,4 @@ class STSStream:
             noise = torch.randn(uv.shape, generator=self.gen).to(self.device)
             uv = uv + noise * cfg.noise_px * half[:, None, None] / 100
         kp = torch.cat([uv, inside[..., None].to(uv.dtype)], -1) * inside[..., None]
-        return {"keypoints2d": kp, "image_size": size, "joints": joints, "smplx": p}
+        return {"keypoints2d": kp, "image_size": size, "focal": f, "joints": joints, "smplx": p}

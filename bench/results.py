@@ -15,6 +15,10 @@ batch size, training sets, cached model, seconds). Reports are built from these 
   median distance is under 1.5 m, such as hands), labelled ``"lo-hi"`` in metres.
 
 Per-sample errors (``per_sample_frame``) go with the rows for paired tests between methods on the same samples.
+Each sample carries its identity (``sample_ids``): ``sample_id`` is ``subject|sequence|action|frame|view|person``
+from the set's ids, the same whatever ``--limit`` or unit scored it, so two units pair on the samples both scored;
+``body_id`` is the same without the view (one body at one instant seen by several cameras: the cluster of a
+bootstrap, since its views are not independent samples).
 """
 
 from __future__ import annotations
@@ -29,17 +33,18 @@ import numpy as np
 
 from bench.evaluate import Evaluation
 from bench.files import atomic_write
-from bench.samples import SampleSet
+from bench.samples import ID_FIELDS, SampleSet
 from bench.skeletons import get_skeleton
 
 __all__ = ["ROW_FIELDS", "SAMPLE_FIELDS", "distance_bins", "evaluation_rows", "joint_groups", "per_sample_frame",
-           "read_rows", "write_table"]
+           "read_rows", "sample_ids", "write_table"]
 
 ROW_FIELDS = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "seed",
               "metric", "value", "n", "skipped", "failed", "faults", "skip_reason", "synthetic", "device",
               "device_name", "batch", "train", "model_cached", "fit_seconds", "eval_seconds")  # fmt: skip
-SAMPLE_FIELDS = ("unit", "experiment", "method", "variant", "dataset", "seed", "index", "view", "distance_m",
-                 "mpjpe_mm", "pa_mpjpe_mm", "failed")  # fmt: skip
+SAMPLE_FIELDS = ("unit", "experiment", "method", "variant", "dataset", "seed", "index", "sample_id", "body_id",
+                 "view", "distance_m", "mpjpe_mm", "pa_mpjpe_mm", "failed")  # fmt: skip
+ID_SEPARATOR = "|"  # between the id fields of a sample_id / body_id
 
 _ARMS = re.compile(r"shoulder|elbow|wrist")
 _LEGS = re.compile(r"hip|knee|ankle|heel|toe|foot")
@@ -133,18 +138,37 @@ def evaluation_rows(ev: Evaluation, samples: SampleSet, base: dict[str, Any]) ->
     return rows
 
 
+def sample_ids(ids: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(sample_id, body_id)`` text per sample from a set's ``ids`` (``bench.samples.ID_FIELDS``): the fields
+    joined by ``|`` in that order; ``body_id`` leaves out ``view``. A ``|`` inside a field is an error (it would
+    make two identities one)."""
+    text = {k: np.asarray(ids[k]).astype(str) for k in ID_FIELDS}
+    for key, values in text.items():
+        bad = np.char.find(values, ID_SEPARATOR) >= 0
+        if bad.any():
+            raise ValueError(f"sample ids: field {key!r} holds {ID_SEPARATOR!r} (in {values[bad][0]!r})")
+
+    def join(keys: tuple[str, ...]) -> np.ndarray:
+        parts = zip(*(text[k] for k in keys), strict=True)
+        return np.array([ID_SEPARATOR.join(p) for p in parts], dtype=object)
+
+    return join(ID_FIELDS), join(tuple(k for k in ID_FIELDS if k != "view"))
+
+
 def per_sample_frame(ev: Evaluation, samples: SampleSet, base: dict[str, Any]) -> dict[str, np.ndarray]:
     """Columns (``SAMPLE_FIELDS``) of the per-sample errors (mm) of one evaluation; empty when it was skipped."""
     n = 0 if ev.skipped else ev.n_samples
     cols: dict[str, Any] = {k: np.full(n, base.get(k, ""), dtype=object) for k in SAMPLE_FIELDS}
     if n:
-        cols.update(index=np.arange(n), view=np.asarray(samples.ids["view"]).astype(str), distance_m=ev.distance,
+        sample_id, body_id = sample_ids(samples.ids)
+        cols.update(index=np.arange(n), sample_id=sample_id, body_id=body_id,
+                    view=np.asarray(samples.ids["view"]).astype(str), distance_m=ev.distance,
                     mpjpe_mm=1000.0 * ev.mpjpe, pa_mpjpe_mm=1000.0 * ev.pa_mpjpe, failed=ev.failed)  # fmt: skip
     return cols
 
 
 _TEXT = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "skip_reason",
-         "device", "device_name", "train")  # fmt: skip
+         "device", "device_name", "train", "sample_id", "body_id")  # fmt: skip
 
 
 def write_table(columns_or_rows: Any, fields: tuple[str, ...], path: str | os.PathLike) -> Path:

@@ -26,6 +26,7 @@ from bench.results import ROW_FIELDS, SAMPLE_FIELDS
 __all__ = [
     "ALL",
     "ERROR_METRICS",
+    "IDENTITY_COLUMNS",
     "PER_SAMPLE_COLUMNS",
     "ROW_COLUMNS",
     "RUNTIME_METRIC",
@@ -41,6 +42,7 @@ __all__ = [
 
 ALL = "all"  # the value of view/group/bin in a row that is not sliced on that axis
 ERROR_METRICS = ("mpjpe_mm", "pa_mpjpe_mm")
+IDENTITY_COLUMNS = ("sample_id", "body_id")  # a per-sample error's identity (bench.results.sample_ids)
 RUNTIME_METRIC = "seconds_per_image"
 
 # The runner's columns (bench.results writes them); one definition, so the two cannot drift apart.
@@ -121,8 +123,14 @@ def validate_per_sample(per_sample: pd.DataFrame) -> pd.DataFrame:
     """Check the per-sample errors (columns :data:`PER_SAMPLE_COLUMNS`) and return a normalised copy
     (text columns ``str``, ``seed``/``index`` ``int64``, errors and distance ``float``, ``failed`` ``bool``)."""
     what = "per-sample errors"
+    if isinstance(per_sample, pd.DataFrame):
+        missing = [c for c in IDENTITY_COLUMNS if c not in per_sample.columns]
+        if missing:
+            raise ConfigError(f"{what}: no {' / '.join(missing)} column: the file was written before samples carried "
+                              "their identity, so units cannot be paired by sample (pairing by position would pair "
+                              "different samples when two units scored different limits); rerun the units")  # fmt: skip
     frame = _require(per_sample, PER_SAMPLE_COLUMNS, what).copy()
-    for column in ("unit", "experiment", "method", "variant", "dataset", "view"):
+    for column in ("unit", "experiment", "method", "variant", "dataset", "view", *IDENTITY_COLUMNS):
         frame[column] = _text(frame[column])
     for column in ("seed", "index"):
         frame[column] = _integer(frame[column], column, what)

@@ -100,6 +100,8 @@ def make_per_sample(seeds: tuple[int, ...] = SEEDS, count: int = 40) -> pd.DataF
                 records.append({
                     "unit": _unit(variant, "panoptic", seed), "experiment": "table1", "method": "proposed",
                     "variant": variant, "dataset": "panoptic", "seed": seed, "index": index,
+                    "sample_id": f"171204_pose1|171204_pose1||{index // 3}|{VIEWS[index % 3]}|0",
+                    "body_id": f"171204_pose1|171204_pose1||{index // 3}|0",
                     "view": VIEWS[index % 3], "distance_m": 2.0 + index * 0.03, "mpjpe_mm": mpjpe[index],
                     "pa_mpjpe_mm": pa[index], "failed": failed[index],
                 })  # fmt: skip

@@ -11,6 +11,12 @@ joints: ``info['eval_joints']`` that are valid in the ground truth and can be fo
 A sample the method reports failed (``Prediction.failed``) or whose prediction is not finite gets NaN errors and
 is counted in ``failed``; the means run over the scored samples and say how many they are (``n``).
 
+Joints-only predictions (``Prediction.params`` None, ``bench.method``): NaN joints are joints the method does not
+predict; a dataset joint is formed (and scored) only when every SMPL-X joint it is made of is predicted, so a
+lifter is scored on the joints it predicts, mapped as for every other method. Its joint set is the one its
+non-failed samples share; a sample that leaves out a joint of that set, or a set without the dataset's root
+joints, counts as failed. For a mesh method any non-finite joint is a failure, as before.
+
 The predictions in the dataset's skeleton (``predictions``, camera frame, metres; NaN where not formed) are kept.
 Per joint, both errors are kept (``joint_mpjpe``, ``joint_pa_mpjpe``: the PA alignment is fitted on all scored
 joints, then read per joint), with each sample's camera distance (``distance``: the norm of the ground-truth root
@@ -29,7 +35,7 @@ import torch
 
 from bench.alignment import root_align, similarity_align
 from bench.metrics import joint_errors
-from bench.regressors import skeleton_from_smplx
+from bench.regressors import regressor_matrix, skeleton_from_smplx
 from bench.samples import SampleSet
 from bench.skeletons import get_skeleton
 
@@ -105,10 +111,11 @@ def evaluate(
     done = 0
     for batch in samples.batches(batch_size, device=device):
         pred = method.predict(batch)
-        joints, formed = skeleton_from_smplx(pred.joints3d.detach().to("cpu", torch.float64), skeleton)
+        joints, formed, bad = _dataset_joints(pred, skeleton)
+        if not bool(formed[root].all()):  # the prediction cannot be root-aligned
+            bad = torch.ones_like(bad)
         gt = batch.joints3d.to("cpu", torch.float64)
-        mask = batch.joints3d_valid.cpu() & formed.cpu() & scored
-        bad = pred.failed.cpu() | ~torch.isfinite(joints).flatten(1).all(1)
+        mask = batch.joints3d_valid.cpu() & formed & scored
         root_ok = batch.joints3d_valid.cpu()[:, root].all(1)
         p = root_align(joints, joints[:, root].mean(1))
         g = root_align(gt, gt[:, root].mean(1))
@@ -119,7 +126,7 @@ def evaluate(
         idx = batch.index.numpy()
         errs[idx], pa_errs[idx], failed[idx] = _row_mean(je), _row_mean(jpa), bad.numpy()
         joint_errs[idx], joint_pa[idx] = je.numpy(), jpa.numpy()
-        predictions[idx] = joints.numpy().astype(np.float32)
+        predictions[idx] = torch.where(formed[:, None], joints, torch.nan).numpy().astype(np.float32)
         distance[idx] = torch.where(root_ok, gt[:, root].mean(1).norm(dim=-1), torch.nan).numpy()
         done += len(idx)
         if progress is not None:
@@ -127,6 +134,24 @@ def evaluate(
     return Evaluation(dataset=samples.name, method=name, n_samples=n, mpjpe=errs, pa_mpjpe=pa_errs, failed=failed,
                       joint_mpjpe=joint_errs, joint_pa_mpjpe=joint_pa, distance=distance, predictions=predictions,
                       seconds=time.perf_counter() - start)  # fmt: skip
+
+
+def _dataset_joints(pred: Any, skeleton: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A prediction's joints in ``skeleton`` (module docstring): ``(joints (B, J, 3) float64 on the CPU, zero where
+    not formed, formed (J,) bool, bad (B,) bool)``."""
+    src = pred.joints3d.detach().to("cpu", torch.float64)
+    finite = torch.isfinite(src).all(-1)  # (B, 144)
+    failed = pred.failed.cpu()
+    if pred.params is None:  # joints-only: NaN marks a joint not predicted; the set its good samples share
+        predicted = finite[~failed].any(0) if bool((~failed).any()) else torch.zeros(finite.shape[1], dtype=torch.bool)
+    else:
+        predicted = torch.ones(finite.shape[1], dtype=torch.bool)
+    bad = failed | (predicted & ~finite).any(1)
+    W, valid = regressor_matrix(skeleton, "smplx_144")
+    needs = torch.as_tensor(W != 0)
+    formed = torch.as_tensor(valid) & ~(needs & ~predicted).any(1)
+    joints, _ = skeleton_from_smplx(torch.where(predicted[:, None], torch.nan_to_num(src), 0.0), skeleton)
+    return joints, formed, bad
 
 
 def _row_mean(errors: torch.Tensor) -> np.ndarray:

@@ -15,6 +15,12 @@ and a :class:`MethodContext` (body model, device, seed, progress). Then:
 Frames: predictions are in the **camera frame** of the sample (OpenCV axes, metres) as far as the method can
 tell; uncalibrated methods whose depth is unknown put the body at their own estimate of it. Metrics align roots
 (or Procrustes) before comparing, as the protocol says.
+
+Joints-only methods: a method that predicts 3D joints but no mesh (a 2D->3D lifter) returns ``params=None`` and
+may return ``keypoints2d=None``; its ``joints3d`` keep the (B, 144, 3) SMPL-X output layout, with NaN in every
+joint it does not predict (the same joints NaN in every sample it did not fail on). Scoring
+(``bench.evaluate``) forms a dataset joint only from predicted joints; anything that needs the SMPL-X parameters
+or the mesh asks :meth:`Prediction.missing` and skips such a method with the reason it returns, never crashes.
 """
 
 from __future__ import annotations
@@ -43,18 +49,20 @@ PARAM_WIDTHS = {
 class Prediction:
     """What ``predict`` returns for a batch of B samples (tensors on the method's device).
 
-    params: SMPL-X parameters (``PARAM_WIDTHS``), camera frame.
+    params: SMPL-X parameters (``PARAM_WIDTHS``), camera frame; None for a joints-only method (no mesh).
     joints3d: (B, 144, 3) SMPL-X output joints ('smplx_144' of bench.skeletons), camera frame, metres; dataset
-        joints come from ``bench.regressors.skeleton_from_smplx``.
-    keypoints2d: (B, 137, 2) the method's 2D reprojection in the 'openpose_137' layout, pixels.
+        joints come from ``bench.regressors.skeleton_from_smplx``. A joints-only method puts NaN in the joints it
+        does not predict (module docstring).
+    keypoints2d: (B, 137, 2) the method's 2D reprojection in the 'openpose_137' layout, pixels; may be None for
+        a joints-only method.
     camera: the method's camera, e.g. {'type': 'd2s', 'cam': (B, 4)}; free-form per method.
     failed: (B,) bool, samples the method could not produce (diverged, NaN); their other fields are undefined.
     info: per-sample extras, e.g. {'loss_evals': (B,), 'final_loss': (B,), 'seconds': (B,)}.
     """
 
-    params: dict[str, torch.Tensor]
+    params: dict[str, torch.Tensor] | None
     joints3d: torch.Tensor
-    keypoints2d: torch.Tensor
+    keypoints2d: torch.Tensor | None
     camera: dict[str, Any] = field(default_factory=dict)
     failed: torch.Tensor | None = None
     info: dict[str, Any] = field(default_factory=dict)
@@ -63,17 +71,54 @@ class Prediction:
         b = self.joints3d.shape[0]
         if self.failed is None:
             self.failed = torch.zeros(b, dtype=torch.bool, device=self.joints3d.device)
-        for key, width in PARAM_WIDTHS.items():
+        if tuple(self.joints3d.shape) != (b, 144, 3):
+            raise ValueError(f"Prediction.joints3d: expected ({b}, 144, 3), got {tuple(self.joints3d.shape)}")
+        if tuple(self.failed.shape) != (b,) or self.failed.dtype != torch.bool:
+            raise ValueError(f"Prediction.failed: expected ({b},) bool, got {tuple(self.failed.shape)} "
+                             f"{self.failed.dtype}")  # fmt: skip
+        if self.params is None:
+            self._check_joint_set()
+        elif not isinstance(self.params, Mapping):
+            raise ValueError(f"Prediction.params: expected a dict of tensors or None, got {type(self.params).__name__}")
+        for key, width in PARAM_WIDTHS.items() if self.params is not None else ():
             if key not in self.params:
                 raise ValueError(f"Prediction.params: missing {key!r}")
             if tuple(self.params[key].shape) != (b, width):
                 raise ValueError(
                     f"Prediction.params[{key!r}]: expected ({b}, {width}), got {tuple(self.params[key].shape)}"
                 )
-        if tuple(self.joints3d.shape) != (b, 144, 3):
-            raise ValueError(f"Prediction.joints3d: expected ({b}, 144, 3), got {tuple(self.joints3d.shape)}")
-        if tuple(self.keypoints2d.shape) != (b, 137, 2):
+        if self.keypoints2d is not None and tuple(self.keypoints2d.shape) != (b, 137, 2):
             raise ValueError(f"Prediction.keypoints2d: expected ({b}, 137, 2), got {tuple(self.keypoints2d.shape)}")
+
+    def _check_joint_set(self) -> None:
+        """A joints-only prediction predicts one fixed set of joints: the finite joints are the same in every
+        sample not marked failed, and there is at least one (else a sample's hard joints could be left out)."""
+        ok = ~self.failed.to(self.joints3d.device)
+        if not bool(ok.any()):
+            return
+        finite = torch.isfinite(self.joints3d[ok]).all(-1)  # (B_ok, 144)
+        if not bool(finite[0].any()):
+            raise ValueError("Prediction.joints3d: a joints-only prediction (params None) predicts no joint")
+        if not bool((finite == finite[:1]).all()):
+            raise ValueError("Prediction.joints3d: a joints-only prediction must predict the same joints in every "
+                             "sample not marked failed (NaN only where it never predicts a joint)")  # fmt: skip
+
+    @property
+    def joints_only(self) -> bool:
+        """True for a prediction without SMPL-X parameters (no mesh): joints3d alone."""
+        return self.params is None
+
+    def missing(self, *needed: str) -> str | None:
+        """None when the fields ``needed`` ('params', 'mesh', 'keypoints2d') are present, else the reason a consumer
+        skips this prediction with (the mesh needs the parameters)."""
+        known = {"params", "mesh", "keypoints2d"}
+        if unknown := sorted(set(needed) - known):
+            raise ValueError(f"Prediction.missing: unknown field(s) {unknown}; known: {sorted(known)}")
+        if self.params is None and {"params", "mesh"} & set(needed):
+            return "joints-only prediction: no SMPL-X parameters, so no mesh"
+        if self.keypoints2d is None and "keypoints2d" in needed:
+            return "the method returns no 2D reprojection"
+        return None
 
 
 @dataclass

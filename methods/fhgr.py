@@ -8,7 +8,12 @@ output: the paper's FHGR inside the whole-body network gets it from the body pos
 Training: STB-like hand data (the ``train_sets`` that carry left-hand 2D keypoints and SMPL-X ground truth; with
 none given, ``load_dataset('stb', split='train')``), supervised by L_pm (left-hand joint rotations and wrist
 orientation as matrices) and L_3D (wrist-aligned left-hand joints); with ``sts=true`` every ``sts_period``-th
-batch is STS hand data (bank hands on random bodies, seen close up). ``input=gt2d`` replaces the detected 2D by
+batch (default 5: one in five, as the paper's FHGR training mixes STS in) is STS hand data (bank hands on random
+bodies, seen close up; ``methods.proposed.sts``). The STS stream's settings: ``sts_view`` 'match' (default: the
+close-ups are drawn at the views of the training sets named ``sts_match``, default 'stb', or, when none is given,
+of that dataset's training split) or 'any' (any side of the hand); ``sts_noise`` 'detector' (default: the STS 2D
+goes through the same detector-noise model as the synthetic sets' input, occlusion by the hand's mesh included)
+or 'none' (exact projections). ``input=gt2d`` replaces the detected 2D by
 the perspective projection of the ground-truth 3D joints with the sample's K (the oracle of Tab. III, '*'): the
 only setting that reads K.
 
@@ -29,15 +34,16 @@ from typing import Any
 import torch
 
 from bench.method import MethodContext, Prediction, config_hash, format_spec
-from bench.registry import load_dataset, register_method
+from bench.registry import dataset_names, load_dataset, register_method
 from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 from bench.samples import SampleBatch, SampleSet
 from bench.skeletons import convert, get_skeleton, skeleton_names
+from datasets.noise import NOISE_KINDS
 from methods.proposed.layers import PART_SLICES, scale_normalize
 from methods.proposed.losses import pose_rotmats, project, to_openpose
 from methods.proposed.method import body_models, gt_rotmats
 from methods.proposed.networks import _GCN, _UPRIGHT, NetConfig
-from methods.proposed.sts import STSConfig, STSStream
+from methods.proposed.sts import VIEWS, STSConfig, STSStream, hand_views
 
 __all__ = ["FHGRConfig", "FHGRMethod", "create_fhgr"]
 
@@ -57,8 +63,11 @@ class FHGRConfig:
     lr: float = 1e-4
     batch_size: int = 16
     iterations: int = 20000
-    sts_period: int = 2  # with sts=true, one STS batch in sts_period
+    sts_period: int = 5  # with sts=true, one STS batch in sts_period
     sts_pool: int = 4096
+    sts_view: str = "match"  # STS close-up viewpoints: 'match' (those of the sts_match set) or 'any'
+    sts_match: str = "stb"  # the dataset whose hand views sts_view='match' draws from
+    sts_noise: str = "detector"  # STS 2D: 'detector' (datasets.noise, as the test input) or 'none' (exact)
     depth_m: float = 0.5  # assumed wrist depth of the prediction
     log_every: int = 200
 
@@ -217,6 +226,12 @@ class FHGRMethod:
                  for k in sets[0].smplx}  # fmt: skip
         return {"kp": torch.cat(kps).to(dev, torch.float32), "smplx": smplx}
 
+    def _views(self, train_sets: Mapping[str, SampleSet]):
+        """Target hand views for ``sts_view='match'``: those of the training sets named ``sts_match`` (the data
+        this method is given), else of that dataset's training split."""
+        sets = [s for s in train_sets.values() if s.name == self.cfg.sts_match and len(s)]
+        return hand_views(sets or load_dataset(self.cfg.sts_match, split="train"))
+
     def fit(self, train_sets: Mapping[str, SampleSet]) -> dict[str, Any]:
         cfg = self.cfg
         pool = self._pool(train_sets)
@@ -224,14 +239,15 @@ class FHGRMethod:
             pool = self._pool({"stb": load_dataset("stb", split="train")})
         sts = None
         if cfg.sts or pool is None:
-            sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool), seed=self.context.seed,
-                            device=self.device, focus="left_hand")  # fmt: skip
+            sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool, view=cfg.sts_view, noise=cfg.sts_noise),
+                            seed=self.context.seed, device=self.device, focus="left_hand",
+                            views=self._views(train_sets) if cfg.sts_view == "match" else None)  # fmt: skip
         gen = torch.Generator().manual_seed(self.context.seed + 7)
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.net.train()
         start, history = time.perf_counter(), []
         for it in range(cfg.iterations):
-            if sts is not None and (pool is None or it % max(cfg.sts_period, 1) == 0):
+            if sts is not None and (pool is None or it % cfg.sts_period == 0):
                 s = sts.sample(cfg.batch_size)
                 kp, smplx = s["keypoints2d"], s["smplx"]
             else:
@@ -280,4 +296,12 @@ def create_fhgr(context: MethodContext | None = None, **params: Any) -> FHGRMeth
     cfg = FHGRConfig(**params)
     if cfg.input not in ("detected", "gt2d"):
         raise ValueError(f"fhgr: input must be 'detected' or 'gt2d', got {cfg.input!r}")
+    if cfg.sts_view not in VIEWS:
+        raise ValueError(f"fhgr: sts_view must be one of {', '.join(VIEWS)}, got {cfg.sts_view!r}")
+    if cfg.sts_noise not in NOISE_KINDS:
+        raise ValueError(f"fhgr: sts_noise must be one of {', '.join(NOISE_KINDS)}, got {cfg.sts_noise!r}")
+    if cfg.sts_match not in dataset_names():
+        raise ValueError(f"fhgr: sts_match {cfg.sts_match!r} is not a dataset; valid: {', '.join(dataset_names())}")
+    if cfg.sts_period < 1:
+        raise ValueError(f"fhgr: sts_period must be >= 1, got {cfg.sts_period}")
     return FHGRMethod(context or MethodContext(), cfg)

@@ -52,7 +52,8 @@ from datasets.synth import (
     write_smplx_gt,
 )
 
-__all__ = ["DEFAULT_FRAMES", "GENERATOR_VERSION", "camera_poses", "hand_vertex_ids", "render_sequence", "synthesize"]
+__all__ = ["DEFAULT_FRAMES", "GENERATOR_VERSION", "camera_poses", "hand_vertex_ids", "palm_frame", "render_sequence",
+           "synthesize"]
 
 GENERATOR_VERSION = "1"
 DEFAULT_FRAMES = 100  # per sequence (the real sequences have 1,500)
@@ -71,16 +72,34 @@ _HAND21 = get_skeleton("openpose_hand21_left")
 _JOINTS55 = get_skeleton("smplx_joints55")
 
 
-def hand_vertex_ids(model: BodyModel) -> np.ndarray:
-    """int64 indices of the vertices skinned mostly to the left wrist or left-hand joints (the occluders used for
-    the hand's self-occlusion; the rest of the body is left out so that it can never hide the close-up hand)."""
-    joints = set(part_indices(_JOINTS55, "left_hand").tolist()) | {_JOINTS55.index("left_wrist")}
+def hand_vertex_ids(model: BodyModel, side: str = "left") -> np.ndarray:
+    """int64 indices of the vertices skinned mostly to the ``side`` ('left' or 'right') wrist or hand joints (the
+    occluders used for the hand's self-occlusion; the rest of the body is left out so that it can never hide the
+    close-up hand)."""
+    if side not in ("left", "right"):
+        raise ValueError(f"hand side must be 'left' or 'right', got {side!r}")
+    joints = set(part_indices(_JOINTS55, f"{side}_hand").tolist()) | {_JOINTS55.index(f"{side}_wrist")}
     dominant = model.layer.lbs_weights.argmax(dim=1).cpu().numpy()
     return np.flatnonzero(np.isin(dominant, sorted(joints))).astype(np.int64)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def palm_frame(hand: np.ndarray) -> np.ndarray:
+    """(n, 3, 3) orthonormal frames of left hands, as columns: x = y cross z, y = the finger direction (wrist ->
+    middle MCP) made orthogonal to z, z = the palm normal on the palmar side (wrist, index and pinky MCPs).
+
+    hand: (n, 21, 3) keypoints in 'openpose_hand21_left' order. A rotation ``F_b F_a^T`` turns hand a's palm onto
+    hand b's (how the STS stream places a hand at a target set's view, ``methods.proposed.sts``)."""
+    hand = np.asarray(hand, dtype=np.float64)
+    wrist = hand[:, _HAND21.index("left_wrist")]
+    index, middle, pinky = (hand[:, _HAND21.index(f"left_{f}1")] for f in ("index", "middle", "pinky"))
+    z = _unit(np.cross(pinky - wrist, index - wrist))  # palmar side of a left hand (tested)
+    fingers = middle - wrist
+    y = _unit(fingers - np.sum(fingers * z, axis=-1, keepdims=True) * z)
+    return np.stack([np.cross(y, z), y, z], axis=-1)
 
 
 def _project(points: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -96,9 +115,8 @@ def camera_poses(hand: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
     ``x_cam = R x + t`` (OpenCV axes), and the camera-to-hand-centre distances (n,) in metres.
     """
     n = len(hand)
-    wrist = hand[:, _HAND21.index("left_wrist")]
-    index, middle, pinky = (hand[:, _HAND21.index(f"left_{f}1")] for f in ("index", "middle", "pinky"))
-    palm_normal = _unit(np.cross(pinky - wrist, index - wrist))  # palmar side of a left hand (tested)
+    wrist, middle = hand[:, _HAND21.index("left_wrist")], hand[:, _HAND21.index("left_middle1")]
+    palm_normal = palm_frame(hand)[..., 2]
     side = _unit(np.cross(palm_normal, _unit(rng.normal(size=(n, 3)))))
     tilt = np.deg2rad(rng.uniform(0.0, TILT_MAX_DEG, n))[:, None]
     view = np.cos(tilt) * palm_normal + np.sin(tilt) * side  # from the hand towards the camera

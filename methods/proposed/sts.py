@@ -7,23 +7,55 @@ annotations (parameters and joints) for supervision by L_pm and L_3D only ((e)).
 Frames: the bank's bodies are y-up; they are turned to the OpenCV camera frame (y down) by a 180 deg rotation
 about x composed with a random heading, then placed at a random depth with the pelvis inside the image.
 
-Close-ups (``focus``): 'left_hand' / 'right_hand' put that wrist 0.3-0.8 m from the camera (STB-like hand
-images), 'face' puts the head 0.3-0.6 m away with the face turned at most 60 deg from the camera; the rest of the
-body mostly falls outside the image and gets confidence 0. They feed the partial branch's pre-training and FHGR.
+Close-ups (``focus``): 'left_hand' / 'right_hand' put that wrist 0.3-0.8 m from the camera, 'face' puts the head
+0.3-0.6 m away with the face turned at most 60 deg from the camera; the rest of the body mostly falls outside the
+image and gets confidence 0. They feed the partial branch's pre-training and FHGR.
+
+Settings of the stream (``STSConfig``):
+
+- ``view``: the hand close-ups' viewpoints. 'any' (the default): the random heading, image size and focal above,
+  so the camera sees the hand from any side (measured on STS left-hand close-ups: 29% palm within 60 deg of facing
+  the camera, 32% fingers up). 'match': drawn like a target set's views (``HandViews``, from the target's
+  ground-truth 3D hands): per sample one target view is drawn, and the bank hand is turned so that its palm frame
+  (``datasets.stb.synth.palm_frame``) has that view's orientation in the camera and placed at that view's palm
+  centre, seen with that view's intrinsics and image size. On STB this gives the palm facing the camera and the
+  fingers up as in STB (``hand_view_stats``; the measured shares are in the README).
+- ``noise``: the 2D input model. 'detector' (default): the exact projections go through ``datasets.noise``'s
+  detector-noise model (jitter, confidences, dropouts, swaps), so training and test 2D come from one model.
+  'none': exact projections, confidence 1 inside the image. ``noise_px`` adds isotropic Gaussian noise on top
+  (relative to the body's 2D size; 0 = off).
+- ``occlusion`` (with 'detector'): which samples get the model's occlusion rules (lower confidence, dropouts),
+  with points hidden behind the mesh found as ``datasets.synth.detections`` does for the synthetic sets: 'hands'
+  (default: hand close-ups, hidden by the hand's own mesh as in the synthetic STB), 'all' (also bodies and faces,
+  by the whole mesh) or 'none'. It needs a full-mesh forward per batch: measured on one thread, 58 ms per 16 hand
+  close-ups (9 ms without), 0.35-0.45 s per 64 bodies (0.01 s without), hence not on for bodies by default.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from bench.errors import ConfigError
 from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from bench.samples import SampleSet
+from bench.skeletons import convert
 from datasets.bank import BankConfig, ParameterBank
+from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise
+from datasets.stb.synth import hand_vertex_ids, palm_frame
+from datasets.synth import occlusion
+from methods.proposed.layers import PART_SLICES
 from methods.proposed.losses import to_openpose
 
-__all__ = ["STSConfig", "STSStream"]
+__all__ = ["OCCLUSION", "VIEWS", "HandViews", "STSConfig", "STSStream", "hand_view_stats", "hand_views", "left_hands"]
+
+VIEWS = ("any", "match")
+OCCLUSION = ("hands", "all", "none")
+_LH = PART_SLICES["left_hand"]
+_PALM = (0, 5, 9, 13, 17)  # wrist and the four finger MCPs in the hand-21 order: the palm centre's points
 
 
 @dataclass(frozen=True)
@@ -34,30 +66,152 @@ class STSConfig:
     image_sizes: tuple[tuple[int, int], ...] = ((1920, 1080), (1000, 1000), (640, 480))
     noise_px: float = 0.0  # s.d. of Gaussian 2D noise relative to 100 px of body half size (0 = none)
     centre_spread: float = 0.25  # pelvis within +- this fraction of the image size around its centre
+    view: str = "any"  # hand close-up viewpoints: 'any' or 'match' (a target set's views; module docstring)
+    noise: str = "detector"  # 2D model: 'detector' (datasets.noise) or 'none' (exact projections)
+    occlusion: str = "hands"  # with noise='detector', mesh occlusion for: 'hands' (hand close-ups), 'all', 'none'
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise ValueError(f"STS view must be one of {', '.join(VIEWS)}, got {self.view!r}")
+        if self.occlusion not in OCCLUSION:
+            raise ValueError(f"STS occlusion must be one of {', '.join(OCCLUSION)}, got {self.occlusion!r}")
+        if self.noise not in NOISE_KINDS:
+            raise ValueError(f"STS noise must be one of {', '.join(NOISE_KINDS)}, got {self.noise!r}")
+
+
+def left_hands(samples: SampleSet) -> dict[str, np.ndarray]:
+    """The left hands of a set with 3D ground truth, for viewpoint statistics and matching: 'hand' (n, 21, 3)
+    camera-frame joints in 'openpose_hand21_left' order (metres), 'keypoints2d' (n, 21, 3) the set's 2D input of
+    that hand, 'K' (n, 3, 3), 'image_size' (n, 2). Samples whose wrist, MCPs or 3D are missing are left out;
+    ConfigError when the set has no such hand (e.g. STB with ``root=palm``: no wrist)."""
+    op, valid = convert(samples.joints3d, samples.skeleton, "openpose_137")
+    need = np.array([_LH.start + j for j in _PALM])
+    if not valid[need].all():
+        raise ConfigError(f"set {samples.name!r} (skeleton {samples.skeleton}): no left wrist and finger MCPs in 3D; "
+                          "matching STS views needs them")  # fmt: skip
+    hand = np.asarray(op[:, _LH], dtype=np.float64)  # joints3d are camera-frame (bench.samples)
+    ok = np.isfinite(hand[:, list(_PALM)]).all((1, 2)) & (hand[:, list(_PALM), 2] > 1e-3).all(1)
+    flags, _ = convert(samples.joints3d_valid[..., None].astype(float), samples.skeleton, "openpose_137")
+    ok &= (flags[:, need, 0] > 0.5).all(1)
+    if not ok.any():
+        raise ConfigError(f"set {samples.name!r}: no sample with a valid left hand in front of the camera")
+    return {"hand": hand[ok], "keypoints2d": samples.keypoints2d[ok][:, _LH], "K": samples.K[ok],
+            "image_size": samples.image_size[ok]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HandViews:
+    """Target views of left hands, one per target sample: 'frame' (n, 3, 3) the palm frame in the camera
+    (``palm_frame``), 'centre' (n, 3) the palm centre (mean of the wrist and the four MCPs) in the camera, metres,
+    'focal' (n,) px (mean of f_x, f_y), 'principal' (n, 2) px, 'image_size' (n, 2); ``source`` names the sets."""
+
+    frame: np.ndarray
+    centre: np.ndarray
+    focal: np.ndarray
+    principal: np.ndarray
+    image_size: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def hand_views(sets: SampleSet | Sequence[SampleSet]) -> HandViews:
+    """The left-hand views of one or more target sets (``left_hands``), for ``STSConfig(view='match')``."""
+    sets = [sets] if isinstance(sets, SampleSet) else list(sets)
+    if not sets:
+        raise ConfigError("STS view=match: no target set to take the views from")
+    parts = [left_hands(s) for s in sets]
+    hand = np.concatenate([p["hand"] for p in parts])
+    K = np.concatenate([p["K"] for p in parts])
+    return HandViews(frame=palm_frame(hand), centre=hand[:, list(_PALM)].mean(1), focal=(K[:, 0, 0] + K[:, 1, 1]) / 2,
+                     principal=K[:, :2, 2].copy(), image_size=np.concatenate([p["image_size"] for p in parts]),
+                     source="+".join(sorted({s.name for s in sets})))  # fmt: skip
+
+
+def hand_view_stats(hand: np.ndarray, keypoints2d: np.ndarray, *, facing_deg: float = 60.0) -> dict[str, float]:
+    """Shares of left-hand views (``left_hands``' 'hand' (n, 21, 3) camera frame and 'keypoints2d' (n, 21, 3)):
+    'palm_facing' (the palm normal within ``facing_deg`` of the direction from the palm centre to the camera),
+    'fingers_up' (wrist -> middle MCP points up in the image, y decreasing), 'fully_visible' (all 21 points in
+    the 2D input with confidence > 0), and 'n'."""
+    hand = np.asarray(hand, dtype=np.float64)
+    normal = palm_frame(hand)[..., 2]
+    centre = hand[:, list(_PALM)].mean(1)
+    to_camera = -centre / np.linalg.norm(centre, axis=-1, keepdims=True)
+    facing = np.sum(normal * to_camera, axis=-1) > np.cos(np.deg2rad(facing_deg))
+    wrist, middle = hand[:, 0], hand[:, 9]
+    up = middle[:, 1] / middle[:, 2] < wrist[:, 1] / wrist[:, 2]
+    visible = (np.asarray(keypoints2d)[..., 2] > 0).all(1)
+    return {"palm_facing": float(facing.mean()), "fingers_up": float(up.mean()), "fully_visible": float(visible.mean()),
+            "n": len(hand)}  # fmt: skip
 
 
 class STSStream:
-    """Batches of synthetic samples: dict with 'keypoints2d' (B, 137, 3) px (conf 1 on points inside the image
-    with a valid SMPL-X source), 'image_size' (B, 2), 'focal' (B,) px (the focal length of the pinhole camera that
-    projected the sample, principal point at the image centre (size - 1) / 2), the GT SMPL-X parameters (camera
-    frame, hands 45-D relative to the flat hand) and 'joints' (B, J, 3) camera-frame GT joints of ``model``'s
-    keypoint path."""
+    """Batches of synthetic samples: dict with 'keypoints2d' (B, 137, 3) px (the 2D input: exact projections
+    with confidence 1 inside the image, or the detector model's output, ``STSConfig.noise``), 'image_size' (B, 2),
+    'focal' (B,) px and 'principal' (B, 2) px (the pinhole camera that projected the sample: u = focal x / z +
+    principal; the principal point is the image centre (size - 1) / 2 except for matched views, which take the
+    target's), the GT SMPL-X parameters (camera frame, hands 45-D relative to the flat hand) and 'joints'
+    (B, J, 3) camera-frame GT joints of ``model``'s keypoint path.
+
+    ``views``: the target views for ``STSConfig(view='match')`` (``hand_views``), needed then and only with
+    focus 'left_hand' (the views are of left hands)."""
 
     FOCUS = {"body": (0, None), "left_hand": (20, (0.3, 0.8)), "right_hand": (21, (0.3, 0.8)), "face": (15, (0.3, 0.6))}
 
-    def __init__(self, model, cfg: STSConfig, *, seed: int, device: torch.device | str, focus: str = "body"):
+    def __init__(self, model, cfg: STSConfig, *, seed: int, device: torch.device | str, focus: str = "body",
+                 views: HandViews | None = None):  # fmt: skip
         if focus not in self.FOCUS:
             raise ValueError(f"STS focus must be one of {sorted(self.FOCUS)}, got {focus!r}")
+        if cfg.view == "match":
+            if focus != "left_hand":
+                raise ValueError(f"STS view='match' takes left-hand target views; focus {focus!r} has none")
+            if views is None or len(views) == 0:
+                raise ValueError("STS view='match' needs target views (methods.proposed.sts.hand_views)")
         self.model, self.cfg, self.device = model, cfg, torch.device(device)
-        self.focus = focus
+        self.focus, self.views = focus, views
         params = ParameterBank(BankConfig()).sample(cfg.pool, seed=seed)
         self.params = {k: torch.as_tensor(v, device=self.device).reshape(cfg.pool, -1)
                        for k, v in params.items() if k != "family"}  # fmt: skip
         self.gen = torch.Generator(device="cpu").manual_seed(seed + 1)
+        self.rng = np.random.default_rng([seed, 2])  # the detector-noise model's draws
+        self.noise = NoiseConfig.from_kind(cfg.noise)
         self.flip = torch.tensor([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]], device=self.device)
+        hand = focus in ("left_hand", "right_hand")
+        self.occlude = cfg.noise == "detector" and (cfg.occlusion == "all" or (cfg.occlusion == "hands" and hand))
+        self.occluders: torch.Tensor | None = None  # vertex ids that can hide a point (None: the whole mesh)
+        if hand:
+            self.occluders = torch.as_tensor(hand_vertex_ids(model, focus.split("_")[0]), device=self.device)
 
     def _u(self, n: int, lo: float, hi: float) -> torch.Tensor:
         return (lo + (hi - lo) * torch.rand(n, generator=self.gen)).to(self.device)
+
+    def _match(self, p: dict[str, torch.Tensor], local: torch.Tensor, n: int):
+        """Turn and place each hand at a drawn target view: (global_orient, local joints, palm centre target,
+        focal, principal, image size)."""
+        v = self.views
+        j = torch.randint(0, len(v), (n,), generator=self.gen).numpy()
+        op, _ = to_openpose(local)
+        hand = op[:, _LH].detach().cpu().double().numpy()
+        R = torch.as_tensor(v.frame[j] @ palm_frame(hand).transpose(0, 2, 1), dtype=local.dtype, device=self.device)
+        orient = R @ axis_angle_to_matrix(p["global_orient"])
+        root = local[:, :1]  # the root joint: SMPL-X turns the body about it
+        local = (local - root) @ R.transpose(-1, -2) + root
+        palm = to_openpose(local)[0][:, [_LH.start + i for i in _PALM]].mean(1)
+        as_t = lambda a: torch.as_tensor(a, dtype=local.dtype, device=self.device)  # noqa: E731
+        return (matrix_to_axis_angle(orient), local, palm, as_t(v.centre[j]), as_t(v.focal[j]), as_t(v.principal[j]),
+                as_t(v.image_size[j]))  # fmt: skip
+
+    def _hidden(self, p: dict[str, torch.Tensor], op: torch.Tensor, f: torch.Tensor, c: torch.Tensor,
+                size: torch.Tensor) -> np.ndarray:  # fmt: skip
+        """(B, 137) bool: points hidden behind the mesh (the hand's own for hand close-ups, as the synthetic STB)."""
+        verts = self.model.forward(vertices=True, **p).vertices
+        if self.occluders is not None:
+            verts = verts[:, self.occluders]
+        K = torch.zeros(len(f), 3, 3, dtype=op.dtype)
+        K[:, 0, 0] = K[:, 1, 1] = f.cpu()
+        K[:, :2, 2], K[:, 2, 2] = c.cpu(), 1.0
+        return occlusion(op.detach().cpu().numpy(), verts.detach().cpu().numpy(), K.numpy(), size.cpu().numpy())
 
     def sample(self, n: int) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -79,20 +233,32 @@ class STSStream:
         pelvis = local[:, 0]
         uv0 = (torch.rand(n, 2, generator=self.gen).to(self.device) * 2 - 1) * cfg.centre_spread * size
         centre3d = torch.cat([uv0 * d[:, None] / f[:, None], d[:, None]], -1)
+        c = (size - 1) / 2
         joint, depth = self.FOCUS[self.focus]
-        if depth is not None:  # a close-up: that joint (wrist, head) at the chosen point, close to the camera
+        if cfg.view == "match":  # a target view: its orientation of the palm, palm centre, intrinsics, image size
+            p["global_orient"], local, pelvis, centre3d, f, c, size = self._match(p, local, n)
+        elif depth is not None:  # a close-up: that joint (wrist, head) at the chosen point, close to the camera
             z = self._u(n, *depth)
             centre3d = torch.cat([uv0 * z[:, None] / f[:, None], z[:, None]], -1)
             pelvis = local[:, joint]
         p["transl"] = centre3d - pelvis
         joints = local + p["transl"][:, None]
         op, valid = to_openpose(joints)
-        c = (size - 1) / 2
         uv = f[:, None, None] * op[..., :2] / op[..., 2:].clamp(min=1e-3) + c[:, None]
         inside = (uv >= 0).all(-1) & (uv <= size[:, None] - 1).all(-1) & (op[..., 2] > 0.05) & valid
         if cfg.noise_px > 0:
             half = 0.5 * (uv[:, :25].amax(1) - uv[:, :25].amin(1)).amax(-1)
             noise = torch.randn(uv.shape, generator=self.gen).to(self.device)
             uv = uv + noise * cfg.noise_px * half[:, None, None] / 100
-        kp = torch.cat([uv, inside[..., None].to(uv.dtype)], -1) * inside[..., None]
-        return {"keypoints2d": kp, "image_size": size, "focal": f, "joints": joints, "smplx": p}
+        if cfg.noise == "none":
+            kp = torch.cat([uv, inside[..., None].to(uv.dtype)], -1) * inside[..., None]
+        else:  # the detector model on the projections (its own rule drops points outside the image)
+            present = (valid & (op[..., 2] > 0.05)).cpu().numpy()
+            hidden = np.zeros_like(present)
+            if self.occlude:
+                with torch.no_grad():
+                    hidden = self._hidden(p, op, f, c, size)
+            det = apply_noise(uv.detach().cpu().double().numpy(), present, hidden, size.cpu().numpy(), self.noise,
+                              self.rng)  # fmt: skip
+            kp = torch.as_tensor(det, dtype=uv.dtype, device=self.device)
+        return {"keypoints2d": kp, "image_size": size, "focal": f, "principal": c, "joints": joints, "smplx": p}

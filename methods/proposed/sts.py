@@ -20,9 +20,11 @@ Settings of the stream (``STSConfig``):
   (``datasets.stb.synth.palm_frame``) has that view's orientation in the camera and placed at that view's palm
   centre, seen with that view's intrinsics and image size. On STB this gives the palm facing the camera and the
   fingers up as in STB (``hand_view_stats``; the measured shares are in the README).
-- ``noise``: the 2D input model. 'detector' (default): the exact projections go through ``datasets.noise``'s
-  detector-noise model (jitter, confidences, dropouts, swaps), so training and test 2D come from one model.
-  'none': exact projections, confidence 1 inside the image. ``noise_px`` adds isotropic Gaussian noise on top
+- ``noise``: the 2D input model. 'detector': the exact projections go through ``datasets.noise``'s
+  detector-noise model (jitter, confidences, dropouts, swaps), so training and test 2D come from one model (on by
+  default in the methods' STS settings, e.g. ``fhgr``'s ``sts_noise``). 'none' (this dataclass's default, so a
+  caller that wants exact 2D, such as a camera check, says nothing): exact projections, confidence 1 inside the
+  image. ``noise_px`` adds isotropic Gaussian noise on top
   (relative to the body's 2D size; 0 = off).
 - ``occlusion`` (with 'detector'): which samples get the model's occlusion rules (lower confidence, dropouts),
   with points hidden behind the mesh found as ``datasets.synth.detections`` does for the synthetic sets: 'hands'
@@ -67,7 +69,7 @@ class STSConfig:
     noise_px: float = 0.0  # s.d. of Gaussian 2D noise relative to 100 px of body half size (0 = none)
     centre_spread: float = 0.25  # pelvis within +- this fraction of the image size around its centre
     view: str = "any"  # hand close-up viewpoints: 'any' or 'match' (a target set's views; module docstring)
-    noise: str = "detector"  # 2D model: 'detector' (datasets.noise) or 'none' (exact projections)
+    noise: str = "none"  # 2D model: 'detector' (datasets.noise) or 'none' (exact projections; module docstring)
     occlusion: str = "hands"  # with noise='detector', mesh occlusion for: 'hands' (hand close-ups), 'all', 'none'
 
     def __post_init__(self) -> None:

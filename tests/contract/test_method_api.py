@@ -45,6 +45,51 @@ def test_prediction_checks_shapes_and_defaults_failed():
         _prediction(params=params)
 
 
+def _joints_only(b: int = 3, predicted: tuple[int, ...] = (0, 1, 2), **changes) -> Prediction:
+    joints = torch.full((b, 144, 3), float("nan"))
+    joints[:, list(predicted)] = torch.randn(b, len(predicted), 3)
+    kwargs = dict(params=None, joints3d=joints, keypoints2d=None)
+    kwargs.update(changes)
+    return Prediction(**kwargs)
+
+
+def test_a_joints_only_prediction_is_accepted_and_says_what_it_lacks():
+    p = _joints_only()
+    assert p.joints_only and p.failed.tolist() == [False] * 3
+    assert "no SMPL-X parameters" in p.missing("params") and p.missing("mesh") == p.missing("params")
+    assert p.missing("keypoints2d") == "the method returns no 2D reprojection" and p.missing() is None
+    with pytest.raises(ValueError, match="unknown field"):
+        p.missing("vertices")
+    full = _prediction()
+    assert not full.joints_only and full.missing("params", "mesh", "keypoints2d") is None
+    # a failed sample may be anything (here all NaN); an all-failed batch predicts nothing at all
+    joints = _joints_only().joints3d
+    joints[1] = float("nan")
+    assert _joints_only(joints3d=joints, failed=torch.tensor([False, True, False])).failed.tolist()[1]
+    _joints_only(joints3d=torch.full((2, 144, 3), float("nan")), failed=torch.ones(2, dtype=torch.bool))
+    # 2D reprojection kept when given
+    assert _joints_only(keypoints2d=torch.zeros(3, 137, 2)).missing("keypoints2d") is None
+
+
+def test_a_malformed_joints_only_prediction_is_rejected():
+    with pytest.raises(ValueError, match=r"joints3d: expected \(3, 144, 3\)"):
+        _joints_only(joints3d=torch.zeros(3, 127, 3))
+    with pytest.raises(ValueError, match="predicts no joint"):
+        _joints_only(joints3d=torch.full((3, 144, 3), float("nan")))
+    joints = _joints_only().joints3d
+    joints[1, 2] = float("nan")  # one sample leaves out a joint the others predict: not one joint set
+    with pytest.raises(ValueError, match="the same joints in every sample"):
+        _joints_only(joints3d=joints)
+    with pytest.raises(ValueError, match=r"keypoints2d: expected \(3, 137, 2\)"):
+        _joints_only(keypoints2d=torch.zeros(3, 25, 2))
+    with pytest.raises(ValueError, match="params: expected a dict"):
+        _joints_only(params=torch.zeros(3, 10))
+    with pytest.raises(ValueError, match=r"failed: expected \(3,\) bool"):
+        _joints_only(failed=torch.zeros(3))
+    with pytest.raises(ValueError, match="missing 'expression'"):  # params given: still all of them
+        _joints_only(params={k: torch.zeros(3, w) for k, w in PARAM_WIDTHS.items() if k != "expression"})
+
+
 def test_method_registry_builds_variants_and_rejects_unknown_parameters(monkeypatch):
     monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
     monkeypatch.setattr(registry, "_discovered", True)

@@ -8,6 +8,11 @@ Settings (each printed in ``info['protocol']``):
 
 - ``split``: 'test' = B1Counting, B1Random (3,000 real frames); 'train' = the other 10 sequences (15,000);
   'all'.
+- ``sequences``: which of the split's sequences (``select_sequences``): 'all' (default); an integer N, the first
+  N in the split's order (train: B2Counting, B2Random, B3Counting, ...; for training-size studies); an action,
+  'Counting' or 'Random' (for a domain shift: train on ``stb[split=train,sequences=Counting]``, test on
+  ``stb[split=test,sequences=Random]``); or sequence names joined by '+' (``B2Counting+B4Random``). A value
+  outside the split is a ConfigError listing the valid ones.
 - ``camera``: 'SK' only. The Bumblebee labels are readable (``format.read_labels``) but the BB image size and
   2D side files are not wired up here.
 - ``root``: the palm -> wrist convention (PROTOCOLS.md, "Palm -> wrist conventions differ"; ``format.palm_to_wrist``):
@@ -58,9 +63,11 @@ from datasets.stb import format as stb
 from datasets.stb.synth import GENERATOR_VERSION, synthesize
 from datasets.synth import GT_KEYS, read_smplx_gt, smplx_to_camera
 
-__all__ = ["KEYPOINTS2D_SOURCES", "MIN_KEYPOINTS", "SPLITS", "check", "load", "split_sequences"]
+__all__ = ["ACTIONS", "KEYPOINTS2D_SOURCES", "MIN_KEYPOINTS", "SPLITS", "check", "load", "select_sequences",
+           "split_sequences"]
 
 SPLITS = ("test", "train", "all")
+ACTIONS = ("Counting", "Random")
 KEYPOINTS2D_SOURCES = ("auto", "openpose", "projection")
 MIN_KEYPOINTS = 3
 _STB21 = get_skeleton("stb_21")
@@ -76,6 +83,32 @@ def split_sequences(split: str) -> tuple[str, ...]:
     if split not in SPLITS:
         raise ConfigError(f"dataset 'stb': unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     return {"test": stb.TEST_SEQUENCES, "train": stb.TRAIN_SEQUENCES, "all": stb.SEQUENCES}[split]
+
+
+def select_sequences(split: str, sequences: str | int = "all") -> tuple[str, ...]:
+    """The sequences of ``split`` chosen by the ``sequences`` setting (module docstring), in the split's order;
+    ConfigError naming the value and listing the valid ones otherwise."""
+    available = split_sequences(split)
+    valid = (f"'all', an integer 1..{len(available)} (the first N), an action ({', '.join(ACTIONS)}) or "
+             f"sequence names joined by '+' from {', '.join(available)}")  # fmt: skip
+    if isinstance(sequences, bool) or not isinstance(sequences, (int, str)):
+        raise ConfigError(f"dataset 'stb': sequences={sequences!r} is not valid for split {split!r}; valid: {valid}")
+    if isinstance(sequences, int):
+        if not 1 <= sequences <= len(available):
+            raise ConfigError(f"dataset 'stb': sequences={sequences} is out of range for split {split!r} "
+                              f"({len(available)} sequences); valid: {valid}")  # fmt: skip
+        return available[:sequences]
+    text = sequences.strip()
+    if text == "all":
+        return available
+    if text in ACTIONS:
+        return tuple(s for s in available if s.endswith(text))
+    names = [n.strip() for n in text.split("+")]
+    unknown = [n for n in names if n not in available]
+    if unknown or len(set(names)) != len(names):
+        what = f"unknown sequence(s) {', '.join(map(repr, unknown))}" if unknown else "a repeated sequence"
+        raise ConfigError(f"dataset 'stb': sequences={sequences!r}: {what} for split {split!r}; valid: {valid}")
+    return tuple(s for s in available if s in names)
 
 
 def _hand21(joints: np.ndarray, root: str) -> np.ndarray:
@@ -205,11 +238,12 @@ def check(folder: Path) -> list[dict]:
     synthesize=synthesize,
     generator_version=GENERATOR_VERSION,
 )
-def load(folder: Path, *, split: str = "test", camera: str = "SK", root: str = "ring_mcp",
-         keypoints2d: str = "auto", noise: str = "detector") -> SampleSet:  # fmt: skip
+def load(folder: Path, *, split: str = "test", sequences: str | int = "all", camera: str = "SK",
+         root: str = "ring_mcp", keypoints2d: str = "auto", noise: str = "detector") -> SampleSet:  # fmt: skip
     """Load an STB split (module docstring for the settings, frames and conventions)."""
     folder = Path(folder)
-    sequences = split_sequences(split)
+    chosen = sequences
+    sequences = select_sequences(split, sequences)
     if camera != "SK":
         raise ConfigError(f"dataset 'stb': camera {camera!r} is not supported; valid cameras: SK")
     _check_setting("root", root, tuple(stb.PALM_CONVENTIONS))
@@ -224,8 +258,9 @@ def load(folder: Path, *, split: str = "test", camera: str = "SK", root: str = "
     point = "STB palm centre" if root == "palm" else f"wrist = {stb.PALM_CONVENTIONS[root]} + 2 (palm - it)"
     source_text = "/".join(sorted(set(sources.values())))
     protocol = (
-        f"stb[split={split}, camera={camera}, root={root}, keypoints2d={keypoints2d}, noise={noise}]: "
-        f"{len(sequences)} sequences; root joint {joint0} ({point}); 2D from {source_text}; "
+        f"stb[split={split}, sequences={chosen}, camera={camera}, root={root}, keypoints2d={keypoints2d}, "
+        f"noise={noise}]: {len(sequences)} sequences ({', '.join(sequences)}); root joint {joint0} ({point}); "
+        f"2D from {source_text}; "
         "labels SK depth -> colour frame (hand-graph-cnn); K = SK colour intrinsics, 640x480"
     )
     info = {"protocol": protocol, "root_joints": (joint0,), "eval_joints": skeleton.joints,

@@ -143,6 +143,40 @@ def test_splits(exact_tree):
     assert row["frame"].tolist() == [0, 1, 2, 3] * 2 and not row["person"].any()
 
 
+@pytest.mark.parametrize(("split", "sequences", "expected"), [
+    ("train", 1, ("B2Counting",)),
+    ("train", 3, ("B2Counting", "B2Random", "B3Counting")),
+    ("train", 10, stb.TRAIN_SEQUENCES),
+    ("train", "all", stb.TRAIN_SEQUENCES),
+    ("train", "Counting", ("B2Counting", "B3Counting", "B4Counting", "B5Counting", "B6Counting")),
+    ("test", "Random", ("B1Random",)),
+    ("train", "B4Random+B2Counting", ("B2Counting", "B4Random")),
+])  # fmt: skip
+def test_sequences_setting_selects_them(exact_tree, split, sequences, expected):
+    samples = load(exact_tree, split=split, sequences=sequences)
+    assert tuple(dict.fromkeys(samples.ids["sequence"])) == expected
+    assert len(samples) == FRAMES * len(expected)
+    assert f"sequences={sequences}" in samples.info["protocol"] and ", ".join(expected) in samples.info["protocol"]
+    whole = load(exact_tree, split=split)
+    rows = np.isin(whole.ids["sequence"], expected)
+    np.testing.assert_array_equal(samples.joints3d, whole.joints3d[rows])  # the same samples, not re-drawn
+
+
+@pytest.mark.parametrize(("split", "sequences", "match"), [
+    ("train", "B7Counting", r"unknown sequence\(s\) 'B7Counting' for split 'train'; valid: .*B2Counting, B2Random"),
+    ("train", "B1Random", "unknown sequence.*'B1Random'"),  # a test sequence is not a training one
+    ("test", "B2Counting+B1Random", "unknown sequence.*'B2Counting'.*B1Counting, B1Random"),
+    ("train", "B2Counting+B2Counting", "repeated"),
+    ("train", 0, "out of range for split 'train' \\(10 sequences\\)"),
+    ("test", 3, "out of range"),
+    ("train", True, "not valid"),
+    ("train", "counting", "unknown sequence"),
+])  # fmt: skip
+def test_sequences_setting_rejects_bad_values(exact_tree, split, sequences, match):
+    with pytest.raises(ConfigError, match=match):
+        load(exact_tree, split=split, sequences=sequences)
+
+
 def test_projection_source_matches_files_without_noise(exact_tree):
     files = load(exact_tree, split="test", keypoints2d="openpose")
     projected = load(exact_tree, split="test", keypoints2d="projection", noise="none")
@@ -282,8 +316,8 @@ def test_check_counts(exact_tree):
 def test_settings_and_registry(exact_tree, tmp_path):
     spec = get_dataset("stb")
     assert spec.synthesize is synth.synthesize and spec.check is check
-    assert spec.settings == {"split": "test", "camera": "SK", "root": "ring_mcp", "keypoints2d": "auto",
-                             "noise": "detector"}  # fmt: skip
+    assert spec.settings == {"split": "test", "sequences": "all", "camera": "SK", "root": "ring_mcp",
+                             "keypoints2d": "auto", "noise": "detector"}  # fmt: skip
     (tmp_path / "stb").symlink_to(exact_tree, target_is_directory=True)
     samples = load_dataset("stb", data_root=tmp_path, split="test")
     assert samples.info["synthetic"] is True and len(samples) == 2 * FRAMES

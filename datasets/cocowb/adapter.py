@@ -18,8 +18,10 @@ rectangle ``[0, width] x [0, height]`` is dropped (counted in ``info['points_out
 confidence 1 for a labelled point (v > 0, the dataset authors' rule), (0, 0, 0) for a missing one; OpenPose's Neck
 and MidHip, which COCO lacks, are the midpoints of the shoulders / hips when both are labelled, with confidence
 ``derived_confidence`` x the weaker source's, flagged in ``extra['derived']`` (N, 137) and named in
-``info['derived']``. They are not the body model's neck and pelvis: on the embedded model the shoulders' midpoint
-lies ~3 cm below SMPL-X's neck and the hips' midpoint ~7 cm below its pelvis, hence the default 0.5.
+``info['derived']`` (default 1: the weaker source's confidence, so 'exact' 2D stays 0/1). They are not the body
+model's neck and pelvis: on the embedded model the shoulders' midpoint lies ~3 cm below SMPL-X's neck and the hips'
+midpoint ~7 cm below its pelvis, so a method fitting SMPL-X's neck / pelvis to them should use the mask (or lower
+the setting).
 
 Camera (assumed, as COCO stores none; in ``info['protocol']``): the image size from the file's ``images`` table,
 ``fx = fy = max(width, height)``, principal point at the image centre, no distortion, ``R = I``, ``t = 0``.
@@ -87,7 +89,7 @@ def _check_settings(split: str, min_keypoints: int, derived_confidence: float) -
     synthesize=synthesize,
     generator_version=GENERATOR_VERSION,
 )
-def load(folder: Path, *, split: str = "train", min_keypoints: int = 4, derived_confidence: float = 0.5) -> SampleSet:
+def load(folder: Path, *, split: str = "train", min_keypoints: int = 4, derived_confidence: float = 1.0) -> SampleSet:
     """Read one split of a COCO-WholeBody tree (module docstring) into a 2D-only SampleSet.
 
     split: 'train' or 'val'. min_keypoints: labelled body points (of 17) a person needs. derived_confidence: the

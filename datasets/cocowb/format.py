@@ -346,7 +346,7 @@ _DERIVED_SLOTS = {name: (_OP.index(name), get_skeleton(LAYOUT).index(a), get_ske
                   for name, (a, b) in DERIVED.items()}  # fmt: skip
 
 
-def to_openpose(keypoints: np.ndarray, *, derived_confidence: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def to_openpose(keypoints: np.ndarray, *, derived_confidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """COCO-WholeBody points -> the 'openpose_137' layout of ``bench.samples.SampleSet.keypoints2d``.
 
     keypoints: (N, 133, 3) ``[x, y, v]`` pixels, 'coco_wholebody_133' order.

@@ -176,10 +176,17 @@ class LifterMethod:
             self.net.apply_max_norm()
 
     # ----------------------------------------------------------------------------------------- contract
-    def supports(self, samples: SampleSet) -> str | None:
+    def _no_input(self, samples: SampleSet) -> str | None:
         body = samples.keypoints2d[:, _BODY, 2] > self.cfg.conf_threshold
         if len(samples) and not (body.sum(1) >= 2).any():
             return f"{samples.name}: no body keypoints (the lifter's input is BODY_25 2D)"
+        return None
+
+    def supports(self, samples: SampleSet) -> str | None:
+        """None when the set has body 2D input and its root and scored joints can be formed from the lifted
+        joints; else the reason."""
+        if reason := self._no_input(samples):
+            return reason
         skeleton = get_skeleton(samples.skeleton)
         W, valid = regressor_matrix(skeleton, "smplx_144")
         lifted = np.zeros(W.shape[1], dtype=bool)
@@ -267,7 +274,7 @@ class LifterMethod:
     def _pool(self, train_sets: Mapping[str, SampleSet]) -> tuple[dict[str, torch.Tensor] | None, int]:
         """The 3D-supervised training samples ({'x': (N, 75), 'y': (N, n_out)}, None without any) and how many
         2D-only samples were skipped."""
-        sets = [s for s in train_sets.values() if len(s) and self.supports(s) is None]
+        sets = [s for s in train_sets.values() if len(s) and self._no_input(s) is None]
         skipped = sum(int((~np.asarray(s.smplx_valid)).sum()) if s.smplx is not None else len(s) for s in sets)
         sets = [s for s in sets if s.smplx is not None and np.asarray(s.smplx_valid).any()]
         if not sets:

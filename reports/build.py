@@ -17,12 +17,14 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from reports.claims import claims_table
 from reports.files import save_figure, write_text
 from reports.html import FigureView, Page, render_page
 from reports.paired import paired_table
 from reports.plots import distance_figure, fig6_per_view, groups_figure, runtime_figure
 from reports.render import table_csv, table_latex, table_markdown
 from reports.rows import validate_per_sample, validate_rows
+from reports.selection import own_rows
 from reports.sweeps import check_sweeps, copy_sweeps
 from reports.table import Table
 from reports.tables import table1, table2, table3, table4
@@ -49,19 +51,14 @@ _FIGURES: tuple[tuple[str, Callable[[pd.DataFrame], Figure | None], str, str, st
 )  # fmt: skip
 
 
-def own_rows(rows: pd.DataFrame, experiment: str | None) -> pd.DataFrame:
-    """The rows of ``experiment`` when there are any, else those of ``experiment-quick`` (never both: quick and
-    full numbers are not averaged together), else all rows."""
-    if experiment is None:
-        return rows
-    for name in (experiment, f"{experiment}-quick"):
-        mine = rows[rows["experiment"].astype(str) == name]
-        if len(mine):
-            return mine
-    return rows
 _TABLE_EXTENSIONS = (".md", ".tex", ".csv")
-_OWNED = {f"{t}{ext}" for t in ("table1", "table2", "table3", "table4", "paired") for ext in _TABLE_EXTENSIONS}
+_OWNED = {f"{t}{ext}" for t in ("table1", "table2", "table3", "table4", "paired", "claims")
+          for ext in _TABLE_EXTENSIONS}  # fmt: skip
 _OWNED |= {name for name, *_ in _FIGURES} | {"index.html"}
+
+
+_NO_CLAIMS = ("No claim could be measured: the rows hold none of Table I's projection variants, the distance study's "
+              "per-sample errors, FHGR with and without STS, runtime rows of both methods, or Table II's two methods.")
 
 
 def _paired(rows: pd.DataFrame, per_sample: pd.DataFrame | None) -> tuple[Table | None, str]:
@@ -87,8 +84,10 @@ def build_report(
 ) -> dict[str, Path]:
     """Write the report of ``rows`` (tidy result rows, :data:`reports.rows.ROW_COLUMNS`) into ``out_dir``.
 
-    Writes Tables I-IV (``tableN.md|.tex|.csv``) and the paired tests (``paired.md|.csv``, from ``per_sample``,
-    :data:`reports.rows.PER_SAMPLE_COLUMNS`) where rows exist for them, the figures (``fig6_per_view.png``,
+    Writes Tables I-IV (``tableN.md|.tex|.csv``), the verdict per claim of the paper (``claims.md|.tex|.csv``,
+    :func:`reports.claims.claims_table`, from the rows and ``per_sample``) and the paired tests (``paired.md|.csv``,
+    from ``per_sample``, :data:`reports.rows.PER_SAMPLE_COLUMNS`) where rows exist for them, the figures
+    (``fig6_per_view.png``,
     ``distance.png``, ``runtime.png``, ``groups.png``) likewise, the sweeps' configs and plots under ``sweeps/``
     and ``index.html``. Returns file name (relative to ``out_dir``) -> path of everything written.
     Raises ConfigError, before writing anything, for rows or per-sample errors missing a column and for a sweep
@@ -117,6 +116,13 @@ def build_report(
             put(table.name + ext, text)
         table_files[table.name] = [table.name + ext for ext in _TABLE_EXTENSIONS]
 
+    claims = claims_table(rows, samples, synthetic=bool(rows["synthetic"].any()))
+    claims_message = "" if claims is not None else _NO_CLAIMS
+    if claims is not None:
+        for ext, text in ((".md", table_markdown(claims)), (".tex", table_latex(claims)), (".csv", table_csv(claims))):
+            put(claims.name + ext, text)
+        table_files[claims.name] = [claims.name + ext for ext in _TABLE_EXTENSIONS]
+
     paired, paired_message = _paired(rows, samples)
     if paired is not None:
         put("paired.md", table_markdown(paired))
@@ -138,6 +144,8 @@ def build_report(
         synthetic_rows=int(rows["synthetic"].sum()),
         row_count=len(rows),
         settings={str(k): str(v) for k, v in (settings or {}).items()},
+        claims=claims,
+        claims_message=claims_message,
         tables=tables,
         table_files=table_files,
         paired=paired,

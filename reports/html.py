@@ -1,6 +1,7 @@
 """The report page, ``index.html``: one self-contained file (inline CSS, no script, nothing fetched from the
-network) that shows the synthetic-data banner, the run settings, every table as an HTML table, the paired tests,
-every figure (``<img>`` by relative file name), the sweeps and links to every written file.
+network) that shows the synthetic-data banner, the verdict per claim of the paper (first: it is what a reader asks),
+the run settings, every table as an HTML table, the paired tests, every figure (``<img>`` by relative file name),
+the sweeps and links to every written file.
 
 All text from rows, settings and sweeps passes through ``html.escape``; links are percent-quoted file names.
 """
@@ -32,6 +33,8 @@ figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; 
 figcaption { font-size: .9em; color: #444; }
 pre { background: #f6f6f6; padding: .6em; overflow-x: auto; font-size: .85em; }
 .missing { color: #666; font-style: italic; }
+td.verdict-supported { background: #e3f4e1 !important; } td.verdict-not-supported { background: #fbe3e3 !important; }
+td.verdict-inconclusive { background: #fff6d6 !important; } td.verdict-not-measured { color: #666; }
 """
 
 
@@ -62,7 +65,8 @@ class SweepView:
 @dataclass(frozen=True)
 class Page:
     """Everything ``index.html`` shows. ``table_files`` maps a table name to its written file names; ``absent``
-    lists the parts not built and why; ``paired_message`` replaces the paired table when there is none."""
+    lists the parts not built and why; ``paired_message`` replaces the paired table when there is none, and
+    ``claims_message`` the claims table (:mod:`reports.claims`)."""
 
     synthetic: bool
     synthetic_rows: int
@@ -76,6 +80,8 @@ class Page:
     sweeps: Sequence[SweepView]
     absent: Sequence[str] = ()
     files: Sequence[str] = field(default_factory=tuple)
+    claims: Table | None = None
+    claims_message: str = ""
 
 
 def _e(text: object) -> str:
@@ -86,9 +92,16 @@ def _link(name: str) -> str:
     return f'<a href="{_e(quote(name))}">{_e(name)}</a>'
 
 
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[object]], classes: Sequence[str] = ()) -> str:
+    """``classes``: per column, a CSS class prefix; a cell of such a column gets ``prefix-<its text>``."""
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
+
+    def cell(column: int, value: object) -> str:
+        prefix = classes[column] if column < len(classes) else ""
+        kind = f' class="{_e(prefix)}-{_e(str(value).replace(" ", "-"))}"' if prefix else ""
+        return f"<td{kind}>{_e(value)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(i, v) for i, v in enumerate(row)) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -98,7 +111,8 @@ def _table_section(table: Table, files: Sequence[str], level: int = 3) -> str:
     if table.synthetic:
         parts.append(f'<p class="warn">{_e(SYNTHETIC_WARNING)}.</p>')
     rows = list(table.display.itertuples(index=False, name=None))
-    parts.append(_html_table(list(table.display.columns), rows))
+    columns = list(table.display.columns)
+    parts.append(_html_table(columns, rows, ["verdict" if c == "verdict" else "" for c in columns]))
     if table.notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in table.notes) + "</ul>")
     if files:
@@ -137,8 +151,12 @@ def render_page(page: Page) -> str:
     body = [
         "<h1>hmrbench report: Synthetic Training for Monocular Human Mesh Recovery (Sun et al.)</h1>",
         _banner(page),
-        '<nav><a href="#settings">Settings</a> · <a href="#tables">Tables</a> · <a href="#paired">Paired tests</a>'
-        ' · <a href="#figures">Figures</a> · <a href="#sweeps">Sweeps</a> · <a href="#files">Files</a></nav>',
+        '<nav><a href="#claims">Claims</a> · <a href="#settings">Settings</a> · <a href="#tables">Tables</a> · '
+        '<a href="#paired">Paired tests</a> · <a href="#figures">Figures</a> · <a href="#sweeps">Sweeps</a> · '
+        '<a href="#files">Files</a></nav>',
+        '<h2 id="claims">Claims</h2>',
+        _table_section(page.claims, page.table_files.get(page.claims.name, ())) if page.claims is not None
+        else f'<p class="missing">{_e(page.claims_message or "No claim could be measured.")}</p>',
         '<h2 id="settings">Run settings</h2>',
         _html_table(["setting", "value"], list(page.settings.items())) if page.settings
         else '<p class="missing">No run settings were given.</p>',

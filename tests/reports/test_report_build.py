@@ -12,12 +12,13 @@ from bench.errors import ConfigError
 from reports import build_report
 
 TABLE_FILES = [f"table{i}.{ext}" for i in (1, 2, 3, 4) for ext in ("md", "tex", "csv")]
+CLAIM_FILES = ["claims.md", "claims.tex", "claims.csv"]
 FIGURES = ["fig6_per_view.png", "distance.png", "runtime.png", "groups.png"]
 
 
 def test_every_file_is_written_and_non_empty(full_report):
     out, written = full_report
-    expected = {*TABLE_FILES, "paired.md", "paired.csv", *FIGURES, "index.html"}
+    expected = {*TABLE_FILES, *CLAIM_FILES, "paired.md", "paired.csv", *FIGURES, "index.html"}
     assert set(written) == expected
     for name, path in written.items():
         assert path == out / name
@@ -82,7 +83,7 @@ def test_only_panoptic_rows_give_table1_alone(tmp_path):
     rows = make_rows()
     rows = rows[(rows["dataset"] == "panoptic") & (rows["bin"] == "all") & (rows["group"] == "all")]
     written = build_report(rows, tmp_path)
-    assert set(written) == {"table1.md", "table1.tex", "table1.csv", "fig6_per_view.png", "index.html"}
+    assert set(written) == {"table1.md", "table1.tex", "table1.csv", *CLAIM_FILES, "fig6_per_view.png", "index.html"}
     assert not any(name.startswith(("table2", "table3", "table4", "paired")) for name in written)
     assert "runtime.png" not in written
     page = written["index.html"].read_text(encoding="utf-8")
@@ -134,7 +135,7 @@ def test_text_from_rows_is_escaped(tmp_path):
 def test_each_table_uses_its_own_experiment_rows_when_present(tmp_path):
     import pandas as pd
 
-    from reports.build import own_rows
+    from reports.selection import own_rows
 
     rows = pd.DataFrame({"experiment": ["table2", "distance", "table2-quick", "mine"], "value": [1.0, 2.0, 3.0, 4.0]})
     assert list(own_rows(rows, "table2")["value"]) == [1.0]  # not the distance study's rows, not the quick ones

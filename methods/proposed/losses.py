@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.projections import project_d2s, project_pp, project_wpp
 from bench.regressors import regressor_matrix
 from bench.rotations import axis_angle_to_matrix
 from datasets.bank import ANGLE_AXES, ANGLE_LIMITS
+from methods.proposed.cameras import HEADS
 
 __all__ = ["LossWeights", "angle_limit_loss", "param_loss", "pose_rotmats", "project", "to_openpose"]
 
@@ -55,13 +55,9 @@ def to_openpose(joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def project(projection: str, points: torch.Tensor, out: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Pelvis-centred camera-frame points (B, J, 3) -> pixels (B, J, 2) by the chosen projection (networks)."""
-    c = out["principal"]
-    if projection == "wpp":
-        return project_wpp(points, out["cam"], center=c)
-    if projection == "d2s":
-        return project_d2s(points, out["cam"], center=c)
-    return project_pp(points, out["focal"], out["centre3d"], c)
+    """Pelvis-centred camera-frame points (B, J, 3) m -> pixels (B, J, 2) by the camera head of ``projection``
+    (``cameras.HEADS[projection].project``; ``out`` holds that head's decoded camera)."""
+    return HEADS[projection].project(points, out)
 
 
 def param_loss(pred_R: torch.Tensor, gt_R: torch.Tensor, pred_vec: torch.Tensor, gt_vec: torch.Tensor,

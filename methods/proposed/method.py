@@ -14,6 +14,17 @@ lr 1e-4, batch 16; every ``sts_period``-th iteration is an STS batch (supervised
 others draw from the training sets: samples with SMPL-X ground truth get L_pm + L_3D + L_2D, samples without get
 L_2D alone (``use_3d`` / ``use_2d`` switch the two kinds off); every batch gets L_r. Without training sets every
 iteration is STS.
+
+The camera is the chosen projection's head (``cameras``: WPP regresses (s, t_u, t_v), D2S (s, t_u, t_v, d), PP
+the mean focal and (T_x, T_y, d)). ``camera_supervision``: 'none' (default; the camera parameters learn from L_2D
+alone, as the paper's Table I comparison trains them) or 'gt': ``w_cam`` times the head's camera loss
+(``cameras.CameraHead.camera_loss``) on every sample whose true camera is known: STS batches (the stream's focal
+when it reports one, the pelvis position) and training samples with SMPL-X ground truth in the camera frame
+(pelvis = body model + transl; focal = the mean of K's f_x, f_y where finite and positive).
+
+After training, ``fit`` runs the camera head over the training pool's 2D inputs plus one fixed STS batch and
+returns ``camera`` (``cameras.camera_stats``: median focal / F0, median depth, share at a clamp) and
+``collapsed`` (the rule of the ``cameras`` module docstring) in its summary.
 """
 
 from __future__ import annotations
@@ -32,19 +43,24 @@ from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import register_method
 from bench.rotations import axis_angle_to_matrix
 from bench.samples import SampleBatch, SampleSet
+from methods.proposed.cameras import HEADS, camera_stats
 from methods.proposed.layers import PART_SLICES, normalize_all
 from methods.proposed.losses import (
     LossWeights,
     angle_limit_loss,
     param_loss,
     pose_rotmats,
-    project,
     to_openpose,
 )
 from methods.proposed.networks import NetConfig, ProposedNet
 from methods.proposed.sts import STSConfig, STSStream
 
-__all__ = ["ProposedConfig", "ProposedMethod", "body_models", "create_proposed"]
+__all__ = ["CAMERA_SUPERVISION", "ProposedConfig", "ProposedMethod", "body_models", "create_proposed"]
+
+CAMERA_SUPERVISION = ("none", "gt")
+MODEL_FORMAT = 2  # 2: one camera head per projection (cameras.py) with box features; files of format 1 do not load
+CAMERA_CHECK_SEED = 20_250_611  # the fixed STS batch of the end-of-training camera check (same for every run)
+CAMERA_CHECK_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -56,8 +72,10 @@ class ProposedConfig:
     face_hidden: int = 16
     gcn_layers: int = 4
     conf_threshold: float = 0.1
-    focal_scale: float = 1.0  # assumed focal = focal_scale * max(w, h) px (wpp depth, camera priors)
-    body_half_m: float = 0.9  # typical half body extent, m (scale prior of the camera decoding)
+    focal_scale: float = 1.0  # assumed focal F0 = focal_scale * max(w, h) px (camera heads' reference, wpp depth)
+    body_half_m: float = 0.9  # typical half body extent, m (the camera heads' initial scale)
+    camera_supervision: str = "none"  # none: camera from L_2D alone (Table I); gt: + w_cam x camera loss
+    w_cam: float = 1.0  # weight of the camera loss (camera_supervision=gt)
     w_pm: float = 20.0
     w_3d: float = 60.0
     w_2d: float = 6.0
@@ -162,7 +180,7 @@ class ProposedMethod:
         rel = local - pelvis
         joints = rel + out["centre3d"][:, None]
         op, _ = to_openpose(rel)
-        uv = project(self.cfg.projection, op, out)
+        uv = self.net.camera.project(op, out)
         B = kp.shape[0]
         zeros3 = torch.zeros(B, 3, device=self.device)
         params = {**self.net.axis_angle(out), "betas": out["betas"], "expression": out["expression"],
@@ -174,11 +192,16 @@ class ProposedMethod:
         return Prediction(params=params, joints3d=joints, keypoints2d=uv, camera=camera, failed=failed)
 
     def save(self, path: Any) -> None:
-        torch.save({"family": self.family, "config": self.config, "config_hash": config_hash(self.config),
-                    "state_dict": self.net.state_dict()}, Path(path))  # fmt: skip
+        data = {"family": self.family, "format": MODEL_FORMAT, "config": self.config,
+                "config_hash": config_hash(self.config), "state_dict": self.net.state_dict()}  # fmt: skip
+        torch.save(data, Path(path))
 
     def load(self, path: Any) -> None:
         data = torch.load(Path(path), map_location=self.device, weights_only=True)
+        if data.get("format", 1) != MODEL_FORMAT:
+            raise ValueError(f"{path}: a proposed model file of format {data.get('format', 1)}, written before the "
+                             f"per-projection camera heads (format {MODEL_FORMAT}); its weights cannot be loaded: "
+                             f"train the method again")  # fmt: skip
         mine = config_hash(self.config)
         if data.get("config_hash") != mine:
             raise ValueError(f"{path}: config hash {data.get('config_hash')} (config {data.get('config')}) differs "
@@ -186,10 +209,12 @@ class ProposedMethod:
         self.net.load_state_dict(data["state_dict"])
 
     # ----------------------------------------------------------------------------------------- training
-    def losses(self, kp, image_size, smplx, w3d, w2d, gt_joints=None) -> tuple[torch.Tensor, dict[str, float]]:
+    def losses(self, kp, image_size, smplx, w3d, w2d, gt_joints=None, camera=None) -> tuple[torch.Tensor, dict]:
         """Weighted loss of one batch (Sec. III-C): ``smplx`` GT dict or None; w3d/w2d (B,) per-sample weights of
-        the 3D terms (L_pm, L_3D) and of the 2D term; ``gt_joints`` (B, 127, 3) GT keypoint-path joints when
-        already known (STS), else computed from ``smplx``."""
+        the 3D terms (L_pm, L_3D) and of the 2D term; ``gt_joints`` (B, 127, 3) GT keypoint-path joints in the
+        camera frame when already known (STS), else computed from ``smplx`` (with its transl). ``camera``: the
+        true camera for ``camera_supervision=gt``, dict 'focal' (B,) px (NaN: unknown), 'principal' (B, 2) px and
+        'weight' (B,) (0: no true camera); the true pelvis comes from the ground-truth joints."""
         out = self.net(kp, image_size)
         R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"], out["right_hand_pose"])
         local = self._pose(out, self.train_model, R)
@@ -197,22 +222,33 @@ class ProposedMethod:
         W = self.weights
         total = torch.zeros((), device=self.device)
         logs: dict[str, float] = {}
-        if smplx is not None and bool(w3d.any()):
+        supervise_camera = (self.cfg.camera_supervision == "gt" and camera is not None and smplx is not None
+                            and bool(camera["weight"].any()))  # fmt: skip
+        if smplx is not None and (bool(w3d.any()) or supervise_camera):
             with torch.no_grad():
                 gR = gt_rotmats(smplx)
                 g = gt_joints
                 if g is None:
                     g = _keypoints(self.train_model, gR, smplx["betas"], smplx["expression"])
+                    g = g + smplx["transl"][:, None]
+                pelvis = g[:, 0]
                 g = g - g[:, :1]
-            vec = torch.cat([out["betas"], out["expression"]], 1)
-            gvec = torch.cat([smplx["betas"], smplx["expression"]], 1)
-            l_pm = param_loss(R, gR, vec, gvec, w3d)
-            l_3d = ((rel - g).square().sum(-1).mean(-1) * w3d).sum() / w3d.sum().clamp(min=1.0)
-            total = total + W.pm * l_pm + W.j3d * l_3d
-            logs.update(pm=float(l_pm.detach()), j3d=float(l_3d.detach()))
+            if bool(w3d.any()):
+                vec = torch.cat([out["betas"], out["expression"]], 1)
+                gvec = torch.cat([smplx["betas"], smplx["expression"]], 1)
+                l_pm = param_loss(R, gR, vec, gvec, w3d)
+                l_3d = ((rel - g).square().sum(-1).mean(-1) * w3d).sum() / w3d.sum().clamp(min=1.0)
+                total = total + W.pm * l_pm + W.j3d * l_3d
+                logs.update(pm=float(l_pm.detach()), j3d=float(l_3d.detach()))
+            if supervise_camera:
+                wc = camera["weight"]
+                per = self.net.camera.camera_loss(out, camera["focal"], pelvis, camera["principal"])
+                l_cam = (per * wc).sum() / wc.sum().clamp(min=1.0)
+                total = total + self.cfg.w_cam * l_cam
+                logs["cam"] = float(l_cam.detach())
         if bool(w2d.any()):
             op, valid = to_openpose(rel)
-            uv = project(self.cfg.projection, op, out)
+            uv = self.net.camera.project(op, out)
             conf = torch.nan_to_num(kp[..., 2]).clamp(min=0) * valid * torch.isfinite(kp[..., :2]).all(-1)
             conf = conf * (conf > self.cfg.conf_threshold) * w2d[:, None]
             err = (uv - torch.nan_to_num(kp[..., :2])).abs().sum(-1) / out["body_half"][:, None]
@@ -240,6 +276,11 @@ class ProposedMethod:
                            ("expression", 10), ("transl", 3)):  # fmt: skip
             smplx[key] = torch.cat([torch.as_tensor(s.smplx[key]) if s.smplx is not None
                                     else torch.zeros(len(s), width) for s in sets]).to(dev)  # fmt: skip
+        K = torch.cat([torch.as_tensor(s.K) for s in sets]).to(dev)
+        focal = (K[:, 0, 0] + K[:, 1, 1]) / 2
+        focal = torch.where(torch.isfinite(focal) & (focal > 0), focal, torch.nan).float()
+        principal = K[:, :2, 2]
+        principal = torch.where(torch.isfinite(principal), principal, (size - 1) / 2).float()
         w3d = has.float() if self.cfg.use_3d else torch.zeros_like(has, dtype=torch.float32)
         w2d = torch.full_like(w3d, 1.0 if self.cfg.use_2d else 0.0)
         keep = (w3d > 0) | (w2d > 0)
@@ -247,7 +288,8 @@ class ProposedMethod:
             return None
         idx = torch.nonzero(keep).flatten()
         return {"kp": kp[idx], "size": size[idx], "smplx": {k: v[idx] for k, v in smplx.items()},
-                "w3d": w3d[idx], "w2d": w2d[idx]}  # fmt: skip
+                "w3d": w3d[idx], "w2d": w2d[idx],
+                "camera": {"focal": focal[idx], "principal": principal[idx], "weight": has[idx].float()}}  # fmt: skip
 
     def partial_losses(self, s: Mapping[str, Any], focus: str) -> torch.Tensor:
         """Pre-training loss of one part of the partial branch on an STS close-up batch ``s`` (``focus``
@@ -270,7 +312,7 @@ class ProposedMethod:
             part = 1 if side == "left" else 2
             pose = self.net.hand_pose(getattr(self.net, focus).forward_nodes(x[part, :21]), side)
             key = f"{side}_hand_pose"
-            l_pm = (axis_angle_to_matrix(pose.reshape(B, 15, 3)) - axis_angle_to_matrix(gt[key].reshape(B, 15, 3)))
+            l_pm = axis_angle_to_matrix(pose.reshape(B, 15, 3)) - axis_angle_to_matrix(gt[key].reshape(B, 15, 3))
             l_pm = l_pm.square().mean()
             params[key] = pose
         sl = PART_SLICES[focus]
@@ -326,13 +368,13 @@ class ProposedMethod:
             if use_sts:
                 s = sts.sample(B)
                 ones = torch.ones(B, device=self.device)
-                loss, logs = self.losses(
-                    s["keypoints2d"], s["image_size"], s["smplx"], ones, torch.zeros_like(ones), s["joints"]
-                )
+                loss, logs = self.losses(s["keypoints2d"], s["image_size"], s["smplx"], ones, torch.zeros_like(ones),
+                                         s["joints"], camera=self._sts_camera(s))  # fmt: skip
             else:
                 i = torch.randint(0, len(pool["kp"]), (B,), generator=gen).to(self.device)
                 loss, logs = self.losses(pool["kp"][i], pool["size"][i], {k: v[i] for k, v in pool["smplx"].items()},
-                                         pool["w3d"][i], pool["w2d"][i])  # fmt: skip
+                                         pool["w3d"][i], pool["w2d"][i],
+                                         camera={k: v[i] for k, v in pool["camera"].items()})  # fmt: skip
             opt.zero_grad(set_to_none=True)
             if torch.isfinite(loss):
                 loss.backward()
@@ -351,9 +393,39 @@ class ProposedMethod:
                     self.net.train()
         self.net.eval()
         seconds = time.perf_counter() - start
+        camera = self.camera_check(pool)
         return {"iterations": cfg.iterations, "seconds": seconds, "samples_per_s": samples / max(seconds, 1e-9),
                 "final_loss": history[-1]["total"] if history else math.nan, "history": history,
-                "train_samples": 0 if pool is None else len(pool["kp"]), "pretrain": pretrain}  # fmt: skip
+                "train_samples": 0 if pool is None else len(pool["kp"]), "pretrain": pretrain, "camera": camera,
+                "collapsed": camera["collapsed"]}  # fmt: skip
+
+    @staticmethod
+    def _sts_camera(s: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The true camera of an STS batch for :meth:`losses`: its focal and principal point when the stream reports
+        them (else NaN, and the image centre)."""
+        size = s["image_size"]
+        focal = s.get("focal")
+        if focal is None:
+            focal = torch.full_like(size[:, 0], torch.nan, dtype=torch.float32)
+        principal = s.get("principal")
+        if principal is None:
+            principal = (size - 1) / 2
+        return {"focal": focal, "principal": principal, "weight": torch.ones_like(size[:, 0], dtype=torch.float32)}
+
+    @torch.no_grad()
+    def camera_check(self, pool: Mapping[str, Any] | None, chunk: int = 4096) -> dict[str, Any]:
+        """``cameras.camera_stats`` of the trained head over the pool's 2D inputs (None: none) plus one fixed STS
+        batch (``CAMERA_CHECK_SEED``, the same in every run), with ``collapsed`` by the ``cameras`` rule."""
+        self.net.eval()
+        parts = []
+        if pool is not None:
+            for i in range(0, len(pool["kp"]), chunk):
+                parts.append(self.net.forward_camera(pool["kp"][i : i + chunk], pool["size"][i : i + chunk]))
+        s = STSStream(self.train_model, STSConfig(pool=CAMERA_CHECK_SIZE), seed=CAMERA_CHECK_SEED,
+                      device=self.device).sample(CAMERA_CHECK_SIZE)  # fmt: skip
+        parts.append(self.net.forward_camera(s["keypoints2d"], s["image_size"]))
+        decoded = {k: torch.cat([p[k] for p in parts]) for k in ("focal", "focal0", "centre3d", "cam_raw")}
+        return camera_stats(self.net.camera, decoded)
 
     @torch.no_grad()
     def root_relative_error(self, kp: torch.Tensor, image_size: torch.Tensor, joints: torch.Tensor) -> float:
@@ -374,6 +446,11 @@ class ProposedMethod:
 def create_proposed(context: MethodContext | None = None, **params: Any) -> ProposedMethod:
     """Factory for ``proposed[k=v,...]``: ``params`` are :class:`ProposedConfig` fields."""
     cfg = ProposedConfig(**params)
-    if cfg.projection not in ("d2s", "wpp", "pp"):
-        raise ValueError(f"proposed: projection must be d2s, wpp or pp, got {cfg.projection!r}")
+    if cfg.projection not in HEADS:
+        raise ValueError(f"proposed: projection must be one of {', '.join(HEADS)}, got {cfg.projection!r}")
+    if cfg.camera_supervision not in CAMERA_SUPERVISION:
+        raise ValueError(f"proposed: camera_supervision must be one of {', '.join(CAMERA_SUPERVISION)}, got "
+                         f"{cfg.camera_supervision!r}")  # fmt: skip
+    if not (math.isfinite(cfg.w_cam) and cfg.w_cam >= 0):
+        raise ValueError(f"proposed: w_cam must be a finite number >= 0, got {cfg.w_cam!r}")
     return ProposedMethod(context or MethodContext(), cfg)

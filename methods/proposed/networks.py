@@ -6,19 +6,11 @@ Global branch: scale-normalised body keypoints (BODY_25) -> bilinear transform -
 semantic GCN per hand on the OpenPose hand-21 graph -> 6 hand-PCA coefficients per hand; a four-layer semantic
 GCN plus an MLP on the face-70 landmarks -> 10 expression + 3 jaw parameters (the paper's 13-D psi_f).
 
-Camera decoding (all pixel quantities relative to the image centre ``c = ((w-1)/2, (h-1)/2)``, the principal
-point an uncalibrated method assumes; the image origin is the top-left pixel's centre, bench.projections):
-with ``m`` the mean and ``h`` the half box size (px) of the valid body keypoints (scale normalisation),
-``F0 = focal_scale * max(w, h)`` the assumed focal (px) and ``L = body_half_m`` a typical half body extent (m):
-
-- ``wpp``: raw (a, du, dv) -> ``s = exp(a) h / L`` (px per m), ``t = m - c + (du, dv) h`` (px); Eq. 6-7.
-  Depth is not observable: the body is put at ``d = F0 / s`` (the assumed focal) in the camera frame.
-- ``d2s``: raw (a, du, dv, b) -> s, t as WPP and ``d = exp(b) F0 / s`` (m); Eq. 12-13.
-- ``pp``: raw (a, du, dv, b) -> mean focal ``f = exp(b) F0`` (px) and translation ``T = (t/s', d)`` with
-  ``s' = exp(a) h / L`` and ``d = f / s'``; Eq. 3-4 (the paper's PP ablation estimates (f_x+f_y)/2 and t^c).
-
-For d2s and pp the body centre (pelvis) sits at ``(t_u / s, t_v / s, d)`` in the camera frame (Eq. 8-9
-inverted, ``bench.projections.pp_to_d2s``); for wpp at ``(t_u / s, t_v / s, F0 / s)``.
+The camera: one head per projection (``methods.proposed.cameras``: what the network regresses for each of WPP,
+D2S and PP, its decoding, projection and initialisation). The branch's camera layer is one linear layer over its
+last hidden features and the five box features of ``cameras.box_features`` (where and how large the body's 2D
+box is: the scale-normalised keypoints alone cannot tell); the pose outputs do not see the box features, so the
+body pose stays invariant to the body's 2D position and size.
 """
 
 from __future__ import annotations
@@ -29,6 +21,7 @@ import torch
 from torch import nn
 
 from bench.rotations import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
+from methods.proposed.cameras import HEADS, NUM_BOX_FEATURES, BoxFrame, CameraHead, box_features, make_head
 from methods.proposed.layers import (
     PART_SLICES,
     BilinearTransform,
@@ -38,10 +31,10 @@ from methods.proposed.layers import (
     normalize_all,
 )
 
-__all__ = ["CAMERA_DIMS", "FaceGCN", "GlobalBranch", "HandGCN", "NetConfig", "ProposedNet", "image_centre"]
+__all__ = ["FaceGCN", "GlobalBranch", "HandGCN", "NetConfig", "ProposedNet"]
 
-CAMERA_DIMS = {"d2s": 4, "wpp": 3, "pp": 4}
 NUM_BODY_JOINTS = 21
+NUM_POSE_OUTPUTS = 10 + 6 * NUM_BODY_JOINTS + 6  # betas, body joints (6D), global rotation (6D)
 # y-down camera frame: an upright SMPL-X body (y up) is rotated 180 deg about x; the network's rest output
 _UPRIGHT = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
 
@@ -61,11 +54,6 @@ def _size(part: str) -> int:
     return PART_SLICES[part].stop - PART_SLICES[part].start
 
 
-def image_centre(image_size: torch.Tensor) -> torch.Tensor:
-    """(B, 2) ``((w-1)/2, (h-1)/2)`` px: the principal point assumed for an uncalibrated image."""
-    return (image_size.to(torch.float32) - 1.0) / 2.0
-
-
 def _mlp(sizes: list[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -76,29 +64,35 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 
 
 class GlobalBranch(nn.Module):
-    """Body keypoints (B, 25, 2) normalised + mask (B, 25) -> (B, 10 + 126 + 6 + camera) raw outputs."""
+    """Body keypoints (B, 25, 2) normalised + mask (B, 25) and box features (B, 5) -> pose outputs (B, 142: betas,
+    21 body joints and the global rotation in 6D) and the camera head's raw outputs (B, ``camera.raw_dim``)."""
 
-    def __init__(self, cfg: NetConfig) -> None:
+    def __init__(self, cfg: NetConfig, camera: CameraHead) -> None:
         super().__init__()
         n = PART_SLICES["body"].stop - PART_SLICES["body"].start
         self.pose_embed = _mlp([3 * n, cfg.hidden, cfg.hidden])
         self.shape_embed = _mlp([3 * n, cfg.hidden // 2])
         self.bilinear = BilinearTransform(cfg.hidden, cfg.hidden // 2, cfg.rank, cfg.hidden)
-        self.out_dim = 10 + 6 * NUM_BODY_JOINTS + 6 + CAMERA_DIMS[cfg.projection]
-        self.head = _mlp([cfg.hidden, cfg.hidden, self.out_dim])
-        with torch.no_grad():  # start at the mean: zero shape, identity joints, upright body, default camera
-            self.head[-1].weight.mul_(0.01)
-            bias = torch.zeros(self.out_dim)
+        self.trunk = nn.Linear(cfg.hidden, cfg.hidden)
+        self.pose_out = nn.Linear(cfg.hidden, NUM_POSE_OUTPUTS)
+        self.camera_out = nn.Linear(cfg.hidden + NUM_BOX_FEATURES, camera.raw_dim)
+        with torch.no_grad():  # start at the mean: zero shape, identity joints, upright body, the head's camera
+            self.pose_out.weight.mul_(0.01)
+            bias = torch.zeros(NUM_POSE_OUTPUTS)
             bias[10 : 10 + 126] = matrix_to_rot6d(torch.eye(3)).repeat(NUM_BODY_JOINTS)
             bias[136:142] = matrix_to_rot6d(_UPRIGHT)
-            self.head[-1].bias.copy_(bias)
+            self.pose_out.bias.copy_(bias)
+            self.camera_out.weight[:, : cfg.hidden].mul_(0.01)
+            self.camera_out.weight[:, cfg.hidden :] = camera.initial_box_weight()
+            self.camera_out.bias.copy_(camera.initial_bias())
 
-    def forward(self, normed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.forward_flat(torch.cat([normed, mask[..., None].to(normed.dtype)], -1).flatten(1))
+    def forward(self, normed: torch.Tensor, mask: torch.Tensor, box: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.forward_flat(torch.cat([normed, mask[..., None].to(normed.dtype)], -1).flatten(1), box)
 
-    def forward_flat(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, 75) per keypoint ``[x, y, mask]`` (normalised) -> raw outputs."""
-        return self.head(torch.relu(self.bilinear(self.pose_embed(x), self.shape_embed(x))))
+    def forward_flat(self, x: torch.Tensor, box: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, 75) per keypoint ``[x, y, mask]`` (normalised), box (B, 5) -> (pose outputs, camera raw)."""
+        h = torch.relu(self.trunk(torch.relu(self.bilinear(self.pose_embed(x), self.shape_embed(x)))))
+        return self.pose_out(h), self.camera_out(torch.cat([h, box], -1))
 
 
 class _GCN(nn.Module):
@@ -148,12 +142,12 @@ class ProposedNet(nn.Module):
     def __init__(self, cfg: NetConfig, hand_basis: dict[str, torch.Tensor], *, focal_scale: float = 1.0,
                  body_half_m: float = 0.9) -> None:  # fmt: skip
         super().__init__()
-        if cfg.projection not in CAMERA_DIMS:
-            raise ValueError(f"projection must be one of {sorted(CAMERA_DIMS)}, got {cfg.projection!r}")
+        if cfg.projection not in HEADS:
+            raise ValueError(f"projection must be one of {sorted(HEADS)}, got {cfg.projection!r}")
         self.cfg = cfg
         self.focal_scale = float(focal_scale)
-        self.body_half_m = float(body_half_m)
-        self.global_branch = GlobalBranch(cfg)
+        self.camera = make_head(cfg.projection, body_half_m=body_half_m)
+        self.global_branch = GlobalBranch(cfg, self.camera)
         self.left_hand = HandGCN(cfg)
         self.right_hand = HandGCN(cfg)
         self.face = FaceGCN(cfg)
@@ -164,48 +158,41 @@ class ProposedNet(nn.Module):
         """(B, 6) PCA coefficients -> (B, 45) axis-angle relative to the flat hand."""
         return getattr(self, f"hand_{side}_mean") + coeffs @ getattr(self, f"hand_{side}_components")
 
+    def _global(self, x: torch.Tensor, centre: torch.Tensor, half: torch.Tensor, image_size: torch.Tensor):
+        """The global branch on ``normalize_all``'s body rows -> (pose outputs, camera raw, box frame)."""
+        box = box_features(centre[0], half[0], image_size, self.focal_scale)
+        nb = _size("body")
+        g, cam_raw = self.global_branch.forward_flat(x[0, :nb].transpose(0, 1).reshape(x.shape[2], 3 * nb),
+                                                     box.features)  # fmt: skip
+        return g, cam_raw, box
+
     def forward(self, keypoints: torch.Tensor, image_size: torch.Tensor) -> dict[str, torch.Tensor]:
         """keypoints (B, 137, 3) px; image_size (B, 2) (w, h). Returns decoded outputs (see :meth:`decode`)."""
         normed, mask, centre, half = normalize_all(keypoints, self.cfg.conf_threshold)
         x = torch.cat([normed, mask[..., None].to(normed.dtype)], -1)  # (4 parts, 70 nodes, B, 3)
-        nb, nh = _size("body"), _size("left_hand")
-        g = self.global_branch.forward_flat(x[0, :nb].transpose(0, 1).reshape(x.shape[2], 3 * nb))
+        g, cam_raw, box = self._global(x, centre, half, image_size)
+        nh = _size("left_hand")
         lh, rh = self.left_hand.forward_nodes(x[1, :nh]), self.right_hand.forward_nodes(x[2, :nh])
         psi = self.face.forward_nodes(x[3, : _size("face")])
-        return self.decode(g, lh, rh, psi, centre[0], half[0], image_size)
+        return self.decode(g, cam_raw, lh, rh, psi, box)
 
-    def decode(self, g, lh, rh, psi, centre, half, image_size) -> dict[str, torch.Tensor]:
-        """Raw branch outputs -> rotation matrices, SMPL-X parameters (axis-angle) and camera (module docs)."""
+    def forward_camera(self, keypoints: torch.Tensor, image_size: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The camera alone (global branch only): the head's ``decode`` output for (B, 137, 3) keypoints."""
+        normed, mask, centre, half = normalize_all(keypoints, self.cfg.conf_threshold)
+        x = torch.cat([normed, mask[..., None].to(normed.dtype)], -1)
+        _, cam_raw, box = self._global(x, centre, half, image_size)
+        return self.camera.decode(cam_raw, box)
+
+    def decode(self, g, cam_raw, lh, rh, psi, box: BoxFrame) -> dict[str, torch.Tensor]:
+        """Raw branch outputs -> rotation matrices, SMPL-X parameters (axis-angle) and the camera head's decoding
+        ('cam', 'focal', 'centre3d', 'principal', ...: ``cameras.CameraHead``); 'body_half' (B,) px."""
         B = g.shape[0]
         R = rot6d_to_matrix(g[:, 10:142].reshape(B, NUM_BODY_JOINTS + 1, 6))  # body joints, then global: one call
-        R_body, R_glob = R[:, :NUM_BODY_JOINTS], R[:, NUM_BODY_JOINTS]
-        cam_raw = g[:, 142:]
-        size = image_size.to(g.dtype)
-        c = (size - 1.0) / 2.0
-        F0 = self.focal_scale * size.amax(-1)
-        s = torch.exp(cam_raw[:, 0].clamp(-10, 10)) * half / self.body_half_m
-        t = centre - c + cam_raw[:, 1:3] * half[:, None]
-        proj = self.cfg.projection
-        if proj == "wpp":
-            d = F0 / s
-            cam = torch.cat([s[:, None], t], -1)
-            focal = F0
-        else:
-            f = torch.exp(cam_raw[:, 3].clamp(-10, 10)) * F0
-            d = f / s
-            focal = f
-            if proj == "d2s":
-                cam = torch.cat([s[:, None], t, d[:, None]], -1)
-            else:  # pp: [f, T_x, T_y, d]
-                cam = torch.cat([f[:, None], t / s[:, None], d[:, None]], -1)
-        centre3d = torch.cat([t / s[:, None], d[:, None]], -1)  # camera-frame pelvis, metres
-        left = self.hand_pose(lh, "left")
-        right = self.hand_pose(rh, "right")
         return {
-            "R_body": R_body, "R_glob": R_glob, "betas": g[:, :10], "expression": psi[:, :10],
-            "jaw_pose": psi[:, 10:13], "left_hand_pose": left, "right_hand_pose": right, "cam": cam,
-            "centre3d": centre3d, "focal": focal, "principal": c, "hand_coeffs_left": lh, "hand_coeffs_right": rh,
-            "body_half": half,
+            "R_body": R[:, :NUM_BODY_JOINTS], "R_glob": R[:, NUM_BODY_JOINTS], "betas": g[:, :10],
+            "expression": psi[:, :10], "jaw_pose": psi[:, 10:13], "left_hand_pose": self.hand_pose(lh, "left"),
+            "right_hand_pose": self.hand_pose(rh, "right"), "hand_coeffs_left": lh, "hand_coeffs_right": rh,
+            "body_half": box.half, **self.camera.decode(cam_raw, box),
         }  # fmt: skip
 
     @staticmethod

@@ -9,7 +9,8 @@ one seed are averaged. Paper numbers come from :mod:`reports.paper` only and sit
 Mapping our variants to paper rows: Table I by projection (``proposed[projection=d2s|wpp|pp]``, d2s when not
 given); Table II by method family (``proposed`` with D2S -> "Ours", ``smplifyx`` -> "SMPLify-X"); Table IV like
 Table II. A paper row with no counterpart (MTC, HMR, GCMR) is printed with '–' for ours; a variant of ours with
-no paper row gets '–' for the paper.
+no paper row gets '–' for the paper. Reference methods (``reports.variants.REFERENCES``: the ``lifter``) come last
+in Tables I and II, labelled as references, with a note saying what they are.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from reports.stats import SeedSummary, format_summary, seed_summary
 from reports.table import DASH, Table, caption_with_warning, number_text
 from reports.variants import (
     DEFAULT_H36M_PROTOCOL,
+    REFERENCES,
     dataset_name,
     dataset_setting,
+    is_reference,
     method_label,
     projection,
     without_setting,
@@ -129,8 +132,14 @@ def _ordered(entries: list[_Entry], paper_rows: Sequence[Any], match: Callable[[
         else:
             pairs.append((None, prow))
         used.update(mine)
-    pairs.extend((e, None) for e in entries if e not in used)
+    rest = [e for e in entries if e not in used]
+    pairs.extend((e, None) for e in sorted(rest, key=lambda e: is_reference(e[0], e[2])))  # references last
     return pairs
+
+
+def _reference_notes(rows: pd.DataFrame) -> list[str]:
+    """One note per reference family among ``rows`` (``reports.variants.REFERENCES``)."""
+    return [f"{label}: {what}." for family, (label, what) in REFERENCES.items() if (rows["method"] == family).any()]
 
 
 def _accuracy_table(
@@ -201,7 +210,7 @@ def table1(rows: pd.DataFrame) -> Table | None:
         caption="MPJPE and PA-MPJPE (mm, lower is better) of each projection variant, ours beside the paper's.",
         paper_rows=paper.TABLE1,
         match=lambda e: _paper_match(e, "projection"),
-        notes=(_SEEDS_NOTE, f"Paper numbers: {paper.TABLE1_SOURCE}."),
+        notes=(_SEEDS_NOTE, f"Paper numbers: {paper.TABLE1_SOURCE}.", *_reference_notes(sel)),
     )
 
 
@@ -276,7 +285,7 @@ def table2(rows: pd.DataFrame) -> Table | None:
     caption = ("MPJPE and PA-MPJPE (mm, lower is better) per protocol (P1: all cameras; P2: the frontal camera), "
                "ours beside the paper's one pair per method.")  # fmt: skip
     notes = (_SEEDS_NOTE, f"Paper numbers: {paper.TABLE2_SOURCE}; that pair is printed once per method, beside "
-             "both of our protocols.", *_protocol_notes(sel))  # fmt: skip
+             "both of our protocols.", *_reference_notes(sel), *_protocol_notes(sel))  # fmt: skip
     return Table("table2", "Table II: 3D body pose on Human3.6M", caption_with_warning(caption, synthetic),
                  pd.DataFrame(display), pd.DataFrame(data).assign(synthetic=synthetic), notes, synthetic)  # fmt: skip
 

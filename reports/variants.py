@@ -2,7 +2,8 @@
 which projection a variant uses, which H36M protocol a dataset spec names, and the label a table prints.
 
 Labels follow the paper's wording (``Proposed (D2S)``, ``FHGR + STS (ours)``, ...); the spec itself is printed
-beside every label, so a label never hides which variant a number belongs to.
+beside every label, so a label never hides which variant a number belongs to. Reference methods (``REFERENCES``:
+the paper has no row for them, the tables list them last with '–' for the paper) are labelled as such.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from bench.method import format_spec, parse_spec
 __all__ = [
     "DEFAULT_H36M_PROTOCOL",
     "DEFAULT_PROJECTION",
+    "REFERENCES",
     "dataset_name",
     "dataset_setting",
+    "is_reference",
     "method_label",
     "projection",
     "split_spec",
@@ -25,6 +28,12 @@ __all__ = [
 
 DEFAULT_PROJECTION = "d2s"  # ProposedConfig's default: a bare 'proposed' is the D2S variant
 DEFAULT_H36M_PROTOCOL = "p1"  # the h36m adapter's default
+# method family -> (label, what the reference is): rows of ours the paper does not have
+REFERENCES = {
+    "lifter": ("Lifting MLP (Martinez et al. 2017), reference",
+               "the 2D->3D lifting MLP of Martinez et al. 2017 (joints only, no mesh) trained on the same sets and "
+               "STS stream as the proposed regressor; the paper has no such row"),
+}  # fmt: skip
 _PROJECTION_LABELS = {"d2s": "Proposed (D2S)", "wpp": "Proposed, weak-perspective proj. (WPP)",
                       "pp": "Proposed, perspective proj. (PP)"}  # fmt: skip
 
@@ -65,10 +74,17 @@ def projection(variant: str, method: str = "") -> str | None:
     return str(params.get("projection", DEFAULT_PROJECTION)).lower()
 
 
+def is_reference(variant: str, method: str = "") -> bool:
+    """True for a variant of a reference family (``REFERENCES``)."""
+    return (method or split_spec(variant)[0]) in REFERENCES
+
+
 def method_label(variant: str, method: str = "") -> str:
     """Human label of a variant in the paper's wording; the spec itself for anything not named below."""
     name, params = split_spec(variant)
     family = method or name
+    if family in REFERENCES:
+        return REFERENCES[family][0]
     if family == "proposed":
         return _PROJECTION_LABELS.get(projection(variant, family) or "", variant)
     if family == "smplifyx":

@@ -133,3 +133,42 @@ def test_paired_p_values_equal_scipy_and_the_sign_is_right():
 def test_paired_needs_a_d2s_and_another_projection():
     samples = make_per_sample()
     assert paired_table(validate_per_sample(samples[samples["variant"] != D2S])) is None
+
+
+def _with_lifter(rows: pd.DataFrame) -> pd.DataFrame:
+    """The fixture rows plus a lifter (reference) on Panoptic and on H36M P1 / P2, two seeds."""
+    values = {"panoptic": (45.0, 47.0), "h36m[protocol=p1]": (60.0, 62.0), "h36m[protocol=p2]": (58.0, 59.0)}
+    extra = [make_row("lifter", dataset, seed, metric, v + (-10.0 if metric == "pa_mpjpe_mm" else 0.0))
+             for dataset, pair in values.items() for seed, v in zip((0, 1), pair, strict=True)
+             for metric in ("mpjpe_mm", "pa_mpjpe_mm")]  # fmt: skip
+    return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+
+
+LIFTER_LABEL = "Lifting MLP (Martinez et al. 2017), reference"
+
+
+def test_the_lifter_is_a_reference_row_of_table1_without_a_paper_number():
+    table = table1(validate_rows(_with_lifter(make_rows())))
+    display = table.display
+    assert display["method"].iloc[-1] == LIFTER_LABEL  # references come last
+    line = display[display["variant"] == "lifter"].iloc[0]
+    assert line["MPJPE, ours (mm)"].startswith("46.0 ± ") and line["PA-MPJPE, ours (mm)"].startswith("36.0 ± ")
+    assert line["MPJPE, paper (reported)"] == "–" and line["PA-MPJPE, paper (reported)"] == "–"
+    record = table.data[table.data["variant"] == "lifter"].iloc[0]
+    assert record["paper_row"] == "" and np.isnan(record["paper_mpjpe_mm"]) and record["mpjpe_mm_mean"] == 46.0
+    assert any(note.startswith(LIFTER_LABEL) and "no such row" in note for note in table.notes)
+    assert not any(LIFTER_LABEL in note for note in table1(validate_rows(make_rows())).notes)
+    # the paper's rows keep their numbers beside ours
+    assert display.loc[display["variant"] == D2S, "MPJPE, paper (reported)"].iloc[0] == "53.2"
+
+
+def test_the_lifter_is_a_reference_row_of_table2_on_both_protocols():
+    table = table2(validate_rows(_with_lifter(make_rows())))
+    by_method = table.display.set_index("method")
+    assert table.display["method"].iloc[-1] == LIFTER_LABEL
+    assert by_method.loc[LIFTER_LABEL, "P1 MPJPE, ours (mm)"].startswith("61.0 ± ")
+    assert by_method.loc[LIFTER_LABEL, "P2 PA-MPJPE, ours (mm)"].startswith("48.5 ± ")
+    assert by_method.loc[LIFTER_LABEL, "MPJPE, paper (reported)"] == "–"
+    assert by_method.loc[LIFTER_LABEL, "PA-MPJPE, paper (reported)"] == "–"
+    assert by_method.loc["Proposed (D2S)", "MPJPE, paper (reported)"] == "67.4"  # unchanged beside it
+    assert any(note.startswith(LIFTER_LABEL) for note in table.notes)

@@ -31,7 +31,7 @@ def stb_tree(tmp_path_factory, embedded_cache):
 
 @pytest.fixture(scope="module")
 def target(stb_tree):
-    return load(stb_tree, split="train")  # the two generated training sequences: 60 STB-like views
+    return load(stb_tree, split="train", sequences="B2Counting+B2Random")  # the 60 generated STB-like views
 
 
 def stream(model, target=None, *, seed=0, focus="left_hand", **cfg) -> STSStream:
@@ -114,7 +114,7 @@ def test_bad_settings(model, target, stb_tree):
     with pytest.raises(ValueError, match="left-hand target views"):
         stream(model, target, focus="body", view="match")
     with pytest.raises(ConfigError, match="no left wrist"):
-        hand_views(load(stb_tree, split="train", root="palm"))
+        hand_views(load(stb_tree, split="train", sequences=1, root="palm"))
     for kw, match in [({"sts_view": "close"}, "sts_view"), ({"sts_noise": "heavy"}, "sts_noise"),
                       ({"sts_match": "nosuchset"}, "sts_match"), ({"sts_period": 0}, "sts_period")]:  # fmt: skip
         with pytest.raises(ValueError, match=match):

@@ -3,11 +3,12 @@ scarce or shifted? (``bench/experiments/sts_value.toml``.)
 
 Rows: FHGR variants scored on STB, trained on a subset of STB's training split (``stb[split=train,sequences=N]``)
 or on a domain-shifted one (``sequences=Counting``, scored on ``stb[split=test,sequences=Random]``), each with
-and without STS (``sts=true``). One line per setting (training set, test set, and the variant's settings other
-than the STS ones): MPJPE and PA-MPJPE without and with STS as the mean over training seeds with the 95% t
-interval, and the difference STS - no STS computed per seed (the two arms of one seed share the training seed
-and the test data) and summarised the same way (:func:`reports.stats.seed_summary`). A negative difference is a
-gain from STS; an interval that includes zero says the seeds do not settle it.
+and without STS (``sts=true``). One line per setting (training set, test set, the variant's settings other than
+the STS ones, and the STS arm's stream settings ``sts_*``, so two STS streams get two lines against one no-STS
+arm): MPJPE and PA-MPJPE without and with STS as the mean over training seeds with the 95% t interval, and the
+difference STS - no STS computed per seed (the two arms of one seed share the training seed and the test data)
+and summarised the same way (:func:`reports.stats.seed_summary`). A negative difference is a gain from STS; an
+interval that includes zero says the seeds do not settle it.
 """
 
 from __future__ import annotations

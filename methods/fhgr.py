@@ -11,9 +11,10 @@ orientation as matrices) and L_3D (wrist-aligned left-hand joints); with ``sts=t
 batch (default 5: one in five, as the paper's FHGR training mixes STS in) is STS hand data (bank hands on random
 bodies, seen close up; ``methods.proposed.sts``). The STS stream's settings: ``sts_view`` 'match' (default: the
 close-ups are drawn at the views of the training sets named ``sts_match``, default 'stb', or, when none is given,
-of that dataset's training split) or 'any' (any side of the hand); ``sts_noise`` 'detector' (default: the STS 2D
-goes through the same detector-noise model as the synthetic sets' input, occlusion by the hand's mesh included)
-or 'none' (exact projections). ``input=gt2d`` replaces the detected 2D by
+of that dataset's training split) or 'any' (any side of the hand); ``sts_noise`` 'input' (default: as the
+method's input, 'detector' for ``input=detected``, 'none' for ``input=gt2d``), 'detector' (the STS 2D goes
+through the same detector-noise model as the synthetic sets' input, occlusion by the hand's mesh included) or
+'none' (exact projections). ``input=gt2d`` replaces the detected 2D by
 the perspective projection of the ground-truth 3D joints with the sample's K (the oracle of Tab. III, '*'): the
 only setting that reads K.
 
@@ -67,7 +68,7 @@ class FHGRConfig:
     sts_pool: int = 4096
     sts_view: str = "match"  # STS close-up viewpoints: 'match' (those of the sts_match set) or 'any'
     sts_match: str = "stb"  # the dataset whose hand views sts_view='match' draws from
-    sts_noise: str = "detector"  # STS 2D: 'detector' (datasets.noise, as the test input) or 'none' (exact)
+    sts_noise: str = "input"  # STS 2D: 'input' (as the input: detector, or none for gt2d), 'detector', 'none'
     depth_m: float = 0.5  # assumed wrist depth of the prediction
     log_every: int = 200
 
@@ -239,7 +240,8 @@ class FHGRMethod:
             pool = self._pool({"stb": load_dataset("stb", split="train")})
         sts = None
         if cfg.sts or pool is None:
-            sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool, view=cfg.sts_view, noise=cfg.sts_noise),
+            noise = cfg.sts_noise if cfg.sts_noise != "input" else ("none" if cfg.input == "gt2d" else "detector")
+            sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool, view=cfg.sts_view, noise=noise),
                             seed=self.context.seed, device=self.device, focus="left_hand",
                             views=self._views(train_sets) if cfg.sts_view == "match" else None)  # fmt: skip
         gen = torch.Generator().manual_seed(self.context.seed + 7)
@@ -298,8 +300,8 @@ def create_fhgr(context: MethodContext | None = None, **params: Any) -> FHGRMeth
         raise ValueError(f"fhgr: input must be 'detected' or 'gt2d', got {cfg.input!r}")
     if cfg.sts_view not in VIEWS:
         raise ValueError(f"fhgr: sts_view must be one of {', '.join(VIEWS)}, got {cfg.sts_view!r}")
-    if cfg.sts_noise not in NOISE_KINDS:
-        raise ValueError(f"fhgr: sts_noise must be one of {', '.join(NOISE_KINDS)}, got {cfg.sts_noise!r}")
+    if cfg.sts_noise not in ("input", *NOISE_KINDS):
+        raise ValueError(f"fhgr: sts_noise must be one of input, {', '.join(NOISE_KINDS)}, got {cfg.sts_noise!r}")
     if cfg.sts_match not in dataset_names():
         raise ValueError(f"fhgr: sts_match {cfg.sts_match!r} is not a dataset; valid: {', '.join(dataset_names())}")
     if cfg.sts_period < 1:

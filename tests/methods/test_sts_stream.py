@@ -123,22 +123,28 @@ def test_bad_settings(model, target, stb_tree):
 
 def test_fhgr_sts_defaults_and_period(embedded_cache, target, monkeypatch):
     m = create_fhgr(MethodContext(seed=0), gcn_hidden=8, sts_pool=64, sts=True, iterations=10)
-    assert (m.cfg.sts_view, m.cfg.sts_match, m.cfg.sts_noise, m.cfg.sts_period) == ("match", "stb", "detector", 5)
-    made, calls = [], []
+    assert (m.cfg.sts_view, m.cfg.sts_match, m.cfg.sts_noise, m.cfg.sts_period) == ("match", "stb", "input", 5)
+    made, args, calls = [], [], []
     original = STSStream.sample
 
     def counted(self, n):
         calls.append(n)
         return original(self, n)
 
-    def spy(*args, **kwargs):
+    def spy(*a, **kwargs):
         made.append(kwargs)
-        return STSStream(*args, **kwargs)
+        args.append(a)
+        return STSStream(*a, **kwargs)
 
     monkeypatch.setattr(STSStream, "sample", counted)
     monkeypatch.setattr("methods.fhgr.STSStream", spy)
     m.fit({"stb[split=train]": target})
     assert len(calls) == 2  # iterations 0 and 5 of 10: one STS batch in five
+    assert made[0]["focus"] == "left_hand" and made[0]["views"] is not None
+    assert args[0][1].noise == "detector" and args[0][1].view == "match"  # sts_noise=input: as the detected input
+    oracle = create_fhgr(MethodContext(seed=0), gcn_hidden=8, sts_pool=64, sts=True, iterations=1, input="gt2d")
+    oracle.fit({"stb[split=train]": target})
+    assert args[1][1].noise == "none"  # the ground-truth-2D oracle sees exact STS 2D too
     views = made[0]["views"]
     assert len(views) == len(target) and views.source == "stb"  # the views of the training set given
     np.testing.assert_allclose(views.centre, hand_views(target).centre)

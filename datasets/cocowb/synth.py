@@ -218,7 +218,7 @@ def _cameras(
         want = np.where(draws["frontal"][todo], rng.uniform(-np.radians(50), np.radians(50), m),
                         base[todo])  # fmt: skip
         R_i = R_cam[todo] @ _rot(_Y, want - base[todo])
-        a = np.array([rng.choice(len(AIMS), p=p) for p in probs[todo]])
+        a = (rng.random(m)[:, None] > np.cumsum(probs[todo], axis=1)[:, :-1]).sum(axis=1)
         slot, slots = draws["slot"][todo], draws["slots"][todo]
         u = (slot + rng.uniform(0.15, 0.85, m)) / slots * w[todo]
         v = rng.uniform(0.2, 0.8, m) * h[todo]

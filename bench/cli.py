@@ -291,12 +291,13 @@ def run_command(args: argparse.Namespace) -> int:
     common = {"device": args.device, "data_root": args.data_root, "models": out / "models", "force": args.force,
               "progress": _progress, "tracker": tracker, "sink": rows_file}  # fmt: skip
     if args.experiment is not None:
-        results = run_experiment(args.experiment, quick=args.quick, seeds=seeds, **common)
+        results = run_experiment(args.experiment, quick=args.quick, seeds=seeds, data_seed=args.data_seed, **common)
     else:
         results = Results()
         for seed in seeds or (0,):
-            results.extend(run(args.method, args.dataset, train=args.train or (), seed=seed, limit=args.limit,
-                               batch_size=args.batch_size, **common))  # fmt: skip
+            results.extend(run(args.method, args.dataset, train=args.train or (), seed=seed,
+                               data_seed=args.data_seed or 0, limit=args.limit, batch_size=args.batch_size,
+                               **common))  # fmt: skip
     return _finish(results, rows_file)
 
 
@@ -341,7 +342,8 @@ def paper_command(args: argparse.Namespace) -> int:
     tracker = _tracker(out, args.tracking_uri)
     start = clock.perf_counter()
     rows_file = _RowsFile(out / f"paper{'-quick' if args.quick else ''}.csv")
-    results, written = paper(tracker, out, quick=args.quick, seeds=_seeds(args.seeds), device=args.device,
+    results, written = paper(tracker, out, quick=args.quick, seeds=_seeds(args.seeds), data_seed=args.data_seed,
+                             device=args.device,
                              data_root=args.data_root, force=args.force, progress=_progress, sink=rows_file,
                              command="hmrbench " + " ".join(sys.argv[1:]))  # fmt: skip
     code = _finish(results, rows_file)
@@ -368,6 +370,25 @@ def sweep_command(args: argparse.Namespace) -> int:
     for key, path in result.files.items():
         print(f"  {key}: {path}")
     return 0
+
+
+def _data_seed(text: str) -> int:
+    from bench.errors import ConfigError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"--data-seed: expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise ConfigError(f"--data-seed: expected an integer >= 0, got {value}")
+    return value
+
+
+def _data_seed_arg(parser: argparse.ArgumentParser) -> None:
+    """--data-seed: the seed of the test and training data, apart from the training seeds (--seeds)."""
+    parser.add_argument("--data-seed", type=_data_seed, default=None, metavar="N",
+                        help="seed the datasets are loaded (synthetic sets generated) with, the same for every "
+                        "training seed (default: the experiment's data_seed, else 0)")  # fmt: skip
 
 
 def _output_args(parser: argparse.ArgumentParser) -> None:
@@ -416,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--train", action="append", metavar="SPEC", help="training set (repeatable; default none: "
                        "each method's own default, e.g. STS only for proposed, STB train for fhgr)")  # fmt: skip
     run_p.add_argument("--seeds", default=None, metavar="LIST",
-                       help="seeds, comma-separated (default: the experiment's, else 0)")  # fmt: skip
+                       help="training seeds, comma-separated (default: the experiment's, else 0)")  # fmt: skip
+    _data_seed_arg(run_p)
     run_p.add_argument("--quick", action="store_true", help="the experiment's [quick] settings: fewer iterations")
     run_p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     run_p.add_argument("--limit", type=int, default=None, help="score at most N samples per set, evenly spaced")
@@ -455,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "run it again after an interruption and it continues), then builds OUT/report/index.html.")
     pp.add_argument("--quick", action="store_true", help="each experiment's [quick] settings (minutes, not the "
                     "paper's training length)")  # fmt: skip
-    pp.add_argument("--seeds", default=None, metavar="LIST", help="seeds, comma-separated (default: each file's)")
+    pp.add_argument("--seeds", default=None, metavar="LIST", help="training seeds, comma-separated (default: each "
+                    "file's)")  # fmt: skip
+    _data_seed_arg(pp)
     pp.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     pp.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
     pp.add_argument("--force", action="store_true", help="redo finished units and retrain cached models")

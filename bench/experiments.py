@@ -4,7 +4,8 @@ the same form.
 ```toml
 title = "Table II: Human3.6M protocols 1 and 2"
 kind = "accuracy"                         # optional: "accuracy" (train and score, default) or "runtime" (time)
-seeds = [0]                               # optional, default [0]
+seeds = [0]                               # optional, default [0]: the training seeds (the methods')
+data_seed = 0                             # optional, default 0: the seed every dataset is loaded / generated with
 
 [[group]]                                 # one or more: methods x datasets, trained on `train`
 methods = ["proposed[projection=d2s]"]
@@ -37,7 +38,8 @@ from bench.method import format_spec, parse_spec
 
 __all__ = ["Experiment", "Group", "load_experiment", "shipped_experiments"]
 
-_TOP = {"title": str, "description": str, "kind": str, "seeds": list, "group": list, "quick": dict}
+_TOP = {"title": str, "description": str, "kind": str, "seeds": list, "data_seed": int, "group": list,
+        "quick": dict}  # fmt: skip
 _GROUP = {"methods": list, "datasets": list, "train": list, "limit": int, "batch_size": int, "batch_sizes": list,
           "repeats": int}  # fmt: skip
 KINDS = ("accuracy", "runtime")
@@ -66,6 +68,7 @@ class Experiment:
     description: str = ""
     quick: dict[str, Any] = field(default_factory=dict)
     kind: str = "accuracy"
+    data_seed: int = 0  # the seed the datasets are loaded with; ``seeds`` are the training seeds
 
     def quick_version(self) -> Experiment:
         """The experiment with its ``[quick]`` overrides applied (limit, seeds, parameters per method family),
@@ -87,7 +90,7 @@ class Experiment:
         seeds = tuple(self.quick.get("seeds", self.seeds))
         # named NAME-quick: its rows and units never mix with the full experiment's in one table
         return Experiment(f"{self.name}-quick", self.path, f"{self.title} (quick)", groups, seeds, self.description,
-                          {}, self.kind)  # fmt: skip
+                          {}, self.kind, self.data_seed)  # fmt: skip
 
 
 def _experiments_dir() -> Path:
@@ -158,10 +161,14 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
     seeds = data.get("seeds", [0])
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ConfigError(f"{path}: 'seeds' must be a non-empty list of integers, got {seeds!r}")
+    data_seed = data.get("data_seed", 0)
+    if data_seed < 0:
+        raise ConfigError(f"{path}: 'data_seed' must be an integer >= 0, got {data_seed!r}")
     kind = data.get("kind", "accuracy")
     if kind not in KINDS:
         raise ConfigError(f"{path}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "runtime" and any(len(g.datasets) != 1 for g in groups):
         raise ConfigError(f"{path}: a runtime experiment's group takes one dataset (the input samples timed)")
     return Experiment(name=path.stem, path=path, title=data.get("title", path.stem), groups=tuple(groups),
-                      seeds=tuple(seeds), description=data.get("description", ""), quick=quick, kind=kind)  # fmt: skip
+                      seeds=tuple(seeds), description=data.get("description", ""), quick=quick, kind=kind,
+                      data_seed=data_seed)  # fmt: skip

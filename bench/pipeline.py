@@ -85,6 +85,7 @@ def paper(
     quick: bool = False,
     experiments: Sequence[Any] = PAPER_EXPERIMENTS,
     seeds: Sequence[int] | None = None,
+    data_seed: int | None = None,
     device: str = "cpu",
     data_root: Any = None,
     force: bool = False,
@@ -93,8 +94,9 @@ def paper(
     command: str = "",
 ) -> tuple[Any, dict[str, Path]]:
     """Run the paper's experiments (or ``experiments``: names, paths or ``Experiment`` objects) and build the
-    report from the store; returns (``bench.runner.Results``, the report's files). Failed units are recorded and
-    reported; the report is built from whatever finished."""
+    report from the store; returns (``bench.runner.Results``, the report's files). ``seeds``: the training seeds,
+    ``data_seed``: the seed of every dataset (default: each file's). Failed units are recorded and reported; the
+    report is built from whatever finished."""
     from bench.experiments import Experiment, load_experiment
     from bench.runner import Results, run_experiment
 
@@ -103,7 +105,8 @@ def paper(
         loaded = [e.quick_version() for e in loaded]
     results = Results()
     for exp in loaded:  # all files are loaded (and so checked) before the first one runs
-        results.extend(run_experiment(exp, seeds=seeds, device=device, data_root=data_root, models=Path(out) / "models",
-                                      force=force, progress=progress, tracker=tracker, sink=sink))  # fmt: skip
+        results.extend(run_experiment(exp, seeds=seeds, data_seed=data_seed, device=device, data_root=data_root,
+                                      models=Path(out) / "models", force=force, progress=progress, tracker=tracker,
+                                      sink=sink))  # fmt: skip
     written = report(tracker, out, experiments=[e.name for e in loaded], command=command, progress=progress)
     return results, written

@@ -1,10 +1,12 @@
 """Tidy result rows: one metric value per row, sliced overall, per view, per joint group and per camera distance.
 
-A row says what was run (experiment, unit, method family, the variant as written, dataset spec, protocol), which
-slice it covers (``view``, ``group``, ``bin``: each ``"all"`` except the one the row slices by), the metric and its
-value (millimetres for errors), how many samples it covers (``n`` scored, ``skipped`` not scored, ``failed`` by the
-method, ``faults``: samples the adapter dropped for a per-sample fault), and where (synthetic or real data, device,
-batch size, training sets, cached model, seconds). Reports are built from these rows alone (``reports``).
+A row says what was run (experiment, unit, method family, the variant as written, dataset spec, protocol, the
+training ``seed`` and the ``data_seed`` of the sets it was trained and scored on), which slice it covers (``view``,
+``group``, ``bin``: each ``"all"`` except the one the row slices by), the metric and its value (millimetres for
+errors), how many samples it covers (``n`` scored, ``skipped`` not scored, ``failed`` by the method, ``faults``:
+samples the adapter dropped for a per-sample fault), and where (synthetic or real data, device, batch size, training
+sets, cached model, seconds). ``collapsed`` is the method's own collapse flag from its fit summary
+(``True``/``False``; ``''`` when the method reports none). Reports are built from these rows alone (``reports``).
 
 - Views: one row per camera view when the set has more than one (Panoptic HD views, H36M cameras).
 - Joint groups: the skeleton's parts (body, left_hand, ...); a body is further split into torso (pelvis, spine,
@@ -40,10 +42,10 @@ __all__ = ["ROW_FIELDS", "SAMPLE_FIELDS", "distance_bins", "evaluation_rows", "j
            "read_rows", "sample_ids", "write_table"]
 
 ROW_FIELDS = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "seed",
-              "metric", "value", "n", "skipped", "failed", "faults", "skip_reason", "synthetic", "device",
-              "device_name", "batch", "train", "model_cached", "fit_seconds", "eval_seconds")  # fmt: skip
-SAMPLE_FIELDS = ("unit", "experiment", "method", "variant", "dataset", "seed", "index", "sample_id", "body_id",
-                 "view", "distance_m", "mpjpe_mm", "pa_mpjpe_mm", "failed")  # fmt: skip
+              "data_seed", "metric", "value", "n", "skipped", "failed", "faults", "skip_reason", "synthetic", "device",
+              "device_name", "batch", "train", "model_cached", "collapsed", "fit_seconds", "eval_seconds")  # fmt: skip
+SAMPLE_FIELDS = ("unit", "experiment", "method", "variant", "dataset", "seed", "data_seed", "index", "sample_id",
+                 "body_id", "view", "distance_m", "mpjpe_mm", "pa_mpjpe_mm", "failed")  # fmt: skip
 ID_SEPARATOR = "|"  # between the id fields of a sample_id / body_id
 
 _ARMS = re.compile(r"shoulder|elbow|wrist")
@@ -168,7 +170,7 @@ def per_sample_frame(ev: Evaluation, samples: SampleSet, base: dict[str, Any]) -
 
 
 _TEXT = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "skip_reason",
-         "device", "device_name", "train", "sample_id", "body_id")  # fmt: skip
+         "device", "device_name", "train", "sample_id", "body_id", "collapsed")  # fmt: skip
 
 
 def write_table(columns_or_rows: Any, fields: tuple[str, ...], path: str | os.PathLike) -> Path:

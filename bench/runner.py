@@ -3,8 +3,19 @@ evaluation set (``bench.evaluate``) and return tidy rows (``bench.results``).
 
 A **unit** is one method spec trained on its training sets for one seed and scored on a group's evaluation sets.
 Its key (``unit_key``) hashes everything its numbers depend on: the experiment, the method's resolved config, the
-seed, the training and evaluation sets (spec, source, size), the limit and batch size, the device and the body
-model. With a tracker (``bench.tracking``):
+seed, the data seed, the training and evaluation sets (spec, source, size), the limit and batch size, the device
+and the body model.
+
+Two seeds, kept apart: the **training seed** (``seed``) goes to the method only (initialisation, batch order, its
+synthetic stream); the **data seed** (``data_seed``, default 0) is the seed every dataset is loaded with (the
+synthetic sets are generated from it). Several training seeds over one data seed score one fixed test set, so
+"± over seeds" is training randomness alone; rows carry both.
+
+The method's fit summary is kept next to its cached model (``<model>.fit.json``), so a model loaded from the cache
+keeps what its training reported; its ``collapsed`` flag (``True``/``False``, when the method reports one) goes
+into every row of the unit and is tagged on the unit's run (``collapsed``).
+
+With a tracker (``bench.tracking``):
 
 - a unit whose key already has a FINISHED run is not redone: its rows come from the store (``force`` redoes it);
 - each unit is a child run with its params, metrics, tags and artifacts (rows, per-sample errors, predictions,
@@ -18,6 +29,8 @@ settings, ``bench.registry.load_dataset``), e.g. ``proposed[projection=wpp]`` or
 
 from __future__ import annotations
 
+import json
+import math
 import tempfile
 import time
 import traceback
@@ -36,8 +49,8 @@ from bench.registry import check_dataset_settings, check_method_spec, create_met
 from bench.results import ROW_FIELDS, SAMPLE_FIELDS, evaluation_rows, per_sample_frame, write_table
 from bench.samples import SampleSet
 
-__all__ = ["ROW_FIELDS", "Results", "load_dataset_spec", "parse_dataset_spec", "run", "run_experiment",
-           "training_key", "unit_key"]  # fmt: skip
+__all__ = ["ROW_FIELDS", "Results", "collapsed_flag", "fit_summary_path", "limit_index", "load_dataset_spec",
+           "parse_dataset_spec", "run", "run_experiment", "training_key", "unit_key"]  # fmt: skip
 
 
 @dataclass
@@ -48,6 +61,7 @@ class Results:
     rows: list[dict[str, Any]] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
     predictions: dict[str, np.ndarray] = field(default_factory=dict)  # one unit's, for its artifact (not extended)
+    fit_summary: dict[str, Any] = field(default_factory=dict)  # one unit's method fit summary (not extended)
     failures: list[tuple[str, str]] = field(default_factory=list)
     redone: int = 0
     reused: int = 0
@@ -71,13 +85,21 @@ def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
     return name, settings
 
 
+def limit_index(n: int, limit: int | None) -> np.ndarray:
+    """Positions of the samples ``--limit`` keeps of a set of ``n``: ``limit`` evenly spaced (all when ``limit`` is
+    None, not positive or not below ``n``)."""
+    if limit is None or not 0 < limit < n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
 def load_dataset_spec(spec: str, *, data_root: Any = None, seed: int = 0, limit: int | None = None) -> SampleSet:
     """``'h36m[protocol=p2,split=test]'`` -> that SampleSet; ``limit`` keeps that many samples evenly spaced over
     the set (every view and sequence stays represented), and says so in ``info['protocol']``."""
     name, settings = parse_dataset_spec(spec)
     samples = load_dataset(name, data_root=data_root, seed=seed, **settings)
     if limit is not None and 0 < limit < len(samples):
-        keep = np.unique(np.linspace(0, len(samples) - 1, limit).round().astype(int))
+        keep = limit_index(len(samples), limit)
         total = len(samples)
         samples = samples.subset(keep)
         samples.info["protocol"] = f"{samples.info.get('protocol', '')}; limit={len(keep)} of {total} (evenly spaced)"
@@ -104,11 +126,12 @@ def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model
 
 def unit_key(experiment: str, method: Any, seed: int, train_sets: dict[str, SampleSet],
              eval_sets: dict[str, SampleSet], limit: int | None, batch_size: int, device: str,
-             model_path: Any = None) -> str:  # fmt: skip
+             model_path: Any = None, data_seed: int = 0) -> str:  # fmt: skip
     """Hash of everything a unit's rows depend on (module docstring)."""
     return config_hash({
         "experiment": experiment, "training": training_key(method, train_sets, seed, model_path),
-        "eval": _describe(eval_sets), "limit": limit, "batch_size": batch_size, "device": str(device),
+        "data_seed": data_seed, "eval": _describe(eval_sets), "limit": limit, "batch_size": batch_size,
+        "device": str(device),
     })  # fmt: skip
 
 
@@ -136,9 +159,43 @@ def _metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy / torch scalars and arrays as plain numbers and lists, NaN as None (JSON has no NaN),
+    anything else unknown as its text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy / torch
+        return _jsonable(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+def fit_summary_path(model_path: str | Path) -> Path:
+    """Where the fit summary of the cached model ``model_path`` is kept: ``<model>.fit.json`` beside it."""
+    return Path(model_path).with_suffix(".fit.json")
+
+
+def collapsed_flag(summary: dict[str, Any] | None) -> bool | str:
+    """The method's ``collapsed`` flag from its fit summary as a bool; ``''`` when the summary has none."""
+    value = (summary or {}).get("collapsed", "")
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if value in ("", None):
+        return ""
+    raise ConfigError(f"fit summary: 'collapsed' must be true or false, got {value!r}")
+
+
 def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed: int, context: MethodContext,
-                 models: Any, force: bool, say: Callable[[str], None]) -> tuple[bool, Path | None]:  # fmt: skip
-    """Load the cached model with the same training key (unless ``force``), else train and save it atomically."""
+                 models: Any, force: bool, say: Callable[[str], None]
+                 ) -> tuple[bool, Path | None, dict[str, Any]]:  # fmt: skip
+    """Load the cached model with the same training key (unless ``force``), else train and save it atomically.
+    Returns (loaded from the cache, the model file, the fit summary: the one saved with a cached model, ``{}``
+    for a cached model saved before summaries were kept)."""
     path = None
     if models is not None:
         key = training_key(method, train_sets, seed, context.model_path)
@@ -146,11 +203,16 @@ def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed:
     if path is not None and path.is_file() and not force:
         method.load(path)
         say(f"{spec}: loaded the trained model {path} (same training key; --force retrains)")
-        return True, path
-    method.fit(train_sets)
+        kept = fit_summary_path(path)
+        summary = json.loads(kept.read_text()) if kept.is_file() else {}
+        return True, path, summary
+    fitted = method.fit(train_sets)
+    summary = _jsonable(fitted if isinstance(fitted, dict) else {"summary": fitted} if fitted is not None else {})
     if path is not None:
+        # the summary first: a model file never exists without its summary once both are written
+        atomic_write(fit_summary_path(path), lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=1)))
         atomic_write(path, method.save)  # an interrupted save never looks finished
-    return False, path
+    return False, path, summary
 
 
 def run(
@@ -159,6 +221,7 @@ def run(
     *,
     train: Sequence[str] = (),
     seed: int = 0,
+    data_seed: int = 0,
     device: str = "cpu",
     limit: int | None = None,
     batch_size: int = 256,
@@ -173,7 +236,8 @@ def run(
     sink: Callable[[Results], None] | None = None,
 ) -> Results:
     """Train every method in ``methods`` on the ``train`` sets and score it on every set of ``datasets``: one unit
-    per method (module docstring).
+    per method (module docstring). ``seed``: the training seed (the method's); ``data_seed``: the seed every set
+    is loaded (generated) with.
 
     All names are checked (methods built, sets loaded) before any training starts. ``variants``: the specs as the
     user wrote them (rows carry them; default ``methods``). ``models``: a folder of trained models, loaded by
@@ -192,45 +256,49 @@ def run(
         parse_dataset_spec(spec)
     context = MethodContext(device=device, seed=seed, progress=progress)
     built = [(spec, _build(spec, context)) for spec in methods]
-    eval_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=seed, limit=limit) for spec in datasets}
-    train_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=seed) for spec in train}
+    eval_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=data_seed, limit=limit) for spec in datasets}
+    train_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=data_seed) for spec in train}
     env = environment_tags(device)
     results = Results()
     for (spec, method), variant in zip(built, variants, strict=True):
-        key = unit_key(experiment, method, seed, train_sets, eval_sets, limit, batch_size, device, context.model_path)
-        name = f"{experiment}: {variant} seed {seed}"
+        key = unit_key(experiment, method, seed, train_sets, eval_sets, limit, batch_size, device, context.model_path,
+                       data_seed)  # fmt: skip
+        name = f"{experiment}: {variant} seed {seed}" + (f" data seed {data_seed}" if data_seed else "")
         sources = {s: str(v.info.get("source", "")) for s, v in {**eval_sets, **train_sets}.items()}
         tags = {**env, "hmrbench.variant": variant,
                 "synthetic": str(any(v.info.get("synthetic", False) for v in eval_sets.values())).lower(),
                 "model_sha256": _model_sha(context.model_path),
                 **{f"protocol.{s}": str(v.info.get("protocol", "")) for s, v in eval_sets.items()},
                 **{f"data_source.{s}": src for s, src in sources.items()}}  # fmt: skip
-        params = {"method": spec, "variant": variant, "seed": seed, "train": ",".join(train),
+        params = {"method": spec, "variant": variant, "seed": seed, "data_seed": data_seed, "train": ",".join(train),
                   "datasets": ",".join(datasets), "limit": limit, "batch_size": batch_size, "device": device,
                   **{f"config.{k}": v for k, v in dict(method.config).items()}}  # fmt: skip
 
         def work(method=method, spec=spec, variant=variant, key=key) -> tuple[Results, list[tuple[Path, str]]]:
             unit = Results()
             start = time.perf_counter()
-            cached, model_file = _fit_or_load(method, spec, train_sets, seed, context, models, force, say)
+            cached, model_file, summary = _fit_or_load(method, spec, train_sets, seed, context, models, force, say)
             fit_seconds = time.perf_counter() - start
+            unit.fit_summary = summary
+            collapsed = collapsed_flag(summary)
             for ds, samples in eval_sets.items():
                 result = evaluate(method, samples, batch_size=batch_size, device=device, progress=progress)
                 base = {"experiment": experiment, "unit": key, "method": getattr(method, "family", spec.split("[")[0]),
-                        "variant": variant, "dataset": ds, "seed": seed, "device": device,
+                        "variant": variant, "dataset": ds, "seed": seed, "data_seed": data_seed, "device": device,
                         "device_name": env["device_name"], "batch": batch_size, "train": ",".join(train),
-                        "model_cached": cached, "fit_seconds": fit_seconds}  # fmt: skip
+                        "model_cached": cached, "collapsed": collapsed, "fit_seconds": fit_seconds}  # fmt: skip
                 unit.rows += evaluation_rows(result, samples, base)
                 unit.samples.append(per_sample_frame(result, samples, base))
                 if not result.skipped:
                     unit.predictions[ds] = result.predictions
-                summary = result.summary()
+                scores = result.summary()
                 if result.skipped:
                     say(f"{variant} on {ds}: skipped ({result.skipped})")
                 else:
-                    say(f"{variant} on {ds}: MPJPE {summary['mpjpe_mm']:.1f} mm, PA-MPJPE "
-                        f"{summary['pa_mpjpe_mm']:.1f} mm over {summary['n']} samples ({summary['failed']} failed), "
-                        f"fit {fit_seconds:.0f} s, eval {result.seconds:.1f} s")  # fmt: skip
+                    say(f"{variant} on {ds}: MPJPE {scores['mpjpe_mm']:.1f} mm, PA-MPJPE "
+                        f"{scores['pa_mpjpe_mm']:.1f} mm over {scores['n']} samples ({scores['failed']} failed), "
+                        f"fit {fit_seconds:.0f} s, eval {result.seconds:.1f} s"
+                        + (" (collapsed)" if collapsed is True else ""))  # fmt: skip
             return unit, [(model_file, "model")] if model_file is not None else []
 
         unit = tracked_unit(tracker, key, name, work, tags={**tags, "hmrbench.experiment": experiment},
@@ -294,14 +362,21 @@ def _model_sha(model_path: Any) -> str:
 
 
 def _log_unit(tracker: Any, run_id: str, unit: Results, files: list[tuple[Path, str]]) -> None:
-    """Metrics, rows, per-sample errors and other files (e.g. the model weights) of a finished unit; then the run
-    is FINISHED."""
+    """Metrics, rows, per-sample errors, the fit summary and other files (e.g. the model weights) of a finished
+    unit, its ``collapsed`` tag when the method reports one; then the run is FINISHED."""
     tracker.log_metrics(run_id, _metrics(unit.rows))
+    collapsed = collapsed_flag(unit.fit_summary)
+    if collapsed != "":
+        tracker.set_tags(run_id, {"collapsed": str(collapsed).lower()})
     with tempfile.TemporaryDirectory() as tmp:
         tables = [write_table(unit.rows, ROW_FIELDS, Path(tmp) / "rows.csv")]
         if unit.samples:
             merged = {k: np.concatenate([np.asarray(s[k]) for s in unit.samples]) for k in SAMPLE_FIELDS}
             tables.append(write_table(merged, SAMPLE_FIELDS, Path(tmp) / "per_sample.csv.gz"))
+        if unit.fit_summary:
+            summary_file = Path(tmp) / "fit_summary.json"
+            summary_file.write_text(json.dumps(_jsonable(unit.fit_summary), indent=1))
+            tables.append(summary_file)
         if unit.predictions:  # predicted joints in each set's skeleton, camera frame, metres (key: dataset spec)
             np.savez_compressed(Path(tmp) / "predictions.npz", **unit.predictions)
             tables.append(Path(tmp) / "predictions.npz")
@@ -317,6 +392,7 @@ def run_experiment(
     *,
     quick: bool = False,
     seeds: Sequence[int] | None = None,
+    data_seed: int | None = None,
     device: str = "cpu",
     data_root: Any = None,
     models: Any = None,
@@ -326,7 +402,8 @@ def run_experiment(
     sink: Callable[[Results], None] | None = None,
 ) -> Results:
     """Run an experiment (``bench.experiments.Experiment``, a shipped name or a TOML path): every group for every
-    seed (``seeds`` overrides the file's). All groups' names are checked before the first one trains. With a
+    training seed (``seeds`` overrides the file's), all on the sets of one data seed (``data_seed`` overrides the
+    file's). All groups' names are checked before the first one trains. With a
     tracker, the experiment is one parent run (the same one again when the same experiment is run again)."""
     from bench.experiments import Experiment, load_experiment
 
@@ -340,16 +417,19 @@ def run_experiment(
             check_method_spec(spec)
     _check_device(device)
     seeds = list(seeds or exp.seeds)
+    data_seed = exp.data_seed if data_seed is None else data_seed
     say = progress or (lambda message: None)
-    say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), seeds {seeds}")
+    say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), training seeds {seeds}, data seed "
+        f"{data_seed}")  # fmt: skip
     parent = None
     if tracker is not None:
         from bench.tracking import environment_tags
 
         described = [[g.methods, g.datasets, g.train, g.limit, g.batch_size] for g in exp.groups]
-        key = config_hash({"experiment": exp.name, "groups": described, "seeds": seeds, "device": device})
+        key = config_hash({"experiment": exp.name, "groups": described, "seeds": seeds, "data_seed": data_seed,
+                           "device": device})  # fmt: skip
         parent = tracker.parent(key, exp.name, {"file": str(exp.path), "title": exp.title, "seeds": seeds,
-                                                "quick": quick, "device": device},
+                                                "data_seed": data_seed, "quick": quick, "device": device},
                                 {**environment_tags(device), "hmrbench.experiment": exp.name})  # fmt: skip
     results = Results()
     try:
@@ -363,10 +443,11 @@ def run_experiment(
                                     experiment=exp.name, variants=group.variants or None, tracker=tracker,
                                     parent=parent, force=force, progress=progress, sink=sink)  # fmt: skip
                 else:
-                    found = run(group.methods, group.datasets, train=group.train, seed=seed, device=device,
-                                limit=group.limit, batch_size=group.batch_size, data_root=data_root, models=models,
-                                force=force, progress=progress, experiment=exp.name, variants=group.variants or None,
-                                tracker=tracker, parent=parent, sink=sink)  # fmt: skip
+                    found = run(group.methods, group.datasets, train=group.train, seed=seed, data_seed=data_seed,
+                                device=device, limit=group.limit, batch_size=group.batch_size, data_root=data_root,
+                                models=models, force=force, progress=progress, experiment=exp.name,
+                                variants=group.variants or None, tracker=tracker, parent=parent,
+                                sink=sink)  # fmt: skip
                 results.extend(found)
     except KeyboardInterrupt:
         if parent is not None:

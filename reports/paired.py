@@ -1,31 +1,166 @@
-"""The paired test of the projection ablation: D2S against WPP and PP on the very same samples.
+"""Paired comparisons of the projection ablation: D2S against WPP and PP on the very same samples, tested over
+training seeds, beside a built-in null check.
 
-Seed means hide how consistent a difference is; pairing the per-sample errors of two variants scored on one
-dataset spec with one seed (same sample indices) removes the between-sample spread. For each dataset spec and
-seed, each ``proposed`` D2S variant is compared with every WPP / PP variant whose other parameters are equal,
-for MPJPE and PA-MPJPE: mean of (D2S - other) in mm with its 95% t interval (negative: D2S has the lower error),
-the paired t-test p and the Wilcoxon signed-rank p (:func:`reports.stats.paired_test`).
+Pairing. Two units' per-sample errors are joined on ``sample_id`` (``bench.results.sample_ids``: subject,
+sequence, action, frame, view, person), within one dataset spec and data seed, on the samples both scored with a
+finite error; never by position, so two units scored with different ``--limit``s pair only the samples they share.
+The units of one variant and training seed (the same variant listed under two experiments) are averaged per
+sample.
+
+For each dataset spec, data seed and metric, each ``proposed`` D2S variant is compared with every WPP / PP variant
+whose other parameters are equal (a difference ``D2S - other`` in mm; negative: D2S has the lower error):
+
+- per training seed s, the mean paired difference d_s over the samples both units of seed s scored;
+- **over seeds** (the verdict): the mean of the d_s with the 95% Student t interval over seeds
+  (:func:`reports.stats.seed_interval`), given with at least :data:`MIN_SEEDS` seeds. A method difference has to
+  hold over training randomness; one trained model against another on one test set says nothing about that;
+- **over bodies**: the mean of every paired difference (all seeds) with a 95% bootstrap interval that resamples
+  whole bodies (:func:`reports.stats.cluster_bootstrap` over ``body_id``: a body's views, and its pairs in every
+  seed, go together). It says how sure the difference is for these trained models on this test set.
+
+Null check: each D2S variant against itself with another training seed. Its seeds, sorted, are paired disjointly
+(s0 with s1, s2 with s3, ...) so the differences are independent, and the seed-level interval needs at least
+:data:`NULL_MIN_PAIRS` pairs. The models differ by training randomness only, so the interval must include zero; the
+table says so when it does not (then the seed-level test is not to be trusted for that set).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bench.errors import ConfigError
 from reports.rows import ERROR_METRICS
-from reports.stats import paired_test
+from reports.stats import Interval, cluster_bootstrap, seed_interval
 from reports.table import DASH, Table, caption_with_warning, number_text
 from reports.variants import projection, split_spec
 
-__all__ = ["paired_table"]
+__all__ = ["MIN_SEEDS", "NULL_MIN_PAIRS", "Comparison", "compare", "null_check", "paired_errors", "paired_table",
+           "sample_errors"]  # fmt: skip
 
+MIN_SEEDS = 3  # training seeds a seed-level interval needs
+NULL_MIN_PAIRS = 2  # disjoint seed pairs the null check's interval needs (so 4 seeds)
 _METRIC_NAMES = {"mpjpe_mm": "MPJPE", "pa_mpjpe_mm": "PA-MPJPE"}
 
 
-def _p_text(p: float) -> str:
-    return DASH if np.isnan(p) else f"{p:.3g}"
+@dataclass(frozen=True)
+class Comparison:
+    """``a - b`` on one dataset spec and data seed for one metric (mm).
+
+    ``per_seed``: (seed label, mean paired difference, pairs) per training seed (null check: per seed pair,
+    labelled ``"0 vs 1"``); ``seeds``: over those (basis "seeds", NaN bounds below the minimum); ``bodies``: over
+    every paired difference, bootstrapped by body; ``unpaired``: samples one side scored that the other did not
+    (or scored as non-finite), summed over seeds.
+    """
+
+    dataset: str
+    data_seed: int
+    a: str
+    b: str
+    metric: str
+    per_seed: tuple[tuple[str, float, int], ...]
+    seeds: Interval
+    bodies: Interval
+    unpaired: int
+    null: bool = False
+
+    @property
+    def pairs(self) -> int:
+        return sum(n for _, _, n in self.per_seed)
+
+
+def _errors_by_seed(per_sample: pd.DataFrame, variant: str, metric: str, dataset: str,
+                    data_seed: int) -> dict[int, pd.DataFrame]:  # fmt: skip
+    """:func:`sample_errors` for every training seed of ``variant`` at once: seed -> frame."""
+    if metric not in ERROR_METRICS:
+        raise ConfigError(f"paired: unknown metric {metric!r}; valid: {', '.join(ERROR_METRICS)}")
+    part = per_sample[(per_sample["variant"] == variant) & (per_sample["dataset"] == dataset)
+                      & (per_sample["data_seed"] == data_seed)]  # fmt: skip
+    part = part.drop_duplicates(subset=["unit", "sample_id"])
+    grouped = part.groupby(["seed", "sample_id"], sort=True).agg(error=(metric, "mean"), body_id=("body_id", "first"))
+    return {int(seed): frame.droplevel("seed") for seed, frame in grouped.groupby(level="seed", sort=True)}
+
+
+def sample_errors(per_sample: pd.DataFrame, variant: str, seed: int, metric: str, *, dataset: str,
+                  data_seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """One variant's errors for one training seed, indexed by ``sample_id``: columns ``error`` (mean over the
+    variant's units of that seed; NaN where it failed) and ``body_id``; empty when it has none. ``per_sample``:
+    validated (``reports.rows.validate_per_sample``)."""
+    found = _errors_by_seed(per_sample, variant, metric, dataset, data_seed)
+    return found.get(seed, pd.DataFrame({"error": [], "body_id": []}, index=pd.Index([], name="sample_id")))
+
+
+def paired_errors(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The samples both ``a`` and ``b`` (frames of :func:`sample_errors`) scored with a finite error, joined on
+    ``sample_id``: columns ``a``, ``b``, ``diff`` (a - b), ``body_id``; and how many samples of either side were
+    left out (scored by one side only, or failed on either)."""
+    joined = a[["error", "body_id"]].rename(columns={"error": "error_a"}).join(
+        b[["error"]].rename(columns={"error": "error_b"}), how="inner")
+    joined = joined[np.isfinite(joined["error_a"]) & np.isfinite(joined["error_b"])]
+    frame = pd.DataFrame({"a": joined["error_a"], "b": joined["error_b"],
+                          "diff": joined["error_a"] - joined["error_b"], "body_id": joined["body_id"]})  # fmt: skip
+    return frame, len(a.index.union(b.index)) - len(frame)
+
+
+def _seed_level(values: list[float], minimum: int) -> Interval:
+    """The t interval over per-seed (or per-pair) values, bounds NaN below ``minimum`` values."""
+    interval = seed_interval(values)
+    if interval.n >= minimum:
+        return interval
+    return Interval(interval.mean, float("nan"), float("nan"), interval.n, "seeds")
+
+
+def _compare(per_sample: pd.DataFrame, a: str, b: str, pairs: list[tuple[int, int]], metric: str, dataset: str,
+             data_seed: int, minimum: int, n_boot: int, boot_seed: int, null: bool) -> Comparison | None:  # fmt: skip
+    per_seed, diffs, bodies, unpaired = [], [], [], 0
+    errors_a = _errors_by_seed(per_sample, a, metric, dataset, data_seed)
+    errors_b = errors_a if b == a else _errors_by_seed(per_sample, b, metric, dataset, data_seed)
+    for seed_a, seed_b in pairs:
+        joined, left = paired_errors(errors_a[seed_a], errors_b[seed_b])
+        unpaired += left
+        if joined.empty:
+            continue
+        label = f"{seed_a} vs {seed_b}" if null else str(seed_a)
+        per_seed.append((label, float(joined["diff"].mean()), len(joined)))
+        diffs.append(joined["diff"].to_numpy())
+        bodies.append(joined["body_id"].to_numpy())
+    if not per_seed:
+        return None
+    seeds = _seed_level([d for _, d, _ in per_seed], minimum)
+    clustered = cluster_bootstrap(np.concatenate(diffs), np.concatenate(bodies), n_boot=n_boot, seed=boot_seed)
+    return Comparison(dataset, data_seed, a, b, metric, tuple(per_seed), seeds, clustered, unpaired, null)
+
+
+def _seeds_of(per_sample: pd.DataFrame, variant: str, dataset: str, data_seed: int) -> list[int]:
+    part = per_sample[(per_sample["variant"] == variant) & (per_sample["dataset"] == dataset)
+                      & (per_sample["data_seed"] == data_seed)]  # fmt: skip
+    return sorted(int(s) for s in part["seed"].unique())
+
+
+def compare(per_sample: pd.DataFrame, a: str, b: str, *, metric: str, dataset: str, data_seed: int = 0,
+            min_seeds: int = MIN_SEEDS, n_boot: int = 2000, boot_seed: int = 0) -> Comparison | None:  # fmt: skip
+    """Variant ``a`` against ``b`` (module docstring), paired per training seed both have; None when no seed has
+    a sample both scored."""
+    seeds = sorted(set(_seeds_of(per_sample, a, dataset, data_seed)) & set(_seeds_of(per_sample, b, dataset,
+                                                                                      data_seed)))  # fmt: skip
+    return _compare(per_sample, a, b, [(s, s) for s in seeds], metric, dataset, data_seed, min_seeds, n_boot,
+                    boot_seed, null=False)  # fmt: skip
+
+
+def null_check(per_sample: pd.DataFrame, variant: str, *, metric: str, dataset: str, data_seed: int = 0,
+               min_pairs: int = NULL_MIN_PAIRS, n_boot: int = 2000,
+               boot_seed: int = 0) -> Comparison | None:  # fmt: skip
+    """``variant`` against itself with another training seed, over disjoint seed pairs (module docstring); None
+    with fewer than 2 seeds."""
+    seeds = _seeds_of(per_sample, variant, dataset, data_seed)
+    pairs = list(zip(seeds[0::2], seeds[1::2], strict=False))
+    if not pairs:
+        return None
+    return _compare(per_sample, variant, variant, pairs, metric, dataset, data_seed, min_pairs, n_boot, boot_seed,
+                    null=True)  # fmt: skip
 
 
 def _others_key(variant: str) -> tuple:
@@ -35,52 +170,103 @@ def _others_key(variant: str) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in params.items()))
 
 
-def paired_table(per_sample: pd.DataFrame, *, synthetic: bool = False) -> Table | None:
-    """Paired tests from validated per-sample errors (:func:`reports.rows.validate_per_sample`); None when no
-    D2S variant shares a dataset spec and seed with a WPP or PP variant. A sample listed twice by one unit counts
-    once; per sample index, the units of one variant are averaged."""
-    frame = per_sample.drop_duplicates(subset=["unit", "variant", "dataset", "seed", "index"]).copy()
+def _interval_text(interval: Interval) -> str:
+    if not interval.has_interval:
+        return DASH
+    return f"[{interval.low:.2f}, {interval.high:.2f}]"
+
+
+def _verdict(c: Comparison, minimum: int) -> str:
+    need = f"needs ≥ {minimum} seed pairs" if c.null else f"needs ≥ {minimum} seeds"
+    unit = "seed pair(s)" if c.null else "seed(s)"
+    if not c.seeds.has_interval:
+        return f"no interval ({c.seeds.n} {unit}; {need})"
+    if c.null:
+        return "FAILS: interval excludes 0" if c.seeds.excludes_zero else "passes: interval includes 0"
+    if not c.seeds.excludes_zero:
+        return "no difference shown (interval includes 0)"
+    return "D2S lower" if c.seeds.high < 0 else "D2S higher"
+
+
+def _lines(c: Comparison, minimum: int) -> tuple[dict[str, str], dict[str, Any]]:
+    other = f"{c.a}, another training seed (null check)" if c.null else c.b
+    counts = [n for _, _, n in c.per_seed]
+    display = {
+        "dataset": c.dataset, "data seed": str(c.data_seed), "D2S variant": c.a, "compared with": other,
+        "metric": _METRIC_NAMES[c.metric], "seeds": f"{c.seeds.n} pairs" if c.null else str(c.seeds.n),
+        "pairs per seed": str(counts[0]) if min(counts) == max(counts) else f"{min(counts)}–{max(counts)}",
+        "mean D2S − other (mm)": number_text(c.seeds.mean, 2),
+        "95% interval over seeds (mm)": _interval_text(c.seeds),
+        "95% interval over bodies (mm)": f"{_interval_text(c.bodies)} ({c.bodies.n} {c.bodies.basis})",
+        "per seed (mm)": ", ".join(f"{label}: {d:+.2f}" for label, d, _ in c.per_seed),
+        "verdict (over seeds)": _verdict(c, minimum),
+    }  # fmt: skip
+    data = {
+        "dataset": c.dataset, "data_seed": c.data_seed, "comparison": "null" if c.null else "projection",
+        "d2s_variant": c.a, "other_variant": c.b, "metric": c.metric, "n_seeds": c.seeds.n,
+        "seeds": ";".join(label for label, _, _ in c.per_seed), "n_pairs": c.pairs, "unpaired": c.unpaired,
+        "mean_diff_mm": c.seeds.mean, "seed_low_mm": c.seeds.low, "seed_high_mm": c.seeds.high,
+        "significant_over_seeds": c.seeds.excludes_zero, "body_mean_mm": c.bodies.mean,
+        "body_low_mm": c.bodies.low, "body_high_mm": c.bodies.high, "n_clusters": c.bodies.n,
+        "cluster_basis": c.bodies.basis,
+        "per_seed_mm": ";".join(f"{label}:{d:.6g}" for label, d, _ in c.per_seed),
+    }  # fmt: skip
+    return display, data
+
+
+def paired_table(per_sample: pd.DataFrame, *, synthetic: bool = False, min_seeds: int = MIN_SEEDS,
+                 n_boot: int = 2000) -> Table | None:  # fmt: skip
+    """The paired comparisons and null checks (module docstring) from validated per-sample errors
+    (:func:`reports.rows.validate_per_sample`); None when no D2S variant shares a dataset spec and data seed with
+    a WPP or PP variant."""
+    frame = per_sample.copy()
     if frame.empty:
         return None
     frame["projection"] = [projection(v, m) for v, m in zip(frame["variant"], frame["method"], strict=True)]
     frame = frame[frame["projection"].notna()]
     display: list[dict[str, str]] = []
     data: list[dict[str, Any]] = []
-    for (dataset, seed), part in frame.groupby(["dataset", "seed"], sort=True):
-        means = part.groupby(["variant", "index"])[list(ERROR_METRICS)].mean()
+    null_failed = []
+    for (dataset, data_seed), part in frame.groupby(["dataset", "data_seed"], sort=True):
         kinds = part[["variant", "projection"]].drop_duplicates()
         d2s = sorted(kinds.loc[kinds["projection"] == "d2s", "variant"])
         others = sorted(kinds.loc[kinds["projection"].isin(("wpp", "pp")), "variant"])
         for ours in d2s:
-            for other in (o for o in others if _others_key(o) == _others_key(ours)):
-                joined = pd.merge(means.loc[ours], means.loc[other], left_index=True, right_index=True,
-                                  suffixes=("_a", "_b"))
-                for metric in ERROR_METRICS:
-                    result = paired_test(joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy())
-                    display.append({
-                        "dataset": dataset, "seed": str(seed), "D2S variant": ours, "compared with": other,
-                        "metric": _METRIC_NAMES[metric], "pairs": str(result.n),
-                        "mean D2S − other (mm)": number_text(result.mean_diff, 2),
-                        "95% interval (mm)": DASH if np.isnan(result.ci_low)
-                        else f"[{result.ci_low:.2f}, {result.ci_high:.2f}]",
-                        "paired t p": _p_text(result.t_p), "Wilcoxon p": _p_text(result.wilcoxon_p),
-                    })  # fmt: skip
-                    data.append({
-                        "dataset": dataset, "seed": int(seed), "d2s_variant": ours, "other_variant": other,
-                        "metric": metric, "n_pairs": result.n, "dropped_pairs": result.dropped,
-                        "mean_diff_mm": result.mean_diff, "ci_low_mm": result.ci_low, "ci_high_mm": result.ci_high,
-                        "t_test_p": result.t_p, "wilcoxon_p": result.wilcoxon_p,
-                    })  # fmt: skip
+            matching = [o for o in others if _others_key(o) == _others_key(ours)]
+            found = [c for metric in ERROR_METRICS for o in matching
+                     if (c := compare(part, ours, o, metric=metric, dataset=dataset, data_seed=int(data_seed),
+                                      min_seeds=min_seeds, n_boot=n_boot)) is not None]  # fmt: skip
+            if not found:
+                continue
+            found += [c for metric in ERROR_METRICS
+                      if (c := null_check(part, ours, metric=metric, dataset=dataset, data_seed=int(data_seed),
+                                          n_boot=n_boot)) is not None]  # fmt: skip
+            for c in found:
+                line, record = _lines(c, NULL_MIN_PAIRS if c.null else min_seeds)
+                display.append(line)
+                data.append(record)
+                if c.null and c.seeds.excludes_zero:
+                    null_failed.append(f"{c.a} on {c.dataset} ({_METRIC_NAMES[c.metric]})")
     if not data:
         return None
-    dropped = sum(r["dropped_pairs"] for r in data)
-    caption = ("Per-sample paired comparison of the D2S projection with WPP / PP on the same samples "
-               "(same dataset spec and seed); negative differences: D2S has the lower error.")  # fmt: skip
-    notes = ["Interval: 95% Student t interval of the mean per-sample difference; p: two-sided paired t-test "
-             "(scipy.stats.ttest_rel) and Wilcoxon signed-rank test (scipy.stats.wilcoxon); '–': undefined "
-             "(fewer than 2 pairs, or all differences zero)."]  # fmt: skip
-    if dropped:
-        notes.append(f"{dropped} pair(s) with a non-finite error (failed samples) were left out.")
+    caption = ("D2S against WPP / PP on the same samples (paired by sample identity, within one dataset spec and "
+               "data seed), tested over training seeds; negative differences: D2S has the lower error.")  # fmt: skip
+    notes = [
+        f"Over seeds: per training seed the mean paired difference, then the 95% Student t interval over seeds "
+        f"(at least {min_seeds} seeds); the verdict rests on it.",
+        "Over bodies: every paired difference, 95% percentile bootstrap resampling whole bodies (a body's views "
+        "and its pairs in every seed together): how sure the difference is for these trained models on this test "
+        "set, not for the method.",
+        f"Null check: the same D2S variant against itself with another training seed, seeds paired disjointly "
+        f"(0 vs 1, 2 vs 3, ...); its interval over seed pairs (at least {NULL_MIN_PAIRS}) must include 0.",
+    ]  # fmt: skip
+    unpaired = sum(r["unpaired"] for r in data if r["comparison"] == "projection" and r["metric"] == "mpjpe_mm")
+    if unpaired:
+        notes.append(f"{unpaired} sample(s) scored by one unit only, or failed on either, were left out of the pairs "
+                     "(MPJPE comparisons, summed).")  # fmt: skip
+    if null_failed:
+        notes.append("NULL CHECK FAILED for " + "; ".join(null_failed) + ": two trainings of one variant differ "
+                     "'significantly' over seeds, so the seed-level verdicts on that set are not to be trusted.")
     frame_data = pd.DataFrame(data).assign(synthetic=synthetic)
     return Table("paired", "Paired tests: D2S against WPP / PP", caption_with_warning(caption, synthetic),
                  pd.DataFrame(display), frame_data, tuple(notes), synthetic)  # fmt: skip

@@ -25,6 +25,7 @@ from bench.results import ROW_FIELDS, SAMPLE_FIELDS
 
 __all__ = [
     "ALL",
+    "COLLAPSED_VALUES",
     "ERROR_METRICS",
     "IDENTITY_COLUMNS",
     "PER_SAMPLE_COLUMNS",
@@ -54,9 +55,14 @@ UNIT_VALUE_KEYS = ("unit", "variant", "dataset", "metric", "view", "group", "bin
 
 _ROW_TEXT = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "metric",
              "skip_reason", "device", "device_name", "train")  # fmt: skip
-_ROW_INT = ("seed", "n", "skipped", "failed", "faults", "batch")
+_ROW_INT = ("seed", "data_seed", "n", "skipped", "failed", "faults", "batch")
 _ROW_FLOAT = ("value", "fit_seconds", "eval_seconds")
 _ROW_BOOL = ("synthetic", "model_cached")
+# Columns added after rows files were first written, with the value an older file's rows get: its sets were loaded
+# with the training seed, which was 0 for the single-seed runs they come from; no method reported a collapse.
+_ROW_ADDED = {"data_seed": 0, "collapsed": ""}
+_SAMPLE_ADDED = {"data_seed": 0}
+COLLAPSED_VALUES = ("true", "false", "")  # a row's ``collapsed``: the method's flag, '' when it reports none
 
 
 def _require(frame: object, columns: Iterable[str], what: str) -> pd.DataFrame:
@@ -99,15 +105,36 @@ def _boolean(series: pd.Series) -> pd.Series:
     return _text(series).str.lower().isin(("true", "1", "1.0", "yes"))
 
 
-def validate_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """Check the tidy result rows (columns :data:`ROW_COLUMNS`) and return a normalised copy.
+def _with_added(frame: object, added: dict[str, object]) -> object:
+    """``frame`` with the columns added since older files were written filled in (``_ROW_ADDED``); others as is."""
+    if not isinstance(frame, pd.DataFrame):
+        return frame
+    missing = {k: v for k, v in added.items() if k not in frame.columns}
+    return frame.assign(**missing) if missing else frame
 
-    Text columns become ``str`` ('' for missing), counts ``int64`` (missing -> 0), ``value`` and the timings
-    ``float`` (NaN kept), ``synthetic``/``model_cached`` ``bool``. Extra columns are kept as they are.
+
+def _collapsed(series: pd.Series, what: str) -> pd.Series:
+    """'true' / 'false' / '' (the method reports no flag) from a bool or its text; anything else a ConfigError."""
+    text = _text(series).str.lower().replace({"1": "true", "0": "false", "1.0": "true", "0.0": "false",
+                                              "nan": ""})  # fmt: skip
+    bad = ~text.isin(COLLAPSED_VALUES)
+    if bad.any():
+        raise ConfigError(f"{what}: column 'collapsed' holds {series[bad].iloc[0]!r}; expected True, False or empty")
+    return text
+
+
+def validate_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Check the tidy result rows (columns :data:`ROW_COLUMNS`) and return a normalised copy, the row columns
+    first in their order, extra columns after them as they are.
+
+    Text columns become ``str`` ('' for missing), counts and seeds ``int64`` (missing -> 0), ``value`` and the
+    timings ``float`` (NaN kept), ``synthetic``/``model_cached`` ``bool``, ``collapsed`` one of
+    :data:`COLLAPSED_VALUES`. Rows from files written before ``data_seed`` / ``collapsed`` existed get 0 / ''.
     Raises ConfigError naming the missing column(s), or a column holding a non-numeric count or value.
     """
     what = "result rows"
-    frame = _require(rows, ROW_COLUMNS, what).copy()
+    frame = _require(_with_added(rows, _ROW_ADDED), ROW_COLUMNS, what).copy()
+    frame = frame[[*ROW_COLUMNS, *(c for c in frame.columns if c not in ROW_COLUMNS)]]
     for column in _ROW_TEXT:
         frame[column] = _text(frame[column])
     for column in _ROW_INT:
@@ -116,12 +143,15 @@ def validate_rows(rows: pd.DataFrame) -> pd.DataFrame:
         frame[column] = _floating(frame[column], column, what)
     for column in _ROW_BOOL:
         frame[column] = _boolean(frame[column])
+    frame["collapsed"] = _collapsed(frame["collapsed"], what)
     return frame.reset_index(drop=True)
 
 
 def validate_per_sample(per_sample: pd.DataFrame) -> pd.DataFrame:
     """Check the per-sample errors (columns :data:`PER_SAMPLE_COLUMNS`) and return a normalised copy
-    (text columns ``str``, ``seed``/``index`` ``int64``, errors and distance ``float``, ``failed`` ``bool``)."""
+    (text columns ``str``, ``seed``/``data_seed``/``index`` ``int64``, errors and distance ``float``, ``failed``
+    ``bool``). A file without ``sample_id`` / ``body_id`` (written before samples carried their identity) is a
+    ConfigError: such units cannot be paired by sample. ``data_seed`` missing: 0."""
     what = "per-sample errors"
     if isinstance(per_sample, pd.DataFrame):
         missing = [c for c in IDENTITY_COLUMNS if c not in per_sample.columns]
@@ -129,10 +159,12 @@ def validate_per_sample(per_sample: pd.DataFrame) -> pd.DataFrame:
             raise ConfigError(f"{what}: no {' / '.join(missing)} column: the file was written before samples carried "
                               "their identity, so units cannot be paired by sample (pairing by position would pair "
                               "different samples when two units scored different limits); rerun the units")  # fmt: skip
-    frame = _require(per_sample, PER_SAMPLE_COLUMNS, what).copy()
+    frame = _require(_with_added(per_sample, _SAMPLE_ADDED), PER_SAMPLE_COLUMNS, what).copy()
     for column in ("unit", "experiment", "method", "variant", "dataset", "view", *IDENTITY_COLUMNS):
         frame[column] = _text(frame[column])
-    for column in ("seed", "index"):
+    if (frame["sample_id"] == "").any():
+        raise ConfigError(f"{what}: {int((frame['sample_id'] == '').sum())} sample(s) without a sample_id")
+    for column in ("seed", "data_seed", "index"):
         frame[column] = _integer(frame[column], column, what)
     for column in ("distance_m", "mpjpe_mm", "pa_mpjpe_mm"):
         frame[column] = _floating(frame[column], column, what)

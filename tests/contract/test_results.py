@@ -84,3 +84,33 @@ def test_per_sample_table_lines_up_with_the_set(scored):
     np.testing.assert_allclose(cols["mpjpe_mm"], 1000 * ev.mpjpe)
     assert (cols["view"] == s.ids["view"].astype(str)).all() and set(cols["unit"]) == {"u"}
     assert ev.predictions.shape == (len(s), 17, 3) and np.isfinite(ev.predictions).all()
+
+
+def test_per_sample_identity_is_the_samples_own_and_survives_subsets(scored):
+    """sample_id / body_id come from the set's ids, so a unit scored on a subset (another --limit) names each
+    sample as a unit scored on the whole set does; body_id drops the view (the bootstrap's cluster)."""
+    from bench.evaluate import evaluate as score
+    from bench.results import SAMPLE_FIELDS, sample_ids
+    from bench.runner import limit_index
+
+    s, ev = scored
+    cols = per_sample_frame(ev, s, {"unit": "u", "dataset": "h36m", "data_seed": 2})
+    assert list(cols) == list(SAMPLE_FIELDS) and set(cols["data_seed"]) == {2}
+    assert len(set(cols["sample_id"])) == len(s)  # one identity per sample
+    views = s.ids["view"].astype(str)
+    for sid, bid, view in zip(cols["sample_id"], cols["body_id"], views, strict=True):
+        assert sid.split("|")[4] == view and bid == "|".join(p for i, p in enumerate(sid.split("|")) if i != 4)
+    if len(set(views)) > 1:
+        assert len(set(cols["body_id"])) < len(s)  # the views of one body share its body_id
+    keep = limit_index(len(s), 3)
+    part = s.subset(keep)
+    sub = per_sample_frame(score(Oracle(offset=0.017), part), part, {})
+    assert list(sub["sample_id"]) == list(cols["sample_id"][keep]) and list(sub["index"]) == [0, 1, 2]
+    assert list(sample_ids(part.ids)[0]) == list(sub["sample_id"])
+
+
+def test_rows_carry_the_data_seed_and_the_collapse_flag(scored):
+    s, ev = scored
+    rows = evaluation_rows(ev, s, {"seed": 1, "data_seed": 0, "collapsed": True})
+    assert {r["data_seed"] for r in rows} == {0} and {r["collapsed"] for r in rows} == {True}
+    assert {r["collapsed"] for r in evaluation_rows(ev, s, {"seed": 1})} == {""}

@@ -19,11 +19,11 @@ TINY = "iterations=4,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pr
 
 
 def test_shipped_experiments_are_valid_and_quick_applies_their_overrides():
-    assert set(shipped_experiments()) == {"table1", "table2", "table3", "table4", "fig6", "distance"}
+    assert {"table1", "table2", "table3", "table4", "fig6", "distance"} <= set(shipped_experiments())
     for name in shipped_experiments():
         exp = load_experiment(name)
         quick = exp.quick_version()
-        assert exp.groups and quick.title.endswith("(quick)")
+        assert exp.groups and quick.title.endswith("(quick)") and quick.data_seed == exp.data_seed
         for group in quick.groups:
             for spec in group.methods:
                 family, params = parse_spec(spec)
@@ -41,6 +41,7 @@ def test_a_user_experiment_runs_for_each_seed_and_writes_its_rows(root, tmp_path
     path.write_text(f"""
 title = "mine"
 seeds = [0]
+data_seed = 0
 
 [[group]]
 methods = ["proposed[{TINY}]"]
@@ -58,7 +59,8 @@ iterations = 2
     assert "experiment mine" in capsys.readouterr().err
     rows = [r for r in csv.DictReader(out.open()) if r["metric"] == "mpjpe_mm" and r["view"] == r["group"] == "all"
             and r["bin"] == "all"]  # fmt: skip
-    assert [(r["experiment"], r["seed"], r["n"]) for r in rows] == [("mine-quick", "0", "3"), ("mine-quick", "1", "3")]
+    assert [(r["experiment"], r["seed"], r["data_seed"], r["n"]) for r in rows] == [
+        ("mine-quick", "0", "0", "3"), ("mine-quick", "1", "0", "3")]  # two training seeds, one data seed
     assert all(r["variant"] == f"proposed[{TINY}]" for r in rows)  # the spec as written, before --quick
     assert len({r["unit"] for r in rows}) == 2
 
@@ -75,6 +77,8 @@ iterations = 2
         ("title = 'no groups'", "no [[group]] table"),
         ("[[group]\nmethods=", "not valid TOML"),
         ("[[group]]\nmethods=['proposed']\ndatasets=['h36m']\n[quick]\nfast=1", "unknown key 'fast' in [quick]"),
+        ("data_seed = -1\n[[group]]\nmethods=['proposed']\ndatasets=['h36m']", "'data_seed' must be an integer >= 0"),
+        ("data_seed = '1'\n[[group]]\nmethods=['proposed']\ndatasets=['h36m']", "key 'data_seed' must be a int"),
     ],
 )
 def test_malformed_files_name_the_key_and_the_file(tmp_path, capsys, text, message):
@@ -94,4 +98,5 @@ def test_unknown_names_in_a_file_fail_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown method 'nope'" in err and "it 1/" not in err
     assert main(["run", "no-such-experiment"]) == 2
-    assert "not a shipped experiment (distance, fig6, table1, table2, table3, table4)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"not a shipped experiment ({', '.join(shipped_experiments())}) and not a file" in err

@@ -30,7 +30,8 @@ Ids: ``sequence`` = the file's stem (e.g. 'coco_wholebody_train_v1.0'), ``frame`
 the annotation ``id``, ``view`` = the image's ``file_name``; ``subject``, ``action`` = ''.
 
 Ground truth: none. ``joints3d`` is (N, 133, 3) zeros in the 'coco_wholebody_133' skeleton with every joint
-invalid, so nothing is scored on this set; ``smplx`` is None (methods train on it with L_2D only).
+invalid, so nothing is scored on this set (``info['eval_joints']`` names COCO's 17 body points, none of them valid;
+``root_joints`` the two hips); ``smplx`` is None (methods train on it with L_2D only).
 """
 
 from __future__ import annotations

@@ -11,12 +11,13 @@ Reads (``datasets.panoptic.format``; PROTOCOLS.md "CMU Panoptic", lines 36-60):
   * ``<seq>/openpose/hd_00_XX/<seq>_00_XX_%08d_keypoints.json`` when the sequence has an ``openpose/``
     folder (the synthetic tree's layout, ``datasets.panoptic.synth``): OpenPose people are matched to the
     annotated bodies of the frame greedily by the mean 2D distance between their BODY_25 points and the
-    projected joints19 of the same names (at least 3 common points, mean below ``max(0.2 x the body's
-    projected box diagonal, 15 px)``); an unmatched body is the fault 'no 2D detection', a missing file 'no
-    OpenPose file';
+    projected joints19 of the same names that lie inside the image (at least 3 common points, mean below
+    ``max(0.2 x the diagonal of the box of those projected joints, 15 px)``); an unmatched body is the fault
+    'no 2D detection', a missing file 'no OpenPose file';
   * otherwise the projection of joints19 + hands + face into their 'openpose_137' slots (by name) through the
-    noise model ``datasets.noise`` (setting ``noise``; no occlusion known), seeded per (``noise_seed``,
-    sequence, view), so the 2D of a sample does not depend on the other settings.
+    noise model ``datasets.noise`` (setting ``noise``; no occlusion known; the points inside the image, as
+    ``visible_in_image`` defines it, are the present ones), seeded per (``noise_seed``, sequence, view), so the
+    2D of a sample does not depend on the other settings.
 - ``<seq>/hmrbench_gt/smplx.npz`` (optional): GT SMPL-X, Panoptic world frame, metres, ids frame + person;
   moved into each camera with ``datasets.synth.smplx_to_camera``.
 - ``<seq>/hmrbench_gt/occlusion_joints19.npz`` (optional): per (body, view) joints19 occlusion flags.
@@ -31,11 +32,20 @@ inside the image and not occluded, PROTOCOLS.md line 60):
   'self_occluded' apart, MonocularTotalCapture:POF/data/collect_a4.py; its DomeReader drops a view when
   ``any(occluded)``), else from OpenPose dropouts (a valid joint whose matched BODY_25 point is missing) when
   it has OpenPose JSON, else it is ignored; ``info['protocol']`` says which.
+- 'partial': truncated bodies kept, scored on what the image shows (the close shots that 'strict' cannot keep:
+  a standing body closer than ~2.4 m never fits a 1920 x 1080 HD view whole). A sample is kept when its root
+  joints (setting ``root``) and at least ``PARTIAL_MIN_JOINTS`` valid joints19 (the root included) are in front
+  and inside the image, as defined for 'strict', and none of its joints inside the image is occluded (the same
+  occlusion source as 'strict'; OpenPose dropouts count only for joints inside the image). The joints outside
+  the image are not scored: they are marked not valid in ``joints3d_valid`` (and zeroed, like the joints the
+  annotation leaves invalid), so MPJPE and PA-MPJPE run over the visible valid joints only. This is not MTC's
+  protocol; ``info['protocol']`` says so.
 - 'inside': in front and inside only. 'none': no filter.
 
 Samples that fail the filter are not faults; their count per sequence is ``info['filtered']``.
 
-Outputs: ``joints3d`` in 'panoptic_joints19' order, camera frame, metres (invalid joints zero and not valid);
+Outputs: ``joints3d`` in 'panoptic_joints19' order, camera frame, metres (invalid joints, and with 'partial' the
+joints outside the image, zero and not valid);
 ``root_joints`` from the setting ``root`` ('mid_hip' = BodyCenter = 'pelvis', PROTOCOLS.md line 60 leaves
 MTC's root open; 'hips' = mean of the two hips; 'neck'); ``eval_joints`` = all 19. ids: subject = sequence =
 the sequence name, action = '', frame = HD frame index, view = camera name, person = body id.
@@ -64,7 +74,6 @@ from datasets.panoptic.format import (
     Camera,
     body_frame_path,
     calibration_path,
-    camera_points,
     face_frame_path,
     get_camera,
     hand_frame_path,
@@ -74,6 +83,7 @@ from datasets.panoptic.format import (
     read_calibration,
     read_face_frame,
     read_hand_frame,
+    visible_in_image,
 )
 from datasets.panoptic.synth import (
     DEFAULT_SEQUENCES,
@@ -85,14 +95,26 @@ from datasets.panoptic.synth import (
 )
 from datasets.synth import read_smplx_gt, smplx_to_camera
 
-__all__ = ["MIN_VALID_JOINTS", "ROOTS", "VISIBILITY", "check", "load", "project_points", "visible_in_image"]
+__all__ = [
+    "MIN_VALID_JOINTS",
+    "PARTIAL_MIN_JOINTS",
+    "ROOTS",
+    "VISIBILITY",
+    "check",
+    "load",
+    "project_points",
+    "visible_in_image",
+]
 
 SKELETON = "panoptic_joints19"
 LAYOUT = "openpose_137"
 J19 = get_skeleton(SKELETON)
-VISIBILITY = ("strict", "inside", "none")
+VISIBILITY = ("strict", "partial", "inside", "none")
 ROOTS = {"mid_hip": ("pelvis",), "hips": ("left_hip", "right_hip"), "neck": ("neck",)}
 MIN_VALID_JOINTS = 3
+# 'partial': visible joints a kept sample needs, root included. Six keeps a similarity (PA-MPJPE) well posed:
+# pelvis and hips alone are collinear.
+PARTIAL_MIN_JOINTS = 5
 MATCH_FRACTION, MATCH_MIN_PX = 0.2, 15.0
 _BODY_FILE = re.compile(r"body3DScene_(\d{8})\.json")
 _BODY_SLOTS = part_indices(LAYOUT, "body")
@@ -111,35 +133,6 @@ _PART_SLOTS = {part: part_indices(LAYOUT, part) for part in ("left_hand", "right
 
 
 # --- geometry -----------------------------------------------------------------------------------------------
-
-
-def _monotonic_r2(dist: np.ndarray) -> float:
-    """Largest squared normalised radius below which the radial model r (1 + k1 r^2 + k2 r^4 + k3 r^6) is
-    increasing (inf when it always is); beyond it a point far outside the view can map into the image."""
-    k1, k2, _, _, k3 = (float(d) for d in dist)
-    roots = np.roots([7 * k3, 5 * k2, 3 * k1, 1.0]) if k3 else np.roots([5 * k2, 3 * k1, 1.0]) if k2 else (
-        np.array([-1.0 / (3 * k1)]) if k1 else np.array([]))  # fmt: skip
-    real = [r.real for r in np.atleast_1d(roots) if abs(r.imag) < 1e-12 and r.real > 0]
-    return min(real) if real else float("inf")
-
-
-def visible_in_image(camera: Camera, points_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per point: (in front, inside the image) for world points (..., 3), metres.
-
-    In front: camera-frame z > 0. Inside: the distorted projection lies in ``[0, W-1] x [0, H-1]`` (the noise
-    model's rule, so such a point is detectable) and the point is within the monotonic range of the lens model.
-    The projection is :func:`datasets.panoptic.format.project` (OpenCV's model).
-    """
-    cam = camera_points(camera, points_world)
-    z = cam[..., 2]
-    front = z > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = (cam[..., 0] ** 2 + cam[..., 1] ** 2) / np.where(front, z, 1.0) ** 2
-    uv = project(camera, points_world)
-    w, h = camera.resolution
-    inside = front & (r2 < _monotonic_r2(camera.dist)) & (uv[..., 0] >= 0) & (uv[..., 1] >= 0)
-    inside &= (uv[..., 0] <= w - 1) & (uv[..., 1] <= h - 1)
-    return front, inside
 
 
 def project_points(samples: SampleSet) -> np.ndarray:
@@ -290,6 +283,7 @@ class _Rows:
     body: list[int] = field(default_factory=list)
     view: list[int] = field(default_factory=list)
     keypoints: list[np.ndarray] = field(default_factory=list)
+    scored: list[np.ndarray] = field(default_factory=list)  # (19,) the joints scored: joints3d_valid
 
 
 def _json_2d(
@@ -326,6 +320,7 @@ def _load_sequence(
     *,
     views: tuple[str, ...] | None,
     visibility: str,
+    root: str,
     person: int | None,
     noise: NoiseConfig,
     noise_seed: int,
@@ -358,36 +353,43 @@ def _load_sequence(
 
     rows = _Rows()
     filtered = 0  # samples that fail the visibility filter (not faults)
+    root_index = [J19.index(j) for j in ROOTS[root]]
     for v, cam in enumerate(cams):
         front, inside = visible_in_image(cam, joints)
         usable = valid & front
+        # the joints the filter looks at and that are scored: the valid ones, or for 'partial' those in the image
+        scored = valid & inside if visibility == "partial" else valid
         keep = np.ones(n, dtype=bool)
-        if visibility != "none":
+        if visibility in ("strict", "inside"):
             keep &= ~(valid & ~inside).any(axis=1)
-        if visibility == "strict":
-            keep &= ~(valid & occluded[:, v]).any(axis=1)
+        if visibility == "partial":
+            keep &= scored[:, root_index].all(axis=1) & (scored.sum(axis=1) >= PARTIAL_MIN_JOINTS)
+        if visibility in ("strict", "partial"):
+            keep &= ~(scored & occluded[:, v]).any(axis=1)
         filtered += int((~keep).sum())
         if use_json:
-            keypoints, has2d = _json_2d(folder, seq, cam, frames, project(cam, joints), usable, keep, faults)
+            keypoints, has2d = _json_2d(folder, seq, cam, frames, project(cam, joints), usable & inside, keep,
+                                        faults)  # fmt: skip
         else:
             rng = np.random.default_rng([noise_seed, zlib.crc32(seq.encode()), zlib.crc32(cam.name.encode())])
             pts = np.asarray(bodies.points137).reshape(n, -1, 3)
             present = np.asarray(bodies.present137, dtype=bool).reshape(n, -1)
-            present &= camera_points(cam, pts)[..., 2] > 1e-3
+            present &= visible_in_image(cam, pts)[1]  # as the synthetic detector: part sizes from the image
             size = np.tile(cam.resolution, (n, 1))
             keypoints = apply_noise(project(cam, pts), present, np.zeros_like(present), size, noise, rng)
             has2d = (keypoints[..., 2] > 0).any(axis=1)
         for b in np.flatnonzero(keep & ~has2d):
             faults.skip("no 2D detection", f"{bodies.where[b]}, view {cam.name}")
         keep &= has2d
-        if visibility == "strict" and occlusion_source == "openpose-dropouts":
-            dropped = keep & (valid & (keypoints[:, _J19_SLOTS_BY_J19, 2] <= 0)).any(axis=1)
+        if visibility in ("strict", "partial") and occlusion_source == "openpose-dropouts":
+            dropped = keep & (scored & (keypoints[:, _J19_SLOTS_BY_J19, 2] <= 0)).any(axis=1)
             filtered += int(dropped.sum())
             keep &= ~dropped
         for b in np.flatnonzero(keep):
             rows.body.append(int(b))
             rows.view.append(v)
             rows.keypoints.append(keypoints[b])
+            rows.scored.append(scored[b])
     meta = {"occlusion": occlusion_source, "two_d": "openpose-json" if use_json else f"projection+noise={noise.kind}",
             "filtered": filtered}  # fmt: skip
     if not rows.body:
@@ -396,10 +398,11 @@ def _load_sequence(
     order = np.lexsort((view, pids[body], frames[body]))
     body, view = body[order], view[order]
     keypoints = np.asarray(rows.keypoints)[order]
+    scored = np.asarray(rows.scored, dtype=bool)[order]
     R = np.stack([cams[v].R for v in view])
     t = np.stack([cams[v].t for v in view])
     cam_joints = np.einsum("nij,nkj->nki", R, joints[body]) + t[:, None]
-    cam_joints = np.where(valid[body][..., None], cam_joints, 0.0)
+    cam_joints = np.where(scored[..., None], cam_joints, 0.0)
     smplx, smplx_valid = _camera_smplx(folder, seq, frames[body], pids[body], R, t)
     m = len(body)
     ids = {"subject": np.full(m, seq), "sequence": np.full(m, seq), "action": np.full(m, ""),
@@ -407,7 +410,7 @@ def _load_sequence(
     samples = SampleSet(
         name="panoptic", skeleton=SKELETON, keypoints2d=keypoints,
         image_size=np.array([cams[v].resolution for v in view]), K=np.stack([cams[v].K for v in view]), R=R, t=t,
-        dist=np.stack([cams[v].dist for v in view]), joints3d=cam_joints, joints3d_valid=valid[body], ids=ids,
+        dist=np.stack([cams[v].dist for v in view]), joints3d=cam_joints, joints3d_valid=scored, ids=ids,
         smplx=smplx, smplx_valid=smplx_valid, faults=faults,
     )  # fmt: skip
     return samples, meta
@@ -486,7 +489,8 @@ def load(
     sequences: sequence folders to read (default MTC's test sequences 171204_pose5, 171204_pose6).
     views: HD camera names (e.g. ('00_16',)); None = every HD camera of each calibration. A name the
         calibration lacks is a DataFileError naming the calibration file.
-    visibility: 'strict' | 'inside' | 'none' (module docstring). root: 'mid_hip' | 'hips' | 'neck'.
+    visibility: 'strict' (MTC's rule, the default) | 'partial' (truncated bodies kept, only their joints inside
+        the image scored) | 'inside' | 'none' (module docstring). root: 'mid_hip' | 'hips' | 'neck'.
     person: keep only this body id (None = all). noise / noise_seed: the detector-noise model applied when the
         2D comes from projection (no OpenPose JSON); ignored for JSON 2D.
     """
@@ -506,8 +510,8 @@ def load(
     config = NoiseConfig.from_kind(noise)
     sets, metas = [], {}
     for seq in sequences:
-        s, meta = _load_sequence(folder, seq, views=views, visibility=visibility, person=person, noise=config,
-                                 noise_seed=int(noise_seed))  # fmt: skip
+        s, meta = _load_sequence(folder, seq, views=views, visibility=visibility, root=root, person=person,
+                                 noise=config, noise_seed=int(noise_seed))  # fmt: skip
         sets.append(s)
         metas[seq] = meta
     samples = concat_sets(sets)
@@ -522,6 +526,10 @@ def _info(sequences, views, visibility, root, person, metas) -> dict[str, Any]:
 
     rule = {"strict": f"strict (valid joints19 in front, inside the image, not occluded; occlusion: "
                       f"{per_seq('occlusion')})",
+            "partial": f"partial (not MTC's rule: truncated bodies kept; root and >= {PARTIAL_MIN_JOINTS} valid "
+                       f"joints19 in front and inside the image, those not occluded; occlusion: "
+                       f"{per_seq('occlusion')}; only the joints inside the image are scored, the others are "
+                       f"not valid in joints3d_valid)",
             "inside": "inside (valid joints19 in front and inside the image; occlusion not used)",
             "none": "none (every annotated body in every view)"}[visibility]  # fmt: skip
     view_text = "all HD" if views is None else ",".join(views)

@@ -66,6 +66,7 @@ __all__ = [
     "read_calibration",
     "read_face_frame",
     "read_hand_frame",
+    "visible_in_image",
     "write_body_frame",
     "write_calibration",
     "write_face_frame",
@@ -321,6 +322,36 @@ def project(camera: Camera, points_world: np.ndarray) -> np.ndarray:
     ``camera_points(...)[..., 2] > 0`` first.
     """
     return _apply(camera, points_world, project_camera)
+
+
+def _monotonic_r2(dist: np.ndarray) -> float:
+    """Largest squared normalised radius below which the radial model r (1 + k1 r^2 + k2 r^4 + k3 r^6) is
+    increasing (inf when it always is); beyond it a point far outside the view can map into the image."""
+    k1, k2, _, _, k3 = (float(d) for d in dist)
+    roots = np.roots([7 * k3, 5 * k2, 3 * k1, 1.0]) if k3 else np.roots([5 * k2, 3 * k1, 1.0]) if k2 else (
+        np.array([-1.0 / (3 * k1)]) if k1 else np.array([]))  # fmt: skip
+    real = [r.real for r in np.atleast_1d(roots) if abs(r.imag) < 1e-12 and r.real > 0]
+    return min(real) if real else float("inf")
+
+
+def visible_in_image(camera: Camera, points_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per point: (in front, inside the image) for world points (..., 3), metres.
+
+    In front: camera-frame z > 0. Inside: the distorted projection lies in ``[0, W-1] x [0, H-1]`` (the noise
+    model's rule, so such a point is detectable) and the point is within the monotonic range of the lens model.
+    The projection is :func:`project` (OpenCV's model). The adapter's visibility filter and the synthetic
+    detector use this one rule.
+    """
+    cam = camera_points(camera, points_world)
+    z = cam[..., 2]
+    front = z > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = (cam[..., 0] ** 2 + cam[..., 1] ** 2) / np.where(front, z, 1.0) ** 2
+    uv = project(camera, points_world)
+    w, h = camera.resolution
+    inside = front & (r2 < _monotonic_r2(camera.dist)) & (uv[..., 0] >= 0) & (uv[..., 1] >= 0)
+    inside &= (uv[..., 0] <= w - 1) & (uv[..., 1] <= h - 1)
+    return front, inside
 
 
 # --- 3D bodies ---------------------------------------------------------------------------------------------

@@ -35,11 +35,24 @@ Frames and units
 People (unlike the real dome, on purpose)
 -----------------------------------------
 Each frame holds ``people`` bodies from ``datasets.bank.ParameterBank`` standing on the floor. Every body is
-placed in front of one "target" HD camera (cycling over the cameras in a per-sequence order) at a horizontal
-distance drawn from one of three bands (near 0.6-1.5 m, mid 1.5-3.5 m, far 3.5-7 m, capped to stay 0.8 m
-inside the dome), so over a sequence every view sees close, partly truncated bodies and far ones; the other
-cameras see the same body from 1-9 m. The summary's ``nearest_m`` / ``farthest_m`` give, over the views, the
-range of each view's smallest and largest camera-centre-to-pelvis distance.
+placed in front of one "target" HD camera at a horizontal distance drawn from one of four bands (``BANDS``:
+close 0.45-1.0 m, near 0.9-1.9 m, mid 1.9-3.5 m, far 3.5-7 m; ``BAND_CYCLE``: a third of the placements close,
+a third near), capped to stay ``WALL_MARGIN`` = 0.35 m inside the dome (people walk up to the dome's wall, as
+they can in the real dome, whose HD cameras hang 3-4 m from its centre), so the views see close, truncated
+bodies and far ones; the other cameras see the same body from 1-9 m. Mid and far placements cycle over the
+cameras in a per-sequence order. Close placements target a camera mounted within 0.15 m of the body's own
+pelvis height, near ones within 0.35 m (the nearest camera in height when none is): a landscape HD view spans
+about +-20 degrees vertically, so a camera higher or lower than the pelvis by more than that angle times the
+distance does not see the body's centre, and a view that does not see the root is no close shot.
+
+Generator version 2 added these close placements (version 1: three bands, near 0.6-1.5 m, capped 0.8 m inside
+the dome, any target camera: its close bodies were nearly all outside their camera's view, and the few inside
+were truncated, so MTC's whole-body filter kept 1 of 3,104 samples under 2 m). The close shots are scored
+under the adapter's ``visibility='partial'`` rule (the default set: about 60 samples per 0.5 m bin from 0.5 to
+2 m); MTC's 'strict' rule still keeps almost none of them, as a standing body closer than ~2.4 m never fits
+a 1920 x 1080 view whole.
+The summary's ``nearest_m`` / ``farthest_m`` give, over the views, the range of each view's smallest and
+largest camera-centre-to-pelvis distance.
 
 Occlusion follows MTC's annotation, whose per-view body flags are 'insideImg' and 'occluded' while hands have
 'self_occluded' and 'overlap' apart (MonocularTotalCapture:POF/data/collect_a4.py; DomeReader.py drops a body
@@ -79,6 +92,7 @@ from datasets.panoptic.format import (
     calibration_path,
     face_frame_path,
     hand_frame_path,
+    visible_in_image,
     write_body_frame,
     write_calibration,
     write_face_frame,
@@ -99,7 +113,7 @@ __all__ = [
     "synthesize",
 ]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: close placements at waist-height cameras (module docstring)
 DEFAULT_SEQUENCES = ("171204_pose5", "171204_pose6")  # MTC's test sequences (PROTOCOLS.md line 60)
 DEFAULT_FRAMES = 40
 DEFAULT_PEOPLE = 2
@@ -109,7 +123,12 @@ NUM_HD = 31
 IMAGE_SIZE = (1920, 1080)
 PANOPTIC_FROM_SMPLX = np.diag([1.0, -1.0, -1.0])  # X_panoptic = D X_smplx (y-up -> y-down), det = +1
 DOME_RADIUS = 4.7  # m
-BANDS = ((0.6, 1.5), (1.5, 3.5), (3.5, 7.0))  # horizontal distances to the target camera, m
+# Horizontal distance bands to the target camera (m) and how far (m) the height of a camera a band targets may
+# be from the body's pelvis height (None: any camera). A landscape HD view spans about +-20 degrees vertically,
+# so a camera sees the pelvis of a body 0.45-1 m away only within ~0.15 m of its height, at 0.9-1.9 m ~0.35 m.
+BANDS = ((0.45, 1.0, 0.15), (0.9, 1.9, 0.35), (1.9, 3.5, None), (3.5, 7.0, None))
+BAND_CYCLE = (0, 1, 2, 0, 1, 3)  # bands of successive placements at a camera: a third close, a third near
+WALL_MARGIN = 0.35  # m: the closest a pelvis comes to the dome's radius at a camera (horizontally)
 _CHUNK = 32  # (body, view) pairs per occlusion call: its depth grid is image-sized per pair
 _OTHER_MARGIN = 0.02  # m: a joint is hidden by another person whose surface is this much in front of it
 _INVALID_JOINT_PROB = 0.01  # per joint, written as 0,0,0,-1 (real files have a few)
@@ -186,17 +205,29 @@ def make_cameras(rng: np.random.Generator) -> list[Camera]:
     return cams
 
 
-def _placements(cams: list[Camera], n_frames: int, people: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_frames, people, 2) ground points (x, z) in the Panoptic world, metres (module docstring)."""
+def _placements(cams: list[Camera], pelvis_height: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n_frames, people, 2) ground points (x, z) in the Panoptic world, metres (module docstring), for bodies
+    whose pelvis is ``pelvis_height`` (n_frames, people) metres above the floor."""
+    n_frames, people = pelvis_height.shape
     order = rng.permutation(NUM_HD)
-    offset = rng.integers(0, len(BANDS), NUM_HD)
+    offset = rng.integers(0, len(BAND_CYCLE), NUM_HD)
+    heights = np.array([-c.center[1] for c in cams])
+    made = [0] * len(BANDS)  # placements per band so far: cycles a band's target cameras
     out = np.zeros((n_frames, people, 2))
     k = 0
     for f in range(n_frames):
         for p in range(people):
             for _attempt in range(NUM_HD):
-                cam = cams[order[k % NUM_HD]]
-                band = BANDS[(k // NUM_HD + offset[order[k % NUM_HD]]) % len(BANDS)]
+                b = BAND_CYCLE[(k // NUM_HD + offset[order[k % NUM_HD]]) % len(BAND_CYCLE)]
+                low, high, tolerance = BANDS[b]
+                if tolerance is None:
+                    cam = cams[order[k % NUM_HD]]
+                else:  # the cameras near the pelvis height, in the sequence's order; else the nearest one
+                    gap = np.abs(heights[order] - pelvis_height[f, p])
+                    near = order[gap <= tolerance] if (gap <= tolerance).any() else order[[np.argmin(gap)]]
+                    cam = cams[near[made[b] % len(near)]]
+                made[b] += 1
+                band = (low, high)
                 k += 1
                 c = cam.center
                 ground = np.array([c[0], c[2]])
@@ -205,7 +236,7 @@ def _placements(cams: list[Camera], n_frames: int, people: int, rng: np.random.G
                 u = np.array([np.cos(a) * inward[0] - np.sin(a) * inward[1],
                               np.sin(a) * inward[0] + np.cos(a) * inward[1]])  # fmt: skip
                 g = ground + rng.uniform(*band) * u
-                limit = np.linalg.norm(ground) - 0.8
+                limit = np.linalg.norm(ground) - WALL_MARGIN
                 if np.linalg.norm(g) > limit:
                     g *= limit / np.linalg.norm(g)
                 if all(np.linalg.norm(g - out[f, q]) > 0.9 for q in range(p)):
@@ -214,12 +245,19 @@ def _placements(cams: list[Camera], n_frames: int, people: int, rng: np.random.G
     return out
 
 
-def _place(model, params: dict[str, np.ndarray], ground: np.ndarray) -> dict[str, np.ndarray]:
-    """Bank parameters (SMPL-X world, y up) -> Panoptic-world parameters (metres) of a body standing on the
-    floor (lowest vertex at y = 0) with its pelvis above ``ground`` (n, 2) = Panoptic (x, z)."""
+def _floor_and_root(model, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(floor (n,), J0 (n, 3)) of bank bodies at transl = 0, SMPL-X world (y up), metres: the lowest vertex's
+    y and the root; the pelvis sits at J0 (global rotation about J0), ``J0[:, 1] - floor`` above the floor."""
     rest = render_bodies(model, params)
-    J0 = rest["root_rest"]
-    floor = rest["vertices"][..., 1].min(axis=1)  # at transl = 0 the pelvis sits at J0 (rotation about J0)
+    return rest["vertices"][..., 1].min(axis=1), rest["root_rest"]
+
+
+def _place(
+    params: dict[str, np.ndarray], floor: np.ndarray, J0: np.ndarray, ground: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Bank parameters (SMPL-X world, y up) -> Panoptic-world parameters (metres) of a body standing on the
+    floor (lowest vertex at y = 0) with its pelvis above ``ground`` (n, 2) = Panoptic (x, z); ``floor`` and
+    ``J0`` from :func:`_floor_and_root`."""
     transl_up = np.stack([ground[:, 0] - J0[:, 0], -floor, -ground[:, 1] - J0[:, 2]], axis=1)
     up = {k: v for k, v in params.items() if k != "family"}
     up["transl"] = transl_up
@@ -231,22 +269,24 @@ def _detect(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Detections (n, 137, 3) and joints19 occlusion flags (n, 19) of n bodies in one camera.
 
-    Same steps as ``datasets.synth.detections`` (exact OpenCV projection, present = camera z > 1e-3,
-    ``occlusion`` with its default margins, ``apply_noise``), but the occlusion of the 137 points is computed
-    once and shared: the joints19 flags are the BODY_25 slots of the same names (identical 3D points). Bodies
-    with no point inside the image are left out of the occlusion test (the noise model drops all their points).
+    Same steps as ``datasets.synth.detections`` (exact OpenCV projection, ``occlusion`` with its default
+    margins, ``apply_noise``), but the occlusion of the 137 points is computed once and shared: the joints19
+    flags are the BODY_25 slots of the same names (identical 3D points). Present = inside the image
+    (:func:`datasets.panoptic.format.visible_in_image`, the adapter's rule): a detector sees only the image, so
+    the noise model's part sizes (its jitter scale) come from the visible points; counting points far outside a
+    close, truncated body's view (projected through the distortion polynomial far beyond its range) made the
+    jitter of the visible ones hundreds of pixels. Bodies with no point inside the image are left out of the
+    occlusion test (the noise model drops all their points).
     """
     kp, verts = bodies["keypoints"], bodies["vertices"]
     n = len(kp)
     R, t = cam.R, cam.t
     exact = project_camera(*(torch.as_tensor(np.asarray(a, np.float64)) for a in (kp, cam.K, R, t, cam.dist))).numpy()
     cam_kp = kp @ R.T + t
-    present = cam_kp[..., 2] > 1e-3
+    present = visible_in_image(cam, kp)[1]
     size = np.array(cam.resolution, dtype=np.float64)
     hidden = np.zeros(present.shape, dtype=bool)
-    w, h = cam.resolution
-    seen = present & (exact[..., 0] >= 0) & (exact[..., 1] >= 0) & (exact[..., 0] <= w - 1) & (exact[..., 1] <= h - 1)
-    rows = np.flatnonzero(seen.any(axis=1))  # a body with no point in the image is not detected at all
+    rows = np.flatnonzero(present.any(axis=1))  # a body with no point in the image is not detected at all
     order = rows[np.argsort(np.median(cam_kp[rows, :, 2], axis=1), kind="stable")]  # similar depths together
     for i in range(0, len(order), _CHUNK):
         sel = order[i : i + _CHUNK]
@@ -300,12 +340,13 @@ def _write_sequence(
     cams = make_cameras(rng)
     hd = [c for c in cams if c.type == "hd"]
     write_calibration(calibration_path(out, seq), cams)
-    ground = _placements(hd, frames, people, rng).reshape(-1, 2)
     n = frames * people
     frame_ids = FIRST_FRAME + np.repeat(np.arange(frames), people)
     person_ids = np.tile(np.arange(people), frames)
     bank = ParameterBank().sample(n, seed=rng)
-    params = _place(model, bank, ground)
+    floor, J0 = _floor_and_root(model, bank)
+    ground = _placements(hd, (J0[:, 1] - floor).reshape(frames, people), rng).reshape(-1, 2)
+    params = _place(bank, floor, J0, ground)
     bodies = render_bodies(model, params, skeletons=(J19.name,))
     write_smplx_gt(smplx_gt_path(out, seq), params, bodies["root_rest"],
                    {"frame": frame_ids.astype(np.int64), "person": person_ids.astype(np.int64)},

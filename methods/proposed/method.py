@@ -242,6 +242,7 @@ class ProposedMethod:
                 logs.update(pm=float(l_pm.detach()), j3d=float(l_3d.detach()))
             if supervise_camera:
                 wc = camera["weight"]
+                pelvis = torch.where(wc[:, None] > 0, pelvis, torch.nan)  # rows without a true camera: masked
                 per = self.net.camera.camera_loss(out, camera["focal"], pelvis, camera["principal"])
                 l_cam = (per * wc).sum() / wc.sum().clamp(min=1.0)
                 total = total + self.cfg.w_cam * l_cam

@@ -15,13 +15,13 @@ The claims (:data:`reports.paper.CLAIMS`) and how each is measured:
    SMPLify-X seconds per image / proposed seconds per image, at batch 1 and each at its largest batch.
 6. The regressor beats SMPLify-X in PA-MPJPE on Human3.6M (Table II): proposed (D2S) - smplifyx, mm.
 
-Errors are paired by sample identity (``sample_id``) within each replicate (training seed, and data seed where the
-frames carry one): two units scored on different subsets (SMPLify-X on 256 samples, a ``--limit``) pair only the
-samples both scored; the units of one variant are averaged per sample. With two or more seeds the interval is the
-Student t interval over the per-seed effects (basis "seeds"); with one seed it is the percentile bootstrap that
-resamples whole bodies (:func:`reports.stats.cluster_bootstrap`, basis "bodies", or "samples" when each body has
-one view). Without per-sample errors, claims 1, 4 and 6 fall back to the rows' per-seed means (not paired by
-sample; no interval with one seed). Verdicts (:func:`verdict`): "supported" when the interval excludes the null
+Errors are paired by sample identity within each training seed and data seed (:mod:`reports.paired`): two units
+scored on different subsets (SMPLify-X on 256 samples, a ``--limit``) pair only the samples both scored; the units
+of one variant are averaged per sample. With two or more training seeds the interval is the Student t interval over
+the per-seed effects (basis "seeds"); with one seed it is the percentile bootstrap that resamples whole bodies
+(:func:`reports.stats.cluster_bootstrap`, basis "bodies", or "samples" when each body has one view). Without
+per-sample errors, claims 1, 4 and 6 fall back to the rows' per-seed means (not paired by sample; no interval with
+one seed). Verdicts (:func:`verdict`): "supported" when the interval excludes the null
 value (0 for a difference, 1 or the claimed factor for a ratio) in the claimed direction, "not supported" when it
 excludes it in the other, "inconclusive" when it includes it or there is no interval or too little data (the
 ``why`` column says which), "not measured" when no rows feed the claim.
@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench.errors import ConfigError
 from reports import paper
+from reports.paired import compare, paired_errors, sample_errors
 from reports.paper import PAPER_LABEL, PaperClaim
 from reports.rows import RUNTIME_METRIC, UNIT_VALUE_KEYS, overall, per_seed
 from reports.selection import full_over_quick, own_rows
@@ -125,76 +125,69 @@ def _not_measured(claim: str, measured_as: str, metric: str, figure: str, why: s
 # ---------------------------------------------------------------------------------------------------- pairing
 
 
-def _replicate_keys(frame: pd.DataFrame) -> list[str]:
-    """What one replicate is: a training seed, and a data seed where the frame carries one."""
-    return ["seed", "data_seed"] if "data_seed" in frame.columns else ["seed"]
-
-
-def _pairs(samples: pd.DataFrame, a: str, b: str, metric: str) -> pd.DataFrame:
-    """Per-sample differences ``a - b`` of ``metric`` for variants ``a`` and ``b`` of one dataset spec, matched by
-    ``sample_id`` within each replicate (only samples both scored; a variant's units averaged per sample).
-    Columns: the replicate keys, ``sample_id``, ``cluster`` (``body_id``, or ``sample_id`` where it is blank),
-    ``distance_m``, ``diff`` (finite only: a failed sample has no pair)."""
-    keys = [*_replicate_keys(samples), "sample_id"]
-    blank = samples["sample_id"].astype(str).str.strip() == ""
-    if blank.any():
-        raise ConfigError(f"per-sample errors: blank sample_id (unit {samples.loc[blank, 'unit'].iloc[0]!r}); "
-                          "samples are paired by identity, so every error needs one")  # fmt: skip
-
-    def side(variant: str) -> pd.DataFrame:
-        part = samples[samples["variant"] == variant].drop_duplicates(subset=["unit", "sample_id"])
-        return part.groupby(keys, sort=True).agg(value=(metric, "mean"), body=("body_id", "first"),
-                                                 distance_m=("distance_m", "mean"))  # fmt: skip
-
-    joined = pd.merge(side(a), side(b), how="inner", left_index=True, right_index=True,
-                      suffixes=("_a", "_b")).reset_index()  # fmt: skip
-    joined["diff"] = joined["value_a"] - joined["value_b"]
-    joined = joined[np.isfinite(joined["diff"])]
-    blank = joined["body_a"].astype(str).str.strip() == ""
-    joined["cluster"] = joined["body_a"].astype(str).where(~blank, joined["sample_id"].astype(str))
-    return joined.rename(columns={"distance_m_a": "distance_m"})[[*keys, "cluster", "distance_m", "diff"]]
-
-
-def _count_text(counts: pd.Series) -> str:
-    """'300 pairs' (one replicate), '300 pairs per seed' or '290–300 pairs per seed'."""
-    if counts.empty:
+def _count_text(counts: Sequence[int]) -> str:
+    """'300 pairs' (one seed), '300 pairs per seed' or '290–300 pairs per seed'."""
+    if not counts:
         return "0 pairs"
-    low, high = int(counts.min()), int(counts.max())
+    low, high = min(counts), max(counts)
     text = str(low) if low == high else f"{low}–{high}"
     return f"{text} pairs" + (" per seed" if len(counts) > 1 else "")
 
 
-def _mean_effect(pairs: pd.DataFrame) -> tuple[Interval, str]:
-    """The mean paired difference: Student t over the per-replicate means (>= 2 replicates), else the body
-    bootstrap of the one replicate's differences; with the pair count text."""
-    keys = [k for k in _replicate_keys(pairs) if k in pairs.columns]
-    per_replicate = pairs.groupby(keys)["diff"]
-    counts = per_replicate.size()
-    if len(counts) >= 2:
-        return seed_interval(per_replicate.mean().to_numpy()), _count_text(counts)
-    return cluster_bootstrap(pairs["diff"].to_numpy(), pairs["cluster"].to_numpy(), n_boot=N_BOOT, seed=0), \
-        _count_text(counts)  # fmt: skip
+def _mean_effects(samples: pd.DataFrame, dataset: str, a: str, b: str, metric: str) -> list[tuple[int, Interval, str]]:
+    """(data seed, effect, pair count text) of ``a - b`` per data seed of ``dataset``, paired by sample identity
+    (:func:`reports.paired.compare`): over training seeds with two or more, else over bodies."""
+    mine = samples[samples["dataset"] == dataset]
+    found = []
+    for data_seed in sorted({int(s) for s in mine["data_seed"]}):
+        c = compare(mine, a, b, metric=metric, dataset=dataset, data_seed=data_seed, min_seeds=2, n_boot=N_BOOT,
+                    boot_seed=0)  # fmt: skip
+        if c is not None:
+            effect = c.seeds if c.seeds.n >= 2 else c.bodies
+            found.append((data_seed, effect, _count_text([n for _, _, n in c.per_seed])))
+    return found
+
+
+def _distance_pairs(samples: pd.DataFrame, dataset: str, a: str, b: str, metric: str) -> pd.DataFrame:
+    """Every paired difference ``a - b`` of ``dataset`` (:func:`reports.paired.paired_errors`, per data seed and
+    training seed both have) with its camera distance. Columns: ``data_seed``, ``seed``, ``cluster`` (body),
+    ``distance_m``, ``diff``."""
+    mine = samples[samples["dataset"] == dataset]
+    distance = mine.groupby("sample_id")["distance_m"].first()
+    parts = []
+    for data_seed in sorted({int(s) for s in mine["data_seed"]}):
+        here = mine[mine["data_seed"] == data_seed]
+        seeds = set(here.loc[here["variant"] == a, "seed"]) & set(here.loc[here["variant"] == b, "seed"])
+        for seed in sorted(int(s) for s in seeds):
+            errors = (sample_errors(here, v, seed, metric, dataset=dataset, data_seed=data_seed) for v in (a, b))
+            joined, _ = paired_errors(*errors)
+            parts.append(pd.DataFrame({"data_seed": data_seed, "seed": seed, "cluster": joined["body_id"].to_numpy(),
+                                       "distance_m": distance.reindex(joined.index).to_numpy(),
+                                       "diff": joined["diff"].to_numpy()}))  # fmt: skip
+    columns = ["data_seed", "seed", "cluster", "distance_m", "diff"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
 def _close_far_effect(pairs: pd.DataFrame) -> tuple[Interval, int, int]:
     """(mean difference on close samples) - (mean difference on the rest), with the fewest close and far pairs of
-    any replicate. One replicate: the body bootstrap of the linearised values ``N/n_c (d - m_c)`` (close) and
-    ``-N/n_f (d - m_f)`` (far), plus ``m_c - m_f``, whose mean is the effect and whose bootstrap spread is the
-    delta-method spread of the difference of the two subgroup means."""
-    pairs = pairs[np.isfinite(pairs["distance_m"])].assign(close=lambda f: f["distance_m"] < CLOSE_M)
-    keys = [k for k in _replicate_keys(pairs) if k in pairs.columns]
+    any replicate (data seed and training seed). Two or more replicates: Student t over them. One: the body
+    bootstrap of the linearised values ``N/n_c (d - m_c)`` (close) and ``-N/n_f (d - m_f)`` (far), plus
+    ``m_c - m_f``, whose mean is the effect and whose bootstrap spread is the delta-method spread of the difference
+    of the two subgroup means."""
+    nan = float("nan")
+    pairs = pairs[np.isfinite(pairs["distance_m"].astype(float))].assign(close=lambda f: f["distance_m"] < CLOSE_M)
     if pairs.empty:
-        return Interval(float("nan"), float("nan"), float("nan"), 0, "samples"), 0, 0
-    grouped = pairs.groupby([*keys, "close"])["diff"].agg(["mean", "size"]).unstack("close")
+        return Interval(nan, nan, nan, 0, "samples"), 0, 0
+    grouped = pairs.groupby(["data_seed", "seed", "close"])["diff"].agg(["mean", "size"]).unstack("close")
     n_close = grouped[("size", True)].fillna(0) if ("size", True) in grouped else pd.Series(0, grouped.index)
     n_far = grouped[("size", False)].fillna(0) if ("size", False) in grouped else pd.Series(0, grouped.index)
     fewest = int(n_close.min()), int(n_far.min())
     if fewest[0] == 0 or fewest[1] == 0:
-        return Interval(float("nan"), float("nan"), float("nan"), 0, "samples"), *fewest
+        return Interval(nan, nan, nan, 0, "samples"), *fewest
     effects = grouped[("mean", True)] - grouped[("mean", False)]
     if len(effects) >= 2:
         return seed_interval(effects.to_numpy()), *fewest
-    close, diff = pairs["close"].to_numpy(), pairs["diff"].to_numpy()
+    close, diff = pairs["close"].to_numpy(), pairs["diff"].to_numpy(dtype=float)
     m_c, m_f, total = diff[close].mean(), diff[~close].mean(), len(diff)
     values = np.where(close, total / close.sum() * (diff - m_c), -total / (~close).sum() * (diff - m_f)) + (m_c - m_f)
     return cluster_bootstrap(values, pairs["cluster"].to_numpy(), n_boot=N_BOOT, seed=0), *fewest
@@ -247,17 +240,20 @@ def _projection_pairs(rows: pd.DataFrame, target: str) -> list[tuple[str, str, s
     return sorted(set(found))
 
 
-def _paired_or_rows(rows: pd.DataFrame, samples: pd.DataFrame | None, dataset: str, a: str, b: str, metric: str,
-                    synthetic: bool) -> tuple[Interval, str, str, bool]:  # fmt: skip
-    """(effect, n text, extra why, synthetic) of ``a - b`` on ``dataset``: paired per sample where the per-sample
-    errors hold both, else from the rows' seed means."""
+def _effects(rows: pd.DataFrame, samples: pd.DataFrame | None, dataset: str, a: str, b: str, metric: str,
+             synthetic: bool) -> list[tuple[str, Interval, str, str, bool]]:  # fmt: skip
+    """(label suffix, effect, n text, extra why, synthetic) of ``a - b`` on ``dataset``: paired per sample (one per
+    data seed) where the per-sample errors hold both, else from the rows' seed means."""
     if samples is not None:
         mine = samples[samples["dataset"] == dataset]
         if {a, b} <= set(mine["variant"]):
-            effect, n_text = _mean_effect(_pairs(mine, a, b, metric))
-            return effect, n_text, "", _synthetic(rows, _units(mine, (a, b)), synthetic)
+            found = _mean_effects(mine, dataset, a, b, metric)
+            syn = _synthetic(rows, _units(mine, (a, b)), synthetic)
+            several = len(found) > 1
+            return [(f" (data seed {d})" if several else "", effect, n_text, "", syn) for d, effect, n_text in found]
     effect, n_text = _row_effect(rows, a, b, dataset, metric)
-    return effect, n_text, _ROWS_ONLY, _synthetic(rows, rows.loc[rows["variant"].isin((a, b)), "unit"], synthetic)
+    syn = _synthetic(rows, rows.loc[rows["variant"].isin((a, b)), "unit"], synthetic)
+    return [("", effect, n_text, _ROWS_ONLY, syn)]
 
 
 def _projection_claim(rows: pd.DataFrame, samples: pd.DataFrame | None, synthetic: bool) -> list[_Line]:
@@ -275,9 +271,9 @@ def _projection_claim(rows: pd.DataFrame, samples: pd.DataFrame | None, syntheti
                                            f"no Panoptic rows of a proposed D2S and {target.upper()} variant"))
                 continue
             for dataset, ours, other in pairs:
-                effect, n_text, why, syn = _paired_or_rows(sel, mine, dataset, ours, other, metric, synthetic)
-                lines.append(_line("d2s_panoptic", f"{ours} - {other} on {dataset}", name, figure, "mm", effect,
-                                   n_text, syn, why=why))  # fmt: skip
+                for suffix, effect, n_text, why, syn in _effects(sel, mine, dataset, ours, other, metric, synthetic):
+                    lines.append(_line("d2s_panoptic", f"{ours} - {other} on {dataset}{suffix}", name, figure, "mm",
+                                       effect, n_text, syn, why=why))  # fmt: skip
     return lines
 
 
@@ -297,14 +293,14 @@ def _close_range_claim(rows: pd.DataFrame, samples: pd.DataFrame | None, synthet
         without_close, measured = [], 0
         for dataset, ours, other in pairs:
             part = mine[mine["dataset"] == dataset]
-            paired = _pairs(part, ours, other, "mpjpe_mm")
+            paired = _distance_pairs(part, dataset, ours, other, "mpjpe_mm")
             if not (paired["distance_m"] < CLOSE_M).any():
                 without_close.append(dataset)
                 continue
             effect, n_close, n_far = _close_far_effect(paired)
             measured += 1
-            counts = f"{n_close} close / {n_far} far pairs" + (" (fewest per seed)" if paired["seed"].nunique() > 1
-                                                                else "")  # fmt: skip
+            replicates = len(paired[["data_seed", "seed"]].drop_duplicates())
+            counts = f"{n_close} close / {n_far} far pairs" + (" (fewest per seed)" if replicates > 1 else "")
             syn = _synthetic(rows, _units(part, (ours, other)), synthetic)
             text = f"{ours} - {other} on {dataset}, under {CLOSE_M:g} m minus at or over {CLOSE_M:g} m"
             if min(n_close, n_far) < MIN_CLOSE:
@@ -313,6 +309,9 @@ def _close_range_claim(rows: pd.DataFrame, samples: pd.DataFrame | None, synthet
                                    f"{CLOSE_M:g} m"))  # fmt: skip
             else:
                 lines.append(_line("close_range", text, "MPJPE", figure, "mm", effect, counts, syn))
+        if measured and without_close:  # say which sets had no close shot to offer
+            skipped = f"no sample under {CLOSE_M:g} m in {', '.join(sorted(set(without_close)))}"
+            lines[-measured:] = [replace(line, why=f"{line.why}; {skipped}") for line in lines[-measured:]]
         if not measured:
             lines.append(_line("close_range", what, "MPJPE", figure, "mm", None, "0 close pairs", synthetic,
                                force=INCONCLUSIVE, why=f"no sample under {CLOSE_M:g} m in "
@@ -434,9 +433,10 @@ def _sts_claim(rows: pd.DataFrame, samples: pd.DataFrame | None, synthetic: bool
                 if samples is not None:
                     mine = samples[(samples["experiment"] == experiment)
                                    & (samples["unit"].map(train).fillna("") == trained)]  # fmt: skip
-                effect, n_text, why, syn = _paired_or_rows(rows_here, mine, dataset, ours, base, "mpjpe_mm", synthetic)
                 text = f"{ours} - {base} on {dataset}, trained on {trained or DASH} ({experiment})"
-                lines.append(_line("sts_fhgr", text, "MPJPE", figure, "mm", effect, n_text, syn, why=why))
+                for suffix, effect, n_text, why, syn in _effects(rows_here, mine, dataset, ours, base, "mpjpe_mm",
+                                                                 synthetic):  # fmt: skip
+                    lines.append(_line("sts_fhgr", text + suffix, "MPJPE", figure, "mm", effect, n_text, syn, why=why))
     if not lines:
         lines.append(_not_measured("sts_fhgr", "FHGR with STS - FHGR without", "MPJPE", figure,
                                    "no STB rows of an fhgr variant with STS beside the same variant without"))
@@ -513,9 +513,10 @@ def _smplifyx_claim(rows: pd.DataFrame, samples: pd.DataFrame | None, synthetic:
         fitters = sorted(kinds.loc[kinds["method"] == "smplifyx", "variant"])
         for ours in regressors:
             for fit in fitters:
-                effect, n_text, why, syn = _paired_or_rows(part, mine, dataset, ours, fit, "pa_mpjpe_mm", synthetic)
-                lines.append(_line("smplifyx_pa", f"{ours} - {fit} on {dataset}", "PA-MPJPE", figure, "mm", effect,
-                                   n_text, syn, why=why))  # fmt: skip
+                for suffix, effect, n_text, why, syn in _effects(part, mine, dataset, ours, fit, "pa_mpjpe_mm",
+                                                                 synthetic):  # fmt: skip
+                    lines.append(_line("smplifyx_pa", f"{ours} - {fit} on {dataset}{suffix}", "PA-MPJPE", figure,
+                                       "mm", effect, n_text, syn, why=why))  # fmt: skip
     if not lines:
         lines.append(_not_measured("smplifyx_pa", "proposed (D2S) - SMPLify-X on Human3.6M", "PA-MPJPE", figure,
                                    "no Human3.6M rows of both the proposed D2S regressor and smplifyx"))
@@ -583,7 +584,7 @@ def claims_table(rows: pd.DataFrame, per_sample: pd.DataFrame | None, *, synthet
         measured = interval is not None and np.isfinite(interval.mean)
         display.append({
             "claim": f"{number}. {line.claim.statement} ({source})", "measured as": line.measured_as,
-            "metric": line.metric, f"paper figure, {PAPER_LABEL}": line.paper_figure,
+            "metric": line.metric, PAPER_LABEL: line.paper_figure,
             "ours": _value_text(interval.mean, line.unit) if measured else DASH,
             "95% interval": _interval_text(interval, line.unit) if measured else DASH,
             "interval over": _basis_text(interval) if measured else DASH, "n": line.n_text,
@@ -608,7 +609,10 @@ def claims_table(rows: pd.DataFrame, per_sample: pd.DataFrame | None, *, synthet
         "or there is no interval or too little data; not measured when no rows feed the claim.",
         "Interval: with two or more seeds, the Student t interval over the per-seed effects (errors paired by "
         f"sample identity within each seed); with one seed, a percentile bootstrap ({N_BOOT} draws, seed 0) that "
-        "resamples whole bodies (the views of one body at one instant together), or samples when each body has one.",
+        "resamples whole bodies (the views of one body at one instant together), or samples when each body has one: "
+        "how sure the difference is for that one trained model on this test set, not over training randomness.",
+        "Speed-up (claim 5): each method at batch 1, and each at its largest timed batch; with several timed seeds, "
+        "the t interval of the log ratio over seeds, else the ratio of the two medians with no interval.",
         _data_seed_note(rows),
         f"Close range (claim 2): camera distance under {CLOSE_M:g} m; at least {MIN_CLOSE} close and far pairs per "
         "seed, else inconclusive.",

@@ -165,6 +165,17 @@ def test_close_range_advantage_is_measured_with_close_and_far_counts():
     assert line["verdict"] == "supported" and line["n"] == "40 close / 60 far pairs"
 
 
+def test_close_range_names_the_sets_without_close_shots():
+    rows, samples = _distance_study(close=40)
+    h36m = dict(dataset="h36m[protocol=p1]", experiment="distance", distance=4.0)
+    samples += _samples(D2S, np.full(20, 60.0), **h36m) + _samples(WPP, np.full(20, 61.0), **h36m)
+    rows += _rows((D2S, WPP), dataset="h36m[protocol=p1]", experiment="distance")
+    table = _table(rows, samples)
+    line = _line(table, 2, "on panoptic")
+    assert line["verdict"] == "supported" and "no sample under 2 m in h36m[protocol=p1]" in line["why"]
+    assert len(table.data[(table.data["claim"] == 2) & table.data["measured_as"].str.contains("h36m")]) == 0
+
+
 def test_close_range_with_too_few_close_samples_is_inconclusive():
     rows, samples = _distance_study(close=MIN_CLOSE - 10)
     line = _line(_table(rows, samples), 2, WPP)

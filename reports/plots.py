@@ -23,7 +23,7 @@ from reports.rows import ERROR_METRICS, RUNTIME_METRIC, by_distance, by_group, b
 from reports.stats import seed_summary
 from reports.variants import dataset_name, projection
 
-__all__ = ["bin_midpoint", "distance_figure", "fig6_per_view", "groups_figure", "runtime_figure"]
+__all__ = ["bin_edges", "bin_midpoint", "distance_figure", "fig6_per_view", "groups_figure", "runtime_figure"]
 
 _METRIC_LABELS = {"mpjpe_mm": "MPJPE (mm)", "pa_mpjpe_mm": "PA-MPJPE (mm)"}
 _PROJECTION_ORDER = {"d2s": 0, "wpp": 1, "pp": 2}
@@ -94,62 +94,98 @@ def fig6_per_view(rows: pd.DataFrame) -> Figure | None:
     return figure
 
 
-def bin_midpoint(label: str) -> float | None:
-    """Midpoint in metres of a distance bin written ``'2.5-3.0'``; None for a label not of that form."""
+def bin_edges(label: str) -> tuple[float, float] | None:
+    """(low, high) in metres of a distance bin written ``'2.5-3.0'``; None for a label not of that form."""
     match = _BIN.match(label)
     if not match:
         return None
     low, high = float(match.group(1)), float(match.group(2))
-    return (low + high) / 2 if high > low else None
+    return (low, high) if high > low else None
+
+
+def bin_midpoint(label: str) -> float | None:
+    """Midpoint in metres of a distance bin written ``'2.5-3.0'``; None for a label not of that form."""
+    edges = bin_edges(label)
+    return None if edges is None else (edges[0] + edges[1]) / 2
+
+
+_DATASET_MARKERS = ("o", "s", "^", "D", "v")
+_DATASET_LINES = ("-", "--", ":", "-.")
 
 
 def distance_figure(rows: pd.DataFrame) -> Figure | None:
-    """MPJPE and PA-MPJPE against camera distance (bin midpoints, m) per variant, with the samples per bin as
-    light bars on a second axis; bins with no scored sample are left out."""
+    """MPJPE and PA-MPJPE against camera distance, and the samples per bin, in three panels over one x axis.
+
+    x: camera distance of the root joint (m); each populated bin is a tick at its midpoint, labelled with the
+    bin, and the axis runs from the first populated bin's low edge to the last one's high edge (no empty bins
+    before the data). Bins with no scored sample are left out (a gap inside the range stays visible). One colour
+    per variant, one marker and line style per dataset. The counts (one seed's samples per bin, the largest over
+    the variants scored on a dataset) are bars in the bottom panel, the datasets' bars side by side within each
+    bin. The legend sits outside the panels, below them, so it never covers data.
+    """
     sel = by_distance(rows)
     sel = sel[sel["metric"].isin(ERROR_METRICS) & (sel["n"] >= 1) & np.isfinite(sel["value"])].copy()
+    edges = sel["bin"].map(bin_edges)
+    unreadable = sorted(set(sel.loc[edges.isna(), "bin"]))
+    sel = sel[edges.notna()]
     sel["mid"] = sel["bin"].map(bin_midpoint)
-    unreadable = sorted(set(sel.loc[sel["mid"].isna(), "bin"]))
-    sel = sel[sel["mid"].notna()]
-    stats = _over_seeds(sel, ["variant", "dataset", "mid", "metric"])
+    stats = _over_seeds(sel, ["variant", "dataset", "bin", "mid", "metric"])
     if stats.empty:
         return None
     series = _series_order(list(stats[["variant", "dataset"]].drop_duplicates().itertuples(index=False, name=None)))
     datasets = sorted(stats["dataset"].unique())
-    mids = np.array(sorted(stats["mid"].unique()))
-    spacing = float(np.min(np.diff(mids))) if len(mids) > 1 else 0.5
-    bar_width = 0.8 * spacing / len(datasets)
-    nudge = 0.04 * spacing  # series side by side, so their error bars do not hide each other
-    figure = Figure(figsize=(11, 4.6), layout="constrained")
-    axes = figure.subplots(1, 2)
-    for ax, metric in zip(axes, ERROR_METRICS, strict=True):
-        counts = ax.twinx()
-        for j, dataset in enumerate(datasets):
-            # samples per bin: one seed's count (mean over seeds), the largest over the variants scored on it
-            n = stats[(stats["dataset"] == dataset) & (stats["metric"] == metric)].groupby("mid")["n"].max()
-            offset = (j - (len(datasets) - 1) / 2) * bar_width
-            bars = counts.bar(n.index + offset, n.to_numpy(), width=bar_width, color="grey", alpha=0.25,
-                              label=f"samples per bin ({dataset})" if len(datasets) > 1 else "samples per bin")
-            counts.bar_label(bars, fmt="%.0f", fontsize=7, color="dimgrey")  # fmt: skip
-        counts.set_ylabel("samples per bin (per seed)", color="dimgrey")
-        ax.set_zorder(counts.get_zorder() + 1)  # lines above the bars
-        ax.patch.set_visible(False)
+    variants = list(dict.fromkeys(v for v, _ in series))
+    bins = sorted(set(stats["bin"]), key=lambda b: bin_edges(b))
+    low = {b: bin_edges(b)[0] for b in bins}
+    high = {b: bin_edges(b)[1] for b in bins}
+    figure = Figure(figsize=(11, 9), layout="constrained")
+    axes = figure.subplots(3, 1, sharex=True, height_ratios=(3, 3, 2))
+    for ax, metric in zip(axes[:2], ERROR_METRICS, strict=True):
         for i, (variant, dataset) in enumerate(series):
             part = stats[(stats["variant"] == variant) & (stats["dataset"] == dataset) & (stats["metric"] == metric)]
-            x = part["mid"] + (i - (len(series) - 1) / 2) * nudge
-            ax.errorbar(x, part["mean"], yerr=part["half"].where(part["k"] > 1, 0.0), marker="o",
-                        capsize=3, label=_legend_name(variant, dataset, len(datasets) > 1))  # fmt: skip
-        ax.set_xlabel("camera distance of the root joint (m, bin midpoint)")
+            part = part.sort_values("mid")
+            width = np.array([high[b] - low[b] for b in part["bin"]])
+            x = part["mid"].to_numpy() + (i - (len(series) - 1) / 2) * 0.04 * width  # error bars side by side
+            d = datasets.index(dataset)
+            ax.errorbar(x, part["mean"], yerr=part["half"].where(part["k"] > 1, 0.0), capsize=3,
+                        color=f"C{variants.index(variant) % 10}", marker=_DATASET_MARKERS[d % len(_DATASET_MARKERS)],
+                        linestyle=_DATASET_LINES[d % len(_DATASET_LINES)],
+                        label=_legend_name(variant, dataset, len(datasets) > 1))  # fmt: skip
         ax.set_ylabel(_METRIC_LABELS[metric])
-        ax.set_title(_METRIC_LABELS[metric].replace(" (mm)", "") + " against camera distance")
+        ax.set_title(_METRIC_LABELS[metric].replace(" (mm)", "") + " against camera distance", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="upper left")
+    counts = axes[2]
+    for j, dataset in enumerate(datasets):
+        n = stats[stats["dataset"] == dataset].groupby("bin")["n"].max()
+        width = np.array([(high[b] - low[b]) * 0.8 / len(datasets) for b in n.index])
+        left = np.array([low[b] + (high[b] - low[b]) * 0.1 for b in n.index]) + j * width
+        bars = counts.bar(left, n.to_numpy(), width=width, align="edge", color=f"0.{3 + 3 * (j % 2)}",
+                          edgecolor="black", linewidth=0.5, hatch=("", "//", "..")[j % 3],
+                          label=f"samples per bin ({dataset})")  # fmt: skip
+        counts.bar_label(bars, fmt="%.0f", fontsize=7)
+    counts.set_ylabel("samples per bin\n(per seed)")
+    counts.margins(y=0.2)
+    counts.grid(axis="y", alpha=0.3)
+    counts.set_xlabel("camera distance of the root joint (m; ticks at bin midpoints)")
+    counts.set_xticks([(low[b] + high[b]) / 2 for b in bins], bins, rotation=45 if len(bins) > 8 else 0)
+    counts.set_xlim(min(low.values()), max(high.values()))
+    handles, labels = _legend_entries(axes)
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(datasets) + 1, 3), fontsize=8)
     title = f"Error against camera distance — {_interval_note(stats)}"
     if unreadable:
         title += f"; bins not of the form 'a-b' left out: {', '.join(unreadable)}"
     figure.suptitle(title, fontsize=10)
     _mark_synthetic(figure, bool(sel["synthetic"].any()))
     return figure
+
+
+def _legend_entries(axes) -> tuple[list, list[str]]:
+    """(handles, labels) of every labelled artist of ``axes``, each label once, in drawing order."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    return list(seen.values()), list(seen.keys())
 
 
 def _runtime_category(variant: str, family: str) -> str | None:

@@ -218,11 +218,32 @@ def _depth_error(m, kp: torch.Tensor, size: torch.Tensor, depth: torch.Tensor) -
     return float((out["centre3d"][:, 2] / depth).log().abs().median())
 
 
-@pytest.mark.parametrize("projection", ["d2s", "pp"])
-def test_camera_supervision_gt_learns_the_true_depth(projection, method):
+@pytest.mark.parametrize("projection", sorted(HEADS))
+def test_camera_loss_is_zero_at_the_true_camera_only(projection, box):
+    """Each head's camera loss against the camera it decodes is 0; a wrong depth or focal is penalised where the
+    head regresses it; an unknown focal drops the terms that need it, a missing pelvis all of them."""
+    _, _, _, frame = box
+    head = make_head(projection, body_half_m=L)
+    raw = torch.tensor([[0.3, 0.1, -0.2, 0.4], [-0.5, 0.02, 0.3, -0.7]])[:, : head.raw_dim].requires_grad_()
+    out = head.decode(raw, frame)
+    focal, centre, principal = out["focal"].detach(), out["centre3d"].detach(), out["principal"]
+    torch.testing.assert_close(head.camera_loss(out, focal, centre, principal), torch.zeros(2), atol=1e-6, rtol=0)
+    far = centre * torch.tensor([1.0, 1.0, 1.5])  # same pixel position and scale for a camera of focal 1.5 f
+    loss = head.camera_loss(out, 1.5 * focal, far, principal)
+    assert (loss > 0.01).all() if projection != "wpp" else torch.allclose(loss, torch.zeros(2), atol=1e-6)
+    unknown = head.camera_loss(out, torch.full_like(focal, math.nan), far, principal)
+    expected = math.log(1.5) ** 2 if head.regresses_depth else 0.0
+    torch.testing.assert_close(unknown, torch.full((2,), expected), atol=1e-5, rtol=0)
+    nowhere = head.camera_loss(out, focal, torch.full_like(centre, math.nan), principal)
+    nowhere.sum().backward()
+    assert (nowhere == 0).all() and torch.isfinite(raw.grad).all()
+
+
+def test_camera_supervision_gt_learns_the_true_depth(method):
     """A set shot with one camera (focal 1.3 max(w, h), K known): from the 2D alone the depth is tied to the
-    assumed focal F0 (d ~ F0 L / h, 26% short), so camera_supervision=none keeps that error; gt (pelvis from the
-    body model + transl, focal from K) learns the depth and the error falls."""
+    assumed focal F0 (d ~ F0 L / h, short of the truth), and camera_supervision=none leaves it wrong; gt (pelvis
+    from the body model + transl, focal from K) learns it and the error falls (d2s)."""
+    projection = "d2s"
     cfg = STSConfig(pool=256, noise="none", focal=(1.3, 1.3), image_sizes=((1000, 1000),))
     s = STSStream(method.train_model, cfg, seed=3, device="cpu").sample(160)
     K = np.zeros((160, 3, 3))

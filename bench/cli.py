@@ -274,7 +274,7 @@ def run_command(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
     from bench.runner import Results, run, run_experiment
 
-    seeds = _seeds(args.seeds)
+    seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)
     if args.experiment is not None:
         if args.method or args.dataset or args.train:
             raise ConfigError("run: give an experiment file or -m/-d/--train selections, not both")
@@ -291,12 +291,12 @@ def run_command(args: argparse.Namespace) -> int:
     common = {"device": args.device, "data_root": args.data_root, "models": out / "models", "force": args.force,
               "progress": _progress, "tracker": tracker, "sink": rows_file}  # fmt: skip
     if args.experiment is not None:
-        results = run_experiment(args.experiment, quick=args.quick, seeds=seeds, data_seed=args.data_seed, **common)
+        results = run_experiment(args.experiment, quick=args.quick, seeds=seeds, data_seed=data_seed, **common)
     else:
         results = Results()
         for seed in seeds or (0,):
             results.extend(run(args.method, args.dataset, train=args.train or (), seed=seed,
-                               data_seed=args.data_seed or 0, limit=args.limit, batch_size=args.batch_size,
+                               data_seed=data_seed or 0, limit=args.limit, batch_size=args.batch_size,
                                **common))  # fmt: skip
     return _finish(results, rows_file)
 
@@ -338,12 +338,12 @@ def paper_command(args: argparse.Namespace) -> int:
 
     from bench.pipeline import paper
 
+    seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)  # checked before anything is written
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     start = clock.perf_counter()
     rows_file = _RowsFile(out / f"paper{'-quick' if args.quick else ''}.csv")
-    results, written = paper(tracker, out, quick=args.quick, seeds=_seeds(args.seeds), data_seed=args.data_seed,
-                             device=args.device,
+    results, written = paper(tracker, out, quick=args.quick, seeds=seeds, data_seed=data_seed, device=args.device,
                              data_root=args.data_root, force=args.force, progress=_progress, sink=rows_file,
                              command="hmrbench " + " ".join(sys.argv[1:]))  # fmt: skip
     code = _finish(results, rows_file)
@@ -372,9 +372,12 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _data_seed(text: str) -> int:
+def _data_seed(text: str | None) -> int | None:
+    """--data-seed as an integer >= 0 (None when not given: the experiment's own)."""
     from bench.errors import ConfigError
 
+    if text is None:
+        return None
     try:
         value = int(text)
     except ValueError:
@@ -386,7 +389,7 @@ def _data_seed(text: str) -> int:
 
 def _data_seed_arg(parser: argparse.ArgumentParser) -> None:
     """--data-seed: the seed of the test and training data, apart from the training seeds (--seeds)."""
-    parser.add_argument("--data-seed", type=_data_seed, default=None, metavar="N",
+    parser.add_argument("--data-seed", default=None, metavar="N",
                         help="seed the datasets are loaded (synthetic sets generated) with, the same for every "
                         "training seed (default: the experiment's data_seed, else 0)")  # fmt: skip
 

@@ -265,10 +265,18 @@ class Tracker:
         return list(newest.values())
 
     def load_tables(self, run_ids: Iterable[str]) -> tuple[Any, Any]:
-        """(rows, per-sample errors) DataFrames read from the ``rows.csv`` / ``per_sample.csv.gz`` artifacts."""
+        """(rows, per-sample errors) DataFrames read from the ``rows.csv`` / ``per_sample.csv.gz`` artifacts. A file
+        written before the data seed existed gets its training seed as ``data_seed`` (the runner loaded the sets
+        with it then)."""
         import pandas as pd
 
         from bench.results import read_rows
+
+        def read(path: Path) -> Any:
+            frame = read_rows(path)
+            if "data_seed" not in frame and "seed" in frame:  # written before the data seed existed: the runner
+                frame["data_seed"] = frame["seed"]  # loaded the sets with the training seed then
+            return frame
 
         rows, samples = [], []
         with tempfile.TemporaryDirectory() as tmp:
@@ -277,8 +285,8 @@ class Tracker:
                 dst.mkdir()
                 names = {a.path for a in self._call("list artifacts", self.client.list_artifacts, run_id)}
                 if "rows.csv" in names:
-                    rows.append(read_rows(self.download(run_id, "rows.csv", dst)))
+                    rows.append(read(self.download(run_id, "rows.csv", dst)))
                 if "per_sample.csv.gz" in names:
-                    samples.append(read_rows(self.download(run_id, "per_sample.csv.gz", dst)))
+                    samples.append(read(self.download(run_id, "per_sample.csv.gz", dst)))
         cat = lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()  # noqa: E731
         return cat(rows), cat(samples)

@@ -5,7 +5,7 @@ Pairing. Two units' per-sample errors are joined on ``sample_id`` (``bench.resul
 sequence, action, frame, view, person), within one dataset spec and data seed, on the samples both scored with a
 finite error; never by position, so two units scored with different ``--limit``s pair only the samples they share.
 The units of one variant and training seed (the same variant listed under two experiments) are averaged per
-sample.
+sample. Units written before samples carried their identity (no ``sample_id``) are left out, and the table says so.
 
 For each dataset spec, data seed and metric, each ``proposed`` D2S variant is compared with every WPP / PP variant
 whose other parameters are equal (a difference ``D2S - other`` in mm; negative: D2S has the lower error):
@@ -220,6 +220,8 @@ def paired_table(per_sample: pd.DataFrame, *, synthetic: bool = False, min_seeds
     (:func:`reports.rows.validate_per_sample`); None when no D2S variant shares a dataset spec and data seed with
     a WPP or PP variant."""
     frame = per_sample.copy()
+    anonymous = sorted(set(frame.loc[frame["sample_id"] == "", "unit"]))  # written before samples had identities
+    frame = frame[frame["sample_id"] != ""]
     if frame.empty:
         return None
     frame["projection"] = [projection(v, m) for v, m in zip(frame["variant"], frame["method"], strict=True)]
@@ -264,6 +266,9 @@ def paired_table(per_sample: pd.DataFrame, *, synthetic: bool = False, min_seeds
     if unpaired:
         notes.append(f"{unpaired} sample(s) scored by one unit only, or failed on either, were left out of the pairs "
                      "(MPJPE comparisons, summed).")  # fmt: skip
+    if anonymous:
+        notes.append(f"{len(anonymous)} unit(s) whose per-sample errors were written before samples carried their "
+                     "identity were left out (they cannot be paired by sample; rerun them).")  # fmt: skip
     if null_failed:
         notes.append("NULL CHECK FAILED for " + "; ".join(null_failed) + ": two trainings of one variant differ "
                      "'significantly' over seeds, so the seed-level verdicts on that set are not to be trusted.")

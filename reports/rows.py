@@ -58,10 +58,12 @@ _ROW_TEXT = ("experiment", "unit", "method", "variant", "dataset", "protocol", "
 _ROW_INT = ("seed", "data_seed", "n", "skipped", "failed", "faults", "batch")
 _ROW_FLOAT = ("value", "fit_seconds", "eval_seconds")
 _ROW_BOOL = ("synthetic", "model_cached")
-# Columns added after rows files were first written, with the value an older file's rows get: its sets were loaded
-# with the training seed, which was 0 for the single-seed runs they come from; no method reported a collapse.
+# Columns added after rows files were first written, with the value an older frame's rows get: no method reported
+# a collapse; no sample carried its identity (such units cannot be paired); data seed 0. (Files of the tracking
+# store written before the data seed existed get their training seed as data seed when read, which is what the
+# runner loaded their sets with: ``bench.tracking.Tracker.load_tables``.)
 _ROW_ADDED = {"data_seed": 0, "collapsed": ""}
-_SAMPLE_ADDED = {"data_seed": 0}
+_SAMPLE_ADDED = {"data_seed": 0, "sample_id": "", "body_id": ""}
 COLLAPSED_VALUES = ("true", "false", "")  # a row's ``collapsed``: the method's flag, '' when it reports none
 
 
@@ -129,7 +131,8 @@ def validate_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
     Text columns become ``str`` ('' for missing), counts and seeds ``int64`` (missing -> 0), ``value`` and the
     timings ``float`` (NaN kept), ``synthetic``/``model_cached`` ``bool``, ``collapsed`` one of
-    :data:`COLLAPSED_VALUES`. Rows from files written before ``data_seed`` / ``collapsed`` existed get 0 / ''.
+    :data:`COLLAPSED_VALUES`. Rows without ``data_seed`` / ``collapsed`` (frames from before they existed) get 0
+    / ''.
     Raises ConfigError naming the missing column(s), or a column holding a non-numeric count or value.
     """
     what = "result rows"
@@ -150,20 +153,12 @@ def validate_rows(rows: pd.DataFrame) -> pd.DataFrame:
 def validate_per_sample(per_sample: pd.DataFrame) -> pd.DataFrame:
     """Check the per-sample errors (columns :data:`PER_SAMPLE_COLUMNS`) and return a normalised copy
     (text columns ``str``, ``seed``/``data_seed``/``index`` ``int64``, errors and distance ``float``, ``failed``
-    ``bool``). A file without ``sample_id`` / ``body_id`` (written before samples carried their identity) is a
-    ConfigError: such units cannot be paired by sample. ``data_seed`` missing: 0."""
+    ``bool``). Samples of a file written before they carried their identity get ``sample_id`` / ``body_id`` ''
+    (they cannot be paired: ``reports.paired`` leaves such units out and says so); ``data_seed`` missing: 0."""
     what = "per-sample errors"
-    if isinstance(per_sample, pd.DataFrame):
-        missing = [c for c in IDENTITY_COLUMNS if c not in per_sample.columns]
-        if missing:
-            raise ConfigError(f"{what}: no {' / '.join(missing)} column: the file was written before samples carried "
-                              "their identity, so units cannot be paired by sample (pairing by position would pair "
-                              "different samples when two units scored different limits); rerun the units")  # fmt: skip
     frame = _require(_with_added(per_sample, _SAMPLE_ADDED), PER_SAMPLE_COLUMNS, what).copy()
     for column in ("unit", "experiment", "method", "variant", "dataset", "view", *IDENTITY_COLUMNS):
         frame[column] = _text(frame[column])
-    if (frame["sample_id"] == "").any():
-        raise ConfigError(f"{what}: {int((frame['sample_id'] == '').sum())} sample(s) without a sample_id")
     for column in ("seed", "data_seed", "index"):
         frame[column] = _integer(frame[column], column, what)
     for column in ("distance_m", "mpjpe_mm", "pa_mpjpe_mm"):

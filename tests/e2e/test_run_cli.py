@@ -64,19 +64,47 @@ def test_same_config_and_seed_give_the_same_numbers(root):
     assert [r["value"] for r in a] == [r["value"] for r in b] and len(a) > 4
 
 
+def test_the_data_seed_is_apart_from_the_training_seed(root, monkeypatch):
+    """Every set is loaded with the data seed whatever the training seed; the method gets the training seed; the
+    unit key and the rows carry both."""
+    import bench.runner as runner
+
+    loads, contexts = [], []
+    load, build = runner.load_dataset, runner._build
+    monkeypatch.setattr(runner, "load_dataset", lambda name, **kw: loads.append(kw["seed"]) or load(name, **kw))
+    monkeypatch.setattr(runner, "_build", lambda spec, context: contexts.append(context.seed) or build(spec, context))
+    common = dict(train=["h36m[split=train]"], data_root=root, limit=2)
+    first = run([TINY_PROPOSED], ["h36m"], seed=5, **common)
+    assert set(loads) == {0} and len(loads) == 2 and contexts == [5]  # test and training set, data seed 0
+    assert {(r["seed"], r["data_seed"]) for r in first.rows} == {(5, 0)}
+    assert {int(s) for s in first.samples[0]["data_seed"]} == {0} and {int(s) for s in first.samples[0]["seed"]} == {5}
+    loads.clear()
+    other = run([TINY_PROPOSED], ["h36m"], seed=5, data_seed=3, **common)
+    assert set(loads) == {3} and {r["data_seed"] for r in other.rows} == {3}
+    assert {r["unit"] for r in other.rows}.isdisjoint({r["unit"] for r in first.rows})
+
+
+def test_data_seed_on_the_command_line(root, tmp_path):
+    argv = ["run", "-m", TINY_PROPOSED, "-d", "h36m", "--data-root", str(root), "--limit", "2", "--seeds", "1",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main([*argv, "--data-seed", "2"]) == 0
+    assert {(r["seed"], r["data_seed"]) for r in csv.DictReader((tmp_path / "run.csv").open())} == {("1", "2")}
+    assert main([*argv, "--data-seed", "-1"]) == 2
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["-m", "nope", "-d", "h36m"], "unknown method 'nope'"),
         (["-m", "proposed[colour=red]", "-d", "h36m"], "unknown parameter(s) ['colour']"),
-        (["-m", "proposed[projection=xyz]", "-d", "h36m"], "projection must be d2s, wpp or pp"),
+        (["-m", "proposed[projection=xyz]", "-d", "h36m"], "projection must be"),
         (["-m", "proposed", "-d", "nope"], "unknown dataset 'nope'"),
         (["-m", "proposed", "-d", "h36m[protocol=p9]"], "p9"),
         (["-m", "proposed", "-d", "h36m[split=train"], "dataset spec"),
     ],
 )
-def test_bad_names_give_a_clear_error_and_exit_2(root, capsys, argv, message):
-    assert main(["run", *argv, "--data-root", str(root)]) == 2
+def test_bad_names_give_a_clear_error_and_exit_2(root, tmp_path, capsys, argv, message):
+    assert main(["run", *argv, "--data-root", str(root), "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
 
 

@@ -65,7 +65,42 @@ def test_units_are_child_runs_with_config_metrics_tags_and_artifacts(root, tmp_p
                    and r["view"] == r["group"] == r["bin"] == "all")  # fmt: skip
     assert float(overall["value"]) == pytest.approx(metrics["mpjpe_mm/h36m"])
     names = {a.path for a in Tracker(tmp_path / "out").connect().client.list_artifacts(unit.info.run_id)}
-    assert {"rows.csv", "per_sample.csv.gz", "predictions.npz", "model"} <= names
+    assert {"rows.csv", "per_sample.csv.gz", "predictions.npz", "model", "fit_summary.json"} <= names
+    # the method's collapse flag: a tag of the unit and a column of every row of it
+    assert tags["collapsed"] in ("true", "false")
+    assert {r["collapsed"].lower() for r in rows_csv if r["variant"] == unit.data.params["variant"]} == {
+        tags["collapsed"]}
+    assert unit.data.params["data_seed"] == "0" and {r["data_seed"] for r in rows_csv} == {"0"}
+    models = sorted((tmp_path / "out" / "models").glob("*.model"))
+    assert len(models) == 2 and all(m.with_suffix(".fit.json").is_file() for m in models)
+
+
+def test_a_cached_model_keeps_its_collapse_flag(root, tmp_path, capsys, monkeypatch):
+    """A unit whose model comes from the cache carries the flag its training reported (kept beside the model); a
+    method whose fit summary has no flag gives ''."""
+    from methods.proposed.method import ProposedMethod
+
+    original = ProposedMethod.fit
+
+    def fit(self, train_sets):
+        return {**original(self, train_sets), "collapsed": self.cfg.projection == "pp"}
+
+    monkeypatch.setattr(ProposedMethod, "fit", fit)
+    out = tmp_path / "out"
+    argv = ["run", "-m", f"proposed[projection=pp,{TINY}]", "-d", "h36m", "--train", "h36m[split=train]",
+            "--data-root", str(root), "--out", str(out)]  # fmt: skip
+    assert main([*argv, "--limit", "3"]) == 0
+    monkeypatch.setattr(ProposedMethod, "fit", lambda self, sets: {"iterations": 0})  # never called from here on
+    assert main([*argv, "--limit", "4"]) == 0
+    assert "loaded the trained model" in capsys.readouterr().err
+    rows = [r for r in csv.DictReader((out / "run.csv").open()) if r["view"] == r["group"] == r["bin"] == "all"]
+    assert {(r["model_cached"], r["collapsed"]) for r in rows} == {("True", "True")}
+    units = [r for r in _runs(out) if r.data.tags.get("hmrbench.kind") == "unit"]
+    assert len(units) == 2 and {u.data.tags["collapsed"] for u in units} == {"true"}
+    assert main(["run", "-m", f"proposed[projection=wpp,{TINY}]", "-d", "h36m", "--data-root", str(root),
+                 "--limit", "2", "--out", str(tmp_path / "other")]) == 0  # fmt: skip
+    rows = list(csv.DictReader((tmp_path / "other" / "run.csv").open()))
+    assert {r["collapsed"] for r in rows} == {""}  # the patched fit reports no flag
 
 
 def test_a_failing_unit_is_recorded_and_the_others_go_on(root, tmp_path, capsys, monkeypatch):
@@ -140,3 +175,19 @@ def test_an_unreachable_tracking_server_fails_fast_before_training(root, tmp_pat
     err = capsys.readouterr().err
     assert uri in err and "cannot be reached" in err and "it 3/6" not in err
     assert time.monotonic() - start < 15 and not (tmp_path / "o" / "models").exists()
+
+
+def test_files_from_before_the_data_seed_read_their_training_seed_as_data_seed(tmp_path):
+    """Before the data seed existed the runner loaded every set with the training seed: a unit's rows from then
+    say so when read back from the store (not data seed 0, which would claim one fixed test set)."""
+    import pandas as pd
+
+    tracker = Tracker(tmp_path).connect()
+    run_id = tracker.start("old unit", {"hmrbench.unit": "old"}, {})
+    old = pd.DataFrame([{"unit": "old", "variant": "proposed", "dataset": "h36m", "seed": 2, "metric": "mpjpe_mm",
+                         "value": 90.0}])  # fmt: skip
+    old.to_csv(tmp_path / "rows.csv", index=False)
+    tracker.log_files(run_id, [tmp_path / "rows.csv"])
+    tracker.end(run_id)
+    rows, samples = tracker.load_tables([run_id])
+    assert list(rows["data_seed"]) == [2] and samples.empty

@@ -150,9 +150,17 @@ def test_null_check_is_calibrated_and_can_fail():
     assert any(note.startswith("NULL CHECK FAILED") for note in table.notes)
 
 
-def test_per_sample_files_without_identity_are_refused():
-    old = _unit(D2S, 0, BASE).drop(columns=["sample_id", "body_id"])
-    with pytest.raises(ConfigError, match="sample_id / body_id.*cannot be paired"):
-        validate_per_sample(old)
-    no_data_seed = validate_per_sample(_unit(D2S, 0, BASE).drop(columns=["data_seed"]))
-    assert set(no_data_seed["data_seed"]) == {0}
+def test_units_written_without_identity_are_left_out_and_said_so():
+    """Per-sample files from before samples carried their identity cannot be paired: such units are left out (the
+    note says how many)."""
+    old = _unit(WPP, 2, BASE + 3.0).drop(columns=["sample_id", "body_id", "data_seed"])
+    frame = validate_per_sample(old)
+    assert set(frame["sample_id"]) == {""} and set(frame["data_seed"]) == {0}
+    assert paired_table(frame) is None
+    new = [_seeded(v, s, e) for s in (0, 1, 2) for v, e in ((D2S, 0.0), (PP, 2.0))]
+    mixed = validate_per_sample(pd.concat([*new, old.assign(seed=0)], ignore_index=True))
+    table = paired_table(mixed, n_boot=50)
+    assert set(table.data["other_variant"]) == {PP, D2S}  # WPP had no identity: not paired
+    assert any(note.startswith("1 unit(s) whose per-sample errors were written before") for note in table.notes)
+    with pytest.raises(ConfigError, match="metric"):
+        compare(mixed, D2S, PP, metric="mpjpe", dataset="h36m[protocol=p1]")

@@ -12,9 +12,10 @@ from _report_rows import make_row
 from bench.errors import ConfigError
 from reports.files import write_text
 from reports.plots import bin_midpoint
-from reports.render import latex_escape
+from reports.render import latex_escape, table_markdown
 from reports.rows import ROW_COLUMNS, by_distance, by_group, by_view, overall, validate_rows
 from reports.stats import SeedSummary, format_summary, paired_test, seed_summary
+from reports.table import SYNTHETIC_WARNING, Table, caption_with_warning, seed_note
 from reports.variants import dataset_name, dataset_setting, method_label, projection, without_setting
 
 
@@ -90,3 +91,42 @@ def test_atomic_write_leaves_no_temporary(tmp_path):
     with pytest.raises(TypeError):
         write_text(tmp_path / "a" / "y.md", None)  # type: ignore[arg-type]
     assert [p.name for p in path.parent.iterdir()] == ["x.md"]
+
+
+def test_rows_of_older_files_get_a_data_seed_and_no_collapse_flag():
+    old = pd.DataFrame([make_row("fhgr", "stb", 2, "mpjpe_mm", 1.0)])
+    assert "data_seed" not in old and "collapsed" not in old
+    rows = validate_rows(old)
+    assert rows.loc[0, "data_seed"] == 0 and rows.loc[0, "collapsed"] == ""
+    assert list(rows.columns[: len(ROW_COLUMNS)]) == list(ROW_COLUMNS)
+    flags = pd.DataFrame([make_row("proposed[projection=pp]", "panoptic", s, "mpjpe_mm", 1.0, data_seed=1,
+                                   collapsed=flag) for s, flag in enumerate((True, "False", "", float("nan")))])
+    rows = validate_rows(flags)
+    assert list(rows["collapsed"]) == ["true", "false", "", ""] and set(rows["data_seed"]) == {1}
+    with pytest.raises(ConfigError, match="'collapsed' holds 'maybe'"):
+        validate_rows(pd.DataFrame([make_row("fhgr", "stb", 0, "mpjpe_mm", 1.0, collapsed="maybe")]))
+
+
+def _seed_rows(seeds: dict[str, tuple[int, ...]], data_seeds: tuple[int, ...] = (0,)) -> pd.DataFrame:
+    return validate_rows(pd.DataFrame([make_row(v, "panoptic", s, "mpjpe_mm", 50.0, data_seed=d)
+                                       for v, ss in seeds.items() for s in ss for d in data_seeds]))  # fmt: skip
+
+
+def test_seed_note_says_which_seed_varies():
+    d2s, pp = "proposed[projection=d2s]", "proposed[projection=pp]"
+    three = _seed_rows({d2s: (0, 1, 2), pp: (0, 1, 2)})
+    assert seed_note(three) == "± = 95% t interval over training seeds k=3 (0, 1, 2); test data fixed (data seed 0)."
+    assert "k=1–3" in seed_note(_seed_rows({d2s: (0, 1, 2), pp: (0,)}))
+    assert seed_note(_seed_rows({d2s: (4,)})) == "One training seed (4): no ± interval; test data fixed (data seed 0)."
+    mixed = seed_note(_seed_rows({d2s: (0, 1)}, data_seeds=(0, 1)))
+    assert "test data varies too (data seeds 0, 1)" in mixed and "fixed" not in mixed
+    assert seed_note(three.iloc[:0]) == ""
+
+
+def test_the_caption_carries_the_seed_note_before_the_warning():
+    rows = _seed_rows({"proposed": (0, 1, 2)}, data_seeds=(7,))
+    caption = caption_with_warning("Table I.", True, rows)
+    assert caption == f"Table I. {seed_note(rows)} {SYNTHETIC_WARNING}." and "data seed 7" in caption
+    assert caption_with_warning("Table I.", False) == "Table I."
+    table = Table("t", "T", caption, pd.DataFrame({"a": ["1"]}), pd.DataFrame({"a": [1]}), synthetic=True)
+    assert "(data seed 7)" in table_markdown(table).splitlines()[0]

@@ -125,7 +125,8 @@ class CameraHead:
 
     ``decode`` returns a dict with at least 'cam' (B, raw_dim) the camera vector of ``bench.projections``
     (wpp ``[s, t_u, t_v]``, d2s ``[s, t_u, t_v, d]``, pp ``[f, T_x, T_y, d]``), 'focal' (B,) px, 'centre3d' (B, 3)
-    camera-frame pelvis m, 'principal' (B, 2) px and 'cam_raw' (B, raw_dim) the undecoded outputs.
+    camera-frame pelvis m, 'principal' (B, 2) px, 'focal0' (B,) F0 px and 'cam_raw' (B, raw_dim) the undecoded
+    outputs.
     """
 
     name = ""
@@ -146,6 +147,7 @@ class CameraHead:
         raise NotImplementedError
 
     def decode(self, raw: torch.Tensor, box: BoxFrame) -> dict[str, torch.Tensor]:
+        """(B, raw_dim) camera-layer outputs -> the decoded camera (class docstring for the keys)."""
         raise NotImplementedError
 
     @staticmethod

@@ -204,7 +204,7 @@ def _row_effect(rows: pd.DataFrame, a: str, b: str, dataset: str, metric: str) -
     return seed_interval(diffs.to_numpy()), f"{len(diffs)} seed mean(s)"
 
 
-_ROWS_ONLY = "from the result rows' seed means (no per-sample errors): not paired by sample"
+_ROWS_ONLY = "from the result rows' seed means (no per-sample errors with sample identity): not paired by sample"
 
 
 def _synthetic(rows: pd.DataFrame, units: Sequence[str] | pd.Series, default: bool) -> bool:
@@ -563,7 +563,11 @@ def claims_table(rows: pd.DataFrame, per_sample: pd.DataFrame | None, *, synthet
     """The claims table from validated rows and per-sample errors (:mod:`reports.rows`; ``per_sample`` may be
     None): one line per claim and comparison (see the module docstring). ``synthetic``: label the table synthetic
     (it is also labelled when any row feeding a measured claim is). None when no claim could be measured."""
-    samples = per_sample if per_sample is not None and len(per_sample) else None
+    samples, anonymous = None, 0
+    if per_sample is not None and len(per_sample):
+        blank = per_sample["sample_id"].astype(str) == ""  # written before samples had identities: not pairable
+        anonymous = per_sample.loc[blank, "unit"].nunique()
+        samples = per_sample[~blank] if (~blank).any() else None
     lines = [
         *_projection_claim(rows, samples, synthetic),
         *_close_range_claim(rows, samples, synthetic),
@@ -616,6 +620,8 @@ def claims_table(rows: pd.DataFrame, per_sample: pd.DataFrame | None, *, synthet
         _data_seed_note(rows),
         f"Close range (claim 2): camera distance under {CLOSE_M:g} m; at least {MIN_CLOSE} close and far pairs per "
         "seed, else inconclusive.",
+        *([f"{anonymous} unit(s) whose per-sample errors carry no sample identity (written before it existed) "
+           "were left out of the pairing; their claims use the rows' seed means."] if anonymous else []),
         *(f"Claim {i}. {c.statement}: {c.source}; the paper: '{c.wording}'." for i, c in enumerate(paper.CLAIMS, 1)),
     ]
     return Table("claims", "Claims of the paper: verdicts", caption_with_warning(caption, labelled),

@@ -291,6 +291,15 @@ def test_without_per_sample_errors_rows_give_seed_means():
     assert "not paired by sample" in line["why"]
 
 
+def test_errors_without_sample_identity_fall_back_to_the_rows():
+    rows = _rows((D2S,), seeds=(0, 1), value=50.0) + _rows((WPP,), seeds=(0, 1), value=54.0)
+    samples = [dict(r, sample_id="", body_id="") for r in _panoptic(+1.0, seeds=(0, 1))[1]]
+    table = _table(rows, samples)
+    line = _line(table, 1, WPP)
+    assert line["effect"] == pytest.approx(-4.0) and "not paired by sample" in line["why"]
+    assert any("4 unit(s) whose per-sample errors carry no sample identity" in note for note in table.notes)
+
+
 def test_claims_without_rows_are_not_measured_and_no_claim_gives_none():
     rows, samples = _panoptic(+5.0)
     table = _table(rows, samples)

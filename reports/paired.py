@@ -74,11 +74,12 @@ class Comparison:
 
 def _errors_by_seed(per_sample: pd.DataFrame, variant: str, metric: str, dataset: str,
                     data_seed: int) -> dict[int, pd.DataFrame]:  # fmt: skip
-    """:func:`sample_errors` for every training seed of ``variant`` at once: seed -> frame."""
+    """:func:`sample_errors` for every training seed of ``variant`` at once: seed -> frame (samples without an
+    identity left out)."""
     if metric not in ERROR_METRICS:
         raise ConfigError(f"paired: unknown metric {metric!r}; valid: {', '.join(ERROR_METRICS)}")
     part = per_sample[(per_sample["variant"] == variant) & (per_sample["dataset"] == dataset)
-                      & (per_sample["data_seed"] == data_seed)]  # fmt: skip
+                      & (per_sample["data_seed"] == data_seed) & (per_sample["sample_id"] != "")]  # fmt: skip
     part = part.drop_duplicates(subset=["unit", "sample_id"])
     grouped = part.groupby(["seed", "sample_id"], sort=True).agg(error=(metric, "mean"), body_id=("body_id", "first"))
     return {int(seed): frame.droplevel("seed") for seed, frame in grouped.groupby(level="seed", sort=True)}
@@ -136,7 +137,7 @@ def _compare(per_sample: pd.DataFrame, a: str, b: str, pairs: list[tuple[int, in
 
 def _seeds_of(per_sample: pd.DataFrame, variant: str, dataset: str, data_seed: int) -> list[int]:
     part = per_sample[(per_sample["variant"] == variant) & (per_sample["dataset"] == dataset)
-                      & (per_sample["data_seed"] == data_seed)]  # fmt: skip
+                      & (per_sample["data_seed"] == data_seed) & (per_sample["sample_id"] != "")]  # fmt: skip
     return sorted(int(s) for s in part["seed"].unique())
 
 

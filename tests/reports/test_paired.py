@@ -162,5 +162,6 @@ def test_units_written_without_identity_are_left_out_and_said_so():
     table = paired_table(mixed, n_boot=50)
     assert set(table.data["other_variant"]) == {PP, D2S}  # WPP had no identity: not paired
     assert any(note.startswith("1 unit(s) whose per-sample errors were written before") for note in table.notes)
+    assert compare(mixed, D2S, WPP, metric="mpjpe_mm", dataset="h36m[protocol=p1]") is None  # never one '' sample
     with pytest.raises(ConfigError, match="metric"):
         compare(mixed, D2S, PP, metric="mpjpe", dataset="h36m[protocol=p1]")

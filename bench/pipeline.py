@@ -1,10 +1,10 @@
 """The suite's main jobs over the tracked results: ``report`` (tables, figures, HTML from the store alone) and
 ``paper`` (every experiment of the paper, then the report).
 
-``paper`` runs, in order: table1, table2, table3, fig6, distance (accuracy) and table4 (runtime), each tracked and
-resumable (finished units are taken from the store, trained models from ``OUT/models``), then builds the report
-from the store. With ``quick`` each experiment's ``[quick]`` settings are used and the experiment names carry
-``-quick``, so quick and full results never mix in one table.
+``paper`` runs, in order: table1, table2, table3, sts_value, fig6, distance (accuracy) and table4 (runtime), each
+tracked and resumable (finished units are taken from the store, trained models from ``OUT/models``), then builds
+the report from the store. With ``quick`` each experiment's ``[quick]`` settings are used and the experiment names
+carry ``-quick``, so quick and full results never mix in one table.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bench.registry import report_builder
 
 __all__ = ["PAPER_EXPERIMENTS", "paper", "report"]
 
-PAPER_EXPERIMENTS = ("table1", "table2", "table3", "fig6", "distance", "table4")
+PAPER_EXPERIMENTS = ("table1", "table2", "table3", "sts_value", "fig6", "distance", "table4")
 
 
 def _sweeps(out: Path) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from reports.plots import distance_figure, fig6_per_view, groups_figure, runtime
 from reports.render import table_csv, table_latex, table_markdown
 from reports.rows import validate_per_sample, validate_rows
 from reports.selection import own_rows
+from reports.sts_study import sts_value_table
 from reports.sweeps import check_sweeps, copy_sweeps
 from reports.table import Table
 from reports.tables import table1, table2, table3, table4
@@ -38,6 +39,8 @@ _TABLES: tuple[tuple[Callable[[pd.DataFrame], Table | None], str, str], ...] = (
     (table1, "table1", "Table I not built: no overall MPJPE / PA-MPJPE rows on a 'panoptic' dataset."),
     (table2, "table2", "Table II not built: no overall MPJPE / PA-MPJPE rows on an 'h36m' dataset."),
     (table3, "table3", "Table III not built: no overall MPJPE / PA-MPJPE rows on an 'stb' dataset."),
+    (sts_value_table, "sts_value", "STS-value study not built: no rows of FHGR with and without STS on the same "
+     "training set."),
     (table4, "table4", "Table IV not built: no 'seconds_per_image' (runtime) rows."),
 )
 _FIGURES: tuple[tuple[str, Callable[[pd.DataFrame], Figure | None], str, str, str | None], ...] = (
@@ -52,7 +55,7 @@ _FIGURES: tuple[tuple[str, Callable[[pd.DataFrame], Figure | None], str, str, st
 
 
 _TABLE_EXTENSIONS = (".md", ".tex", ".csv")
-_OWNED = {f"{t}{ext}" for t in ("table1", "table2", "table3", "table4", "paired", "claims")
+_OWNED = {f"{t}{ext}" for t in ("table1", "table2", "table3", "sts_value", "table4", "paired", "claims")
           for ext in _TABLE_EXTENSIONS}  # fmt: skip
 _OWNED |= {name for name, *_ in _FIGURES} | {"index.html"}
 

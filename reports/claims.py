@@ -17,9 +17,10 @@ The claims (:data:`reports.paper.CLAIMS`) and how each is measured:
 
 Errors are paired by sample identity within each training seed and data seed (:mod:`reports.paired`): two units
 scored on different subsets (SMPLify-X on 256 samples, a ``--limit``) pair only the samples both scored; the units
-of one variant are averaged per sample. With two or more training seeds the interval is the Student t interval over
-the per-seed effects (basis "seeds"); with one seed it is the percentile bootstrap that resamples whole bodies
-(:func:`reports.stats.cluster_bootstrap`, basis "bodies", or "samples" when each body has one view). Without
+of one variant are averaged per sample. With at least three training seeds (``reports.paired.MIN_SEEDS``, the paired
+table's rule) the interval is the Student t interval over the per-seed effects (basis "seeds"); with fewer it is
+the percentile bootstrap that resamples whole bodies (:func:`reports.stats.cluster_bootstrap`, basis "bodies", or
+"samples" when each body has one view). Without
 per-sample errors, claims 1, 4 and 6 fall back to the rows' per-seed means (not paired by sample; no interval with
 one seed). Verdicts (:func:`verdict`): "supported" when the interval excludes the null
 value (0 for a difference, 1 or the claimed factor for a ratio) in the claimed direction, "not supported" when it
@@ -39,7 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from reports import paper
-from reports.paired import compare, paired_errors, sample_errors
+from reports.paired import MIN_SEEDS, compare, paired_errors, sample_errors
 from reports.paper import PAPER_LABEL, PaperClaim
 from reports.rows import RUNTIME_METRIC, UNIT_VALUE_KEYS, overall, per_seed
 from reports.selection import full_over_quick, own_rows
@@ -136,14 +137,15 @@ def _count_text(counts: Sequence[int]) -> str:
 
 def _mean_effects(samples: pd.DataFrame, dataset: str, a: str, b: str, metric: str) -> list[tuple[int, Interval, str]]:
     """(data seed, effect, pair count text) of ``a - b`` per data seed of ``dataset``, paired by sample identity
-    (:func:`reports.paired.compare`): over training seeds with two or more, else over bodies."""
+    (:func:`reports.paired.compare`): over training seeds with at least ``MIN_SEEDS`` (3, the paired table's rule),
+    else over bodies."""
     mine = samples[samples["dataset"] == dataset]
     found = []
     for data_seed in sorted({int(s) for s in mine["data_seed"]}):
-        c = compare(mine, a, b, metric=metric, dataset=dataset, data_seed=data_seed, min_seeds=2, n_boot=N_BOOT,
-                    boot_seed=0)  # fmt: skip
+        c = compare(mine, a, b, metric=metric, dataset=dataset, data_seed=data_seed, min_seeds=MIN_SEEDS,
+                    n_boot=N_BOOT, boot_seed=0)  # fmt: skip
         if c is not None:
-            effect = c.seeds if c.seeds.n >= 2 else c.bodies
+            effect = c.seeds if c.seeds.n >= MIN_SEEDS else c.bodies
             found.append((data_seed, effect, _count_text([n for _, _, n in c.per_seed])))
     return found
 
@@ -170,7 +172,7 @@ def _distance_pairs(samples: pd.DataFrame, dataset: str, a: str, b: str, metric:
 
 def _close_far_effect(pairs: pd.DataFrame) -> tuple[Interval, int, int]:
     """(mean difference on close samples) - (mean difference on the rest), with the fewest close and far pairs of
-    any replicate (data seed and training seed). Two or more replicates: Student t over them. One: the body
+    any replicate (data seed and training seed). ``MIN_SEEDS`` or more replicates: Student t over them. Fewer: the body
     bootstrap of the linearised values ``N/n_c (d - m_c)`` (close) and ``-N/n_f (d - m_f)`` (far), plus
     ``m_c - m_f``, whose mean is the effect and whose bootstrap spread is the delta-method spread of the difference
     of the two subgroup means."""
@@ -185,7 +187,7 @@ def _close_far_effect(pairs: pd.DataFrame) -> tuple[Interval, int, int]:
     if fewest[0] == 0 or fewest[1] == 0:
         return Interval(nan, nan, nan, 0, "samples"), *fewest
     effects = grouped[("mean", True)] - grouped[("mean", False)]
-    if len(effects) >= 2:
+    if len(effects) >= MIN_SEEDS:
         return seed_interval(effects.to_numpy()), *fewest
     close, diff = pairs["close"].to_numpy(), pairs["diff"].to_numpy(dtype=float)
     m_c, m_f, total = diff[close].mean(), diff[~close].mean(), len(diff)
@@ -611,8 +613,8 @@ def claims_table(rows: pd.DataFrame, per_sample: pd.DataFrame | None, *, synthet
         "Verdict: supported when the 95% interval excludes the null value (0, or the claimed factor) in the claimed "
         "direction; not supported when it excludes it in the other direction; inconclusive when it includes it, "
         "or there is no interval or too little data; not measured when no rows feed the claim.",
-        "Interval: with two or more seeds, the Student t interval over the per-seed effects (errors paired by "
-        f"sample identity within each seed); with one seed, a percentile bootstrap ({N_BOOT} draws, seed 0) that "
+        f"Interval: with at least {MIN_SEEDS} seeds, the Student t interval over the per-seed effects (errors paired "
+        f"by sample identity within each seed); with fewer, a percentile bootstrap ({N_BOOT} draws, seed 0) that "
         "resamples whole bodies (the views of one body at one instant together), or samples when each body has one: "
         "how sure the difference is for that one trained model on this test set, not over training randomness.",
         "Speed-up (claim 5): each method at batch 1, and each at its largest timed batch; with several timed seeds, "

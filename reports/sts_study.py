@@ -127,7 +127,7 @@ def sts_value_table(rows: pd.DataFrame) -> Table | None:
     protocols = sel[["dataset", "protocol"]].drop_duplicates().sort_values(["dataset", "protocol"])
     notes = _NOTES + tuple(f"Protocol of {d}: {p}" for d, p in protocols.itertuples(index=False, name=None) if p)
     return Table("sts_value", "STS value: FHGR with and without STS on scarce or shifted STB training data",
-                 caption_with_warning(caption, synthetic), pd.DataFrame(display),
+                 caption_with_warning(caption, synthetic, rows=sel), pd.DataFrame(display),
                  pd.DataFrame(data).assign(synthetic=synthetic), notes, synthetic)  # fmt: skip
 
 

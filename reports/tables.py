@@ -189,7 +189,7 @@ def _accuracy_table(
             record["paper_pa_mpjpe_mm"] = np.nan if prow is None or prow.pa_mpjpe_mm is None else prow.pa_mpjpe_mm
         data.append(record)
     synthetic = bool(sel["synthetic"].any())
-    return Table(name, title, caption_with_warning(caption, synthetic), pd.DataFrame(display),
+    return Table(name, title, caption_with_warning(caption, synthetic, rows=sel), pd.DataFrame(display),
                  pd.DataFrame(data).assign(synthetic=synthetic), tuple(notes) + tuple(_protocol_notes(sel)),
                  synthetic)  # fmt: skip
 
@@ -286,7 +286,7 @@ def table2(rows: pd.DataFrame) -> Table | None:
                "ours beside the paper's one pair per method.")  # fmt: skip
     notes = (_SEEDS_NOTE, f"Paper numbers: {paper.TABLE2_SOURCE}; that pair is printed once per method, beside "
              "both of our protocols.", *_reference_notes(sel), *_protocol_notes(sel))  # fmt: skip
-    return Table("table2", "Table II: 3D body pose on Human3.6M", caption_with_warning(caption, synthetic),
+    return Table("table2", "Table II: 3D body pose on Human3.6M", caption_with_warning(caption, synthetic, rows=sel),
                  pd.DataFrame(display), pd.DataFrame(data).assign(synthetic=synthetic), notes, synthetic)  # fmt: skip
 
 

@@ -114,19 +114,23 @@ def test_an_interval_including_zero_is_inconclusive():
     assert "includes 0" in line["why"]
 
 
-def test_basis_switches_from_bodies_to_seeds_with_two_seeds():
+def test_basis_switches_from_bodies_to_seeds_with_three_seeds():
+    """Two seeds stay on the body bootstrap (the paired table's rule: a seed-level interval needs 3); three give the
+    Student t interval over the per-seed effects."""
     rows, samples = _panoptic(+5.0, seeds=(0, 1))
+    assert _line(_table(rows, samples), 1, WPP)["basis"] == "bodies"
+    rows, samples = _panoptic(+5.0, seeds=(0, 1, 2))
     frame = pd.DataFrame(samples)
     per_seed = []
-    for seed in (0, 1):
+    for seed in (0, 1, 2):
         mine = frame[frame["seed"] == seed]
         d2s = mine[mine["variant"] == D2S].set_index("sample_id")["mpjpe_mm"]
         wpp = mine[mine["variant"] == WPP].set_index("sample_id")["mpjpe_mm"]
         per_seed.append((d2s - wpp).mean())
     line = _line(_table(rows, samples), 1, WPP)
-    assert (line["basis"], line["basis_n"], line["n"]) == ("seeds", 2, "80 pairs per seed")
+    assert (line["basis"], line["basis_n"], line["n"]) == ("seeds", 3, "80 pairs per seed")
     assert line["effect"] == pytest.approx(np.mean(per_seed))
-    half = 12.706 * np.std(per_seed, ddof=1) / np.sqrt(2)  # t_{0.975, 1}
+    half = 4.303 * np.std(per_seed, ddof=1) / np.sqrt(3)  # t_{0.975, 2}
     assert line["ci_high"] - line["effect"] == pytest.approx(half, rel=1e-3)
 
 

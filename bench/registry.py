@@ -282,7 +282,32 @@ def check_method_spec(spec: str, **overrides: Any) -> tuple[MethodSpec, dict[str
     if unknown:
         valid = ", ".join(f"{k}={v!r}" for k, v in entry.params.items()) or "none"
         raise ConfigError(f"method {name!r}: unknown parameter(s) {unknown}; valid parameters: {valid}")
+    for key, value in params.items():
+        params[key] = _typed(name, key, value, entry.params[key])
     return entry, params
+
+
+def _typed(method: str, key: str, value: Any, default: Any) -> Any:
+    """``value`` checked against the type of the parameter's default (bool, int, float or str; a number is a
+    float where a float is expected, and text where text is expected); other defaults (None, tuples) pass as they
+    are. A mismatch is a ConfigError naming the parameter, the value and the type expected, before anything is
+    built or written."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = not isinstance(value, bool)
+        value = str(value) if ok and isinstance(value, int | float) else value
+    else:
+        return value
+    if not ok:
+        raise ConfigError(f"method {method!r}: {key}={value!r}: expected {type(default).__name__} "
+                          f"(default {default!r})")  # fmt: skip
+    return value
 
 
 def create_method(spec: str, context: Any = None, **overrides: Any) -> Any:

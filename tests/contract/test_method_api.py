@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -128,3 +130,34 @@ def test_method_parameters_can_come_from_a_config_dataclass(monkeypatch):
     assert registry.create_method("toy_config[width=3]") == ToyConfig(width=3)
     with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['depth'\]; valid parameters: width=8, sts=True"):
         registry.create_method("toy_config[depth=3]")
+
+
+def test_method_parameter_values_are_checked_against_the_default_type(monkeypatch):
+    """A value of the wrong type is named before anything is built (``lifter[width=abc]`` used to reach the
+    factory and fail with "'>=' not supported between 'str' and 'int'"); an int is accepted where a float is
+    expected, and becomes one."""
+    import dataclasses
+
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
+    monkeypatch.setattr(registry, "_discovered", True)
+
+    @dataclasses.dataclass(frozen=True)
+    class TypedConfig:
+        width: int = 8
+        lr: float = 1e-4
+        sts: bool = True
+        mode: str = "a"
+
+    @registry.register_method("toy_typed", description="test only", config=TypedConfig)
+    def make(context, **params):
+        return TypedConfig(**params)
+
+    built = registry.create_method("toy_typed[lr=1,width=3,mode=b]")
+    assert built == TypedConfig(width=3, lr=1.0, mode="b") and isinstance(built.lr, float)
+    for spec, message in (("toy_typed[width=abc]", "width='abc': expected int (default 8)"),
+                          ("toy_typed[width=2.5]", "width=2.5: expected int"),
+                          ("toy_typed[sts=3]", "sts=3: expected bool (default True)"),
+                          ("toy_typed[lr=true]", "lr=True: expected float"),
+                          ("toy_typed[mode=false]", "mode=False: expected str")):  # fmt: skip
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            registry.create_method(spec)

@@ -98,6 +98,7 @@ def test_data_seed_on_the_command_line(root, tmp_path):
         (["-m", "nope", "-d", "h36m"], "unknown method 'nope'"),
         (["-m", "proposed[colour=red]", "-d", "h36m"], "unknown parameter(s) ['colour']"),
         (["-m", "proposed[projection=xyz]", "-d", "h36m"], "projection must be"),
+        (["-m", "lifter[width=abc]", "-d", "h36m"], "width='abc': expected int"),
         (["-m", "proposed", "-d", "nope"], "unknown dataset 'nope'"),
         (["-m", "proposed", "-d", "h36m[protocol=p9]"], "p9"),
         (["-m", "proposed", "-d", "h36m[split=train"], "dataset spec"),

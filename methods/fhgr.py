@@ -40,7 +40,7 @@ from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_t
 from bench.samples import SampleBatch, SampleSet
 from bench.skeletons import convert, get_skeleton, skeleton_names
 from datasets.noise import NOISE_KINDS
-from methods.proposed.layers import PART_SLICES, scale_normalize
+from methods.proposed.layers import PART_SLICES, missing_part_input, scale_normalize
 from methods.proposed.losses import pose_rotmats, project, to_openpose
 from methods.proposed.method import body_models, gt_rotmats
 from methods.proposed.networks import _GCN, _UPRIGHT, NetConfig
@@ -111,9 +111,9 @@ class FHGRMethod:
 
     # ------------------------------------------------------------------------------------------ helpers
     def supports(self, samples: SampleSet) -> str | None:
-        hand = samples.keypoints2d[:, LH, 2] > self.cfg.conf_threshold
-        if len(samples) and not (hand.sum(1) >= 2).any():
-            return f"{samples.name}: no left-hand 2D keypoints (fhgr regresses the left hand only)"
+        if reason := missing_part_input(samples, "left_hand", self.cfg.conf_threshold,
+                                        "fhgr regresses the left hand only"):  # fmt: skip
+            return reason
         self._skeleton = samples.skeleton
         if self.cfg.input == "gt2d":
             _, valid = convert(samples.joints3d[:1], samples.skeleton, "openpose_137")

@@ -50,7 +50,7 @@ from bench.registry import register_method
 from bench.regressors import regressor_matrix
 from bench.samples import SampleBatch, SampleSet
 from bench.skeletons import get_skeleton
-from methods.proposed.layers import PART_SLICES, normalize_all
+from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
 from methods.proposed.method import body_models, gt_rotmats
 from methods.proposed.sts import STSConfig, STSStream
 
@@ -177,10 +177,7 @@ class LifterMethod:
 
     # ----------------------------------------------------------------------------------------- contract
     def _no_input(self, samples: SampleSet) -> str | None:
-        body = samples.keypoints2d[:, _BODY, 2] > self.cfg.conf_threshold
-        if len(samples) and not (body.sum(1) >= 2).any():
-            return f"{samples.name}: no body keypoints (the lifter's input is BODY_25 2D)"
-        return None
+        return missing_part_input(samples, "body", self.cfg.conf_threshold, "the lifter's input is BODY_25 2D")
 
     def supports(self, samples: SampleSet) -> str | None:
         """None when the set has body 2D input and its root and scored joints can be formed from the lifted

@@ -15,6 +15,7 @@ from bench.skeletons import get_skeleton, part_indices
 
 __all__ = [
     "PART_SLICES",
+    "missing_part_input",
     "BilinearTransform",
     "SemGraphConv",
     "face_adjacency",
@@ -216,3 +217,13 @@ class BilinearTransform(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return self.P(self.U(a) * self.V(b)) + self.W(torch.cat([a, b], dim=-1))
+
+
+def missing_part_input(samples, part: str, threshold: float, needs: str) -> str | None:
+    """The reason a method cannot run on ``samples`` (a ``bench.samples.SampleSet``) when no sample has at least
+    two keypoints of ``part`` ('body', 'left_hand', ...) above ``threshold`` confidence, else None; ``needs`` says
+    what the method needs them for."""
+    seen = samples.keypoints2d[:, PART_SLICES[part], 2] > threshold
+    if len(samples) and not (seen.sum(1) >= 2).any():
+        return f"{samples.name}: no {part.replace('_', '-')} keypoints ({needs})"
+    return None

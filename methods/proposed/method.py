@@ -44,7 +44,7 @@ from bench.registry import register_method
 from bench.rotations import axis_angle_to_matrix
 from bench.samples import SampleBatch, SampleSet
 from methods.proposed.cameras import HEADS, camera_stats
-from methods.proposed.layers import PART_SLICES, normalize_all
+from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
 from methods.proposed.losses import (
     LossWeights,
     angle_limit_loss,
@@ -154,10 +154,7 @@ class ProposedMethod:
 
     # ----------------------------------------------------------------------------------------- contract
     def supports(self, samples: SampleSet) -> str | None:
-        body = samples.keypoints2d[:, PART_SLICES["body"], 2] > self.cfg.conf_threshold
-        if len(samples) and not (body.sum(1) >= 2).any():
-            return f"{samples.name}: no body keypoints (the global branch needs BODY_25 2D input)"
-        return None
+        return missing_part_input(samples, "body", self.cfg.conf_threshold, "the global branch needs BODY_25 2D input")
 
     def _pose(self, out: dict[str, torch.Tensor], model: BodyModel, R: torch.Tensor | None = None) -> torch.Tensor:
         """Keypoint-path joints (B, 127|144, 3) of the decoded outputs; R: the (B, 55, 3, 3) rotations when

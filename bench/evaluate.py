@@ -35,7 +35,7 @@ import torch
 
 from bench.alignment import root_align, similarity_align
 from bench.metrics import joint_errors
-from bench.regressors import regressor_matrix, skeleton_from_smplx
+from bench.regressors import formed_from, skeleton_from_smplx
 from bench.samples import SampleSet
 from bench.skeletons import get_skeleton
 
@@ -147,9 +147,7 @@ def _dataset_joints(pred: Any, skeleton: Any) -> tuple[torch.Tensor, torch.Tenso
     else:
         predicted = torch.ones(finite.shape[1], dtype=torch.bool)
     bad = failed | (predicted & ~finite).any(1)
-    W, valid = regressor_matrix(skeleton, "smplx_144")
-    needs = torch.as_tensor(W != 0)
-    formed = torch.as_tensor(valid) & ~(needs & ~predicted).any(1)
+    formed = torch.as_tensor(formed_from(skeleton, predicted.numpy()))
     joints, _ = skeleton_from_smplx(torch.where(predicted[:, None], torch.nan_to_num(src), 0.0), skeleton)
     return joints, formed, bad
 

@@ -28,7 +28,7 @@ import torch
 
 from bench.skeletons import Skeleton, get_skeleton
 
-__all__ = ["DERIVED", "regressor_matrix", "skeleton_from_smplx"]
+__all__ = ["DERIVED", "formed_from", "regressor_matrix", "skeleton_from_smplx"]
 
 DERIVED: dict[str, tuple[tuple[str, float], ...]] = {
     "thorax": (("neck", 1.0),),
@@ -67,6 +67,14 @@ def regressor_matrix(dst: str | Skeleton, src: str | Skeleton = "smplx_127") -> 
     dst = dst if isinstance(dst, Skeleton) else get_skeleton(dst)
     W, valid = _matrix(src, dst)
     return W.copy(), valid.copy()
+
+
+def formed_from(dst: str | Skeleton, predicted: np.ndarray, src: str | Skeleton = "smplx_144") -> np.ndarray:
+    """(J_dst,) bool: the joints of ``dst`` that can be formed from ``src`` when only the ``src`` joints marked in
+    ``predicted`` ((J_src,) bool) are known (a joints-only method): valid, and every source joint they weigh is
+    known."""
+    W, valid = regressor_matrix(dst, src)
+    return valid & ~((W != 0) & ~np.asarray(predicted, dtype=bool)).any(1)
 
 
 def skeleton_from_smplx(joints: Any, dst: str | Skeleton, src: str | Skeleton | None = None) -> tuple[Any, Any]:

@@ -47,7 +47,7 @@ from torch import nn
 from bench.errors import ConfigError
 from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import register_method
-from bench.regressors import regressor_matrix
+from bench.regressors import formed_from, regressor_matrix
 from bench.samples import SampleBatch, SampleSet
 from bench.skeletons import get_skeleton
 from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
@@ -185,10 +185,9 @@ class LifterMethod:
         if reason := self._no_input(samples):
             return reason
         skeleton = get_skeleton(samples.skeleton)
-        W, valid = regressor_matrix(skeleton, "smplx_144")
-        lifted = np.zeros(W.shape[1], dtype=bool)
+        lifted = np.zeros(len(get_skeleton("smplx_144").joints), dtype=bool)
         lifted[self.output_index.cpu().numpy()] = True
-        formed = valid & ~((W != 0) & ~lifted).any(1)
+        formed = formed_from(skeleton, lifted)
         needed = [*samples.info.get("root_joints", ()), *samples.info.get("eval_joints", skeleton.joints)]
         missing = sorted({n for n in needed if not formed[skeleton.joints.index(n)]})
         if missing:

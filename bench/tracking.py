@@ -11,31 +11,54 @@ seed), tagged ``hmrbench.unit`` with the unit's key.
   left RUNNING by a process that died is marked KILLED by the next invocation, which redoes the unit.
 - A tracking server that cannot be reached is an error naming the URI before anything is trained
   (``Tracker.connect``).
+- An existing SQLite store file is checked before MLflow opens it (``check_store_file``): an empty, foreign or
+  damaged ``mlflow.db`` is an error naming the file and the ways out, never silently recreated.
+- A folder the store cannot write (read-only, full, not a folder) is one error naming the path and the OS's reason;
+  MLflow's own log lines and tracebacks are held back (``Tracker.check_writable`` probes before any training).
+- An output folder can be moved or copied: the default store's artifact locations (absolute in MLflow) are
+  repointed to ``OUT/mlartifacts`` when opened, and read from there when the recorded path is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import platform
+import sqlite3
 import subprocess
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.errors import TrackingError
+from bench.errors import ConfigError, TrackingError
 
-__all__ = ["Tracker", "device_name", "environment_tags", "file_lock", "resolve_tracking_uri"]
+__all__ = [
+    "Tracker", "check_store_file", "check_writable", "device_name", "environment_tags", "file_lock", "out_folder",
+    "resolve_tracking_uri",
+]  # fmt: skip
 
 UNIT_TAG = "hmrbench.unit"
 KIND_TAG = "hmrbench.kind"
 PARENT_TAG = "hmrbench.parent_key"
 _PROBE_SECONDS = 5.0
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_MLFLOW_LOGGERS = ("mlflow", "alembic", "sqlalchemy.engine")
+# What SQLite says when the OS refuses a write to the store file, and the reason to show for it.
+_SQLITE_WRITE_ERRORS = {
+    "readonly database": os.strerror(errno.EROFS).lower() + " or no write permission",
+    "database or disk is full": os.strerror(errno.ENOSPC).lower(),
+    "unable to open database file": "cannot be opened or created",
+    "disk i/o error": os.strerror(errno.EIO).lower(),
+}
+_WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+                 errno.ENOENT, errno.EIO, errno.EEXIST}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -63,6 +86,154 @@ def resolve_tracking_uri(out: str | os.PathLike, uri: str | None = None) -> str:
     if found:
         return found
     return f"sqlite:///{(Path(out).resolve() / 'mlflow.db').as_posix()}"
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, else None."""
+    return Path(uri[len("sqlite:///") :].split("?", 1)[0]) if uri.startswith("sqlite:///") else None
+
+
+def _file_path(uri: str) -> Path:
+    """The local path of a ``file:`` URI."""
+    return Path(urllib.request.url2pathname(urllib.parse.urlparse(uri).path))
+
+
+def _store_refused(path: Path, what: str) -> TrackingError:
+    return TrackingError(
+        f"tracking store {path} {what}. It was left as it is and nothing was run; the results beside it (the CSV "
+        f"files, mlartifacts/, models/, report/) are not touched. Restore {path.name} from a backup, or move it aside "
+        f"(mv {path} {path}.damaged) to start a new store there (finished units are then redone; their CSV rows "
+        "stay), or use another --out"
+    )
+
+
+def check_store_file(path: str | os.PathLike) -> None:
+    """An existing SQLite store file MLflow cannot use, or would silently start afresh over (an empty file): a
+    ``TrackingError`` naming the file, what is wrong with it and the ways out. A file that does not exist yet is
+    fine (MLflow creates it). ``PRAGMA quick_check`` reads each page once: milliseconds for a store of a few MB."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise _store_refused(path, "is a folder, not an SQLite database file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise _store_refused(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        raise _store_refused(path, "is empty (0 bytes): the runs it recorded are gone (a full disk, a copy cut short?)")
+    if head != _SQLITE_MAGIC:
+        raise _store_refused(path, "is not an SQLite database (it does not start with the SQLite header)")
+    try:
+        # mode=rw never creates a file; it opens read-only where the file or disk cannot be written
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
+        try:
+            found = [str(row[0]) for row in con.execute("PRAGMA quick_check")]
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return  # another process is writing it: not damage (MLflow waits for it)
+        raise _store_refused(path, f"cannot be read as a database ({exc})") from None
+    except sqlite3.DatabaseError as exc:
+        raise _store_refused(path, f"is damaged ({exc})") from None
+    if found != ["ok"]:
+        raise _store_refused(path, f"is damaged (SQLite's quick_check: {'; '.join(found[:3])})")
+    if tables and "experiments" not in tables:
+        raise _store_refused(path, "is an SQLite database but not an MLflow store (it has no 'experiments' table)")
+
+
+@contextlib.contextmanager
+def _mlflow_logs_held() -> Iterator[None]:
+    """MLflow's (and alembic's, SQLAlchemy's) log records held back while a call runs: passed on when it succeeds,
+    dropped when it fails, where the ``TrackingError`` says what failed in one line (MLflow logs a database error
+    at ERROR level with its traceback, then raises it)."""
+    held: list[logging.LogRecord] = []
+
+    class _Hold(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append(record)
+
+    hold = _Hold()
+    loggers = [logging.getLogger(name) for name in _MLFLOW_LOGGERS]
+    saved = [(logger.handlers, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.handlers, logger.propagate = [hold], False
+    succeeded = False
+    try:
+        yield
+        succeeded = True
+    finally:
+        for logger, (handlers, propagate) in zip(loggers, saved, strict=True):
+            logger.handlers, logger.propagate = handlers, propagate
+        for record in held if succeeded else ():
+            owner = next(lg for lg in loggers if record.name == lg.name or record.name.startswith(lg.name + "."))
+            owner.handle(record)
+
+
+def _os_failure(exc: BaseException, store: Path | None) -> tuple[str, str, bool] | None:
+    """(path, the OS's reason, whether it is a refused write) when ``exc`` or an exception it came from is the
+    operating system failing on a file: an OSError naming its file, or SQLite failing to write the store file
+    ``store``; else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename:
+            return os.fsdecode(exc.filename), (exc.strerror or str(exc)).lower(), exc.errno in _WRITE_ERRNOS
+        text = str(exc).lower()
+        for phrase, reason in _SQLITE_WRITE_ERRORS.items():
+            if store is not None and phrase in text:
+                return str(store), reason, True
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _probe(folder: Path) -> str | None:
+    """None when ``folder`` (created with its parents when missing) takes a new file (a small one is written,
+    synced to disk and removed); else what is wrong, to follow the folder's name in a message."""
+    above = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if above is not None and not above.is_dir():
+        return "is a file, not a folder" if above == folder else f"lies under {above}, a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot be created ({(exc.strerror or str(exc)).lower()})"
+    try:
+        handle, name = tempfile.mkstemp(prefix=".hmrbench-write-check-", dir=folder)
+        try:
+            os.write(handle, b"hmrbench write check\n")
+            os.fsync(handle)  # a full disk may refuse only here
+        finally:
+            os.close(handle)
+            os.unlink(name)
+    except OSError as exc:
+        return f"cannot be written ({(exc.strerror or str(exc)).lower()})"
+    return None
+
+
+def check_writable(folder: str | os.PathLike, what: str = "folder") -> Path:
+    """``folder`` (created with its parents when missing) resolved, after a small file was written in it and
+    removed; a ``TrackingError`` naming ``what``, the folder and the OS's reason otherwise (read-only, no
+    permission, no space, a file). Call it before anything is trained: a trained model then never waits on a
+    folder it cannot be saved to."""
+    folder = Path(folder).expanduser().resolve()
+    wrong = _probe(folder)
+    if wrong is not None:
+        raise TrackingError(f"{what} {folder} {wrong}; make it writable (or free space), or use another --out")
+    return folder
+
+
+def out_folder(text: str | os.PathLike) -> Path:
+    """The output folder ``--out text`` resolved, created and checked writable; a ``ConfigError`` naming it when it
+    is a file, lies under a file, cannot be created (``/proc/x``, a read-only disk) or cannot be written."""
+    out = Path(text).expanduser().resolve()
+    wrong = _probe(out)
+    if wrong is not None:
+        shown = str(text) if Path(str(text)) == out else f"{text} ({out})"
+        raise ConfigError(f"--out {shown} {wrong}; give a folder that can be created and written")
+    return out
 
 
 def device_name(device: str) -> str:
@@ -113,7 +284,9 @@ def _clean_key(text: str) -> str:
 
 class Tracker:
     """One MLflow store (module docstring). ``connect`` before anything else; every MLflow failure becomes a
-    ``TrackingError`` that names the URI."""
+    ``TrackingError`` that names the URI, or the path and the OS's reason when a file could not be written or read.
+    ``relocated_from``: the artifact location the default store recorded before its output folder was moved or
+    copied (repointed to ``OUT/mlartifacts`` by ``connect``), else None."""
 
     def __init__(self, out: str | os.PathLike, uri: str | None = None, experiment: str = "hmrbench") -> None:
         self.out = Path(out).resolve()
@@ -121,7 +294,10 @@ class Tracker:
         self.experiment = experiment
         self.local = self.uri.startswith("sqlite:///") and uri is None and "MLFLOW_TRACKING_URI" not in os.environ
         self._client: Any = None
+        self._store_file = _sqlite_file(self.uri)
         self.experiment_id = ""
+        self.artifact_location = ""
+        self.relocated_from: str | None = None
 
     # --- connection ---------------------------------------------------------------------------------------------
     def connect(self) -> Tracker:
@@ -135,13 +311,19 @@ class Tracker:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         for name in ("mlflow", "alembic"):  # after the import, which sets mlflow's own levels
             logging.getLogger(name).setLevel(logging.WARNING)
-        local = self.uri.startswith("sqlite:///")
-        lock = file_lock(self.uri[len("sqlite:///"):] + ".lock") if local else contextlib.nullcontext()
+        lock = file_lock(f"{self._store_file}.lock") if self._store_file else contextlib.nullcontext()
         try:
             with lock:
-                self._open()
-        except Exception as exc:  # noqa: BLE001  (any MLflow/SQLAlchemy failure: say which store)
-            raise TrackingError(f"tracking store {self.uri}: {type(exc).__name__}: {exc}") from None
+                if self._store_file is not None:
+                    check_store_file(self._store_file)  # before MLflow, which would start afresh over an empty file
+                    if self.local:
+                        self._repoint()
+                with _mlflow_logs_held():
+                    self._open()
+        except TrackingError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (any MLflow/SQLAlchemy/OS failure: say which store or path)
+            raise self._error("open", exc) from None
         return self
 
     def _open(self) -> None:
@@ -152,8 +334,37 @@ class Tracker:
         if found is None:
             artifacts = (self.out / "mlartifacts").as_uri() if self.uri.startswith("sqlite:") else None
             self.experiment_id = self._client.create_experiment(self.experiment, artifact_location=artifacts)
-        else:
-            self.experiment_id = found.experiment_id
+            found = self._client.get_experiment(self.experiment_id)
+        self.experiment_id = found.experiment_id
+        self.artifact_location = found.artifact_location or ""
+
+    def _repoint(self) -> None:
+        """The default store keeps its artifacts in ``OUT/mlartifacts``, but MLflow records that folder as an
+        absolute URI (the experiment's, and each run's below it): in a moved or copied output folder MLflow would
+        read, and write, the old place. Rewrite this experiment's recorded locations to ``OUT/mlartifacts`` (one
+        SQLite transaction; nothing else changes). A store that cannot be written keeps them, and reads map the old
+        paths instead (``_artifact_uri``)."""
+        if self._store_file is None or not self._store_file.is_file():
+            return
+        want = (self.out / "mlartifacts").as_uri()
+        con = sqlite3.connect(self._store_file, timeout=30)
+        try:
+            with con:
+                found = con.execute("SELECT experiment_id, artifact_location FROM experiments WHERE name = ?",
+                                    (self.experiment,)).fetchall()  # fmt: skip
+                for experiment_id, old in found:
+                    if not old or old == want:
+                        continue
+                    con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                                (want, experiment_id))  # fmt: skip
+                    con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) WHERE experiment_id = ? "
+                                "AND substr(artifact_uri, 1, ?) = ?",
+                                (want, len(old) + 1, experiment_id, len(old) + 1, f"{old}/"))  # fmt: skip
+                    self.relocated_from = old
+        except sqlite3.OperationalError:  # a store without tables yet, or one that cannot be written: reads map
+            self.relocated_from = None
+        finally:
+            con.close()
 
     def _probe(self) -> None:
         url = self.uri.rstrip("/") + "/health"
@@ -175,10 +386,45 @@ class Tracker:
         return self._client
 
     def _call(self, what: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202
+        """``fn(*args, **kwargs)`` (an MLflow call); its failure as one ``TrackingError``, MLflow's logs held back."""
         try:
-            return fn(*args, **kwargs)
+            with _mlflow_logs_held():
+                return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001
-            raise TrackingError(f"tracking store {self.uri}: {what} failed: {type(exc).__name__}: {exc}") from None
+            raise self._error(what, exc) from None
+
+    def _error(self, what: str, exc: BaseException) -> TrackingError:
+        """The one-line error for a failed MLflow call: the path and the OS's reason when a file could not be
+        written or read (the artifact folder, mlflow.db), else the URI and the error's first line."""
+        found = _os_failure(exc, self._store_file)
+        if found is None:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            return TrackingError(f"tracking store {self.uri}: {what} failed: {type(exc).__name__}: {first}")
+        path, reason, write = found
+        if write:
+            return TrackingError(f"cannot write {path} ({reason}): {what} failed in the tracking store {self.uri}; "
+                                 "make that folder writable (or free space), or use another --out")  # fmt: skip
+        return TrackingError(f"{path}: {reason}: {what} failed in the tracking store {self.uri}")
+
+    def check_writable(self) -> None:
+        """Before anything is trained: the output folder, the SQLite store's folder and file and a local artifact
+        folder take new files; a ``TrackingError`` naming the first that does not (``check_writable``)."""
+        folders = [(self.out, "output folder")]
+        if self._store_file is not None:
+            folders.append((self._store_file.parent, "tracking store folder"))
+        if self.artifact_location.startswith("file:"):
+            folders.append((_file_path(self.artifact_location), "artifact folder"))
+        elif not self.artifact_location and self._store_file is not None:
+            folders.append((self.out / "mlartifacts", "artifact folder"))
+        for folder, what in dict(reversed(folders)).items():
+            check_writable(folder, what)
+        if self._store_file is not None and self._store_file.is_file():
+            try:
+                self._store_file.open("ab").close()  # opened for writing, nothing written
+            except OSError as exc:
+                raise TrackingError(f"tracking store {self._store_file} cannot be written "
+                                    f"({(exc.strerror or str(exc)).lower()}); make it writable, or use another "
+                                    "--out") from None  # fmt: skip
 
     # --- runs ---------------------------------------------------------------------------------------------------
     def _search(self, filter_string: str, max_results: int = 1000) -> list[Any]:
@@ -249,8 +495,26 @@ class Tracker:
             self.set_tags(run_id, {"hmrbench.error": error})
         self._call("end run", self.client.set_terminated, run_id, status)
 
-    def download(self, run_id: str, path: str, dst: str | os.PathLike) -> Path:
-        return Path(self._call(f"download {path}", self.client.download_artifacts, run_id, path, str(dst)))
+    def _artifact_uri(self, run_id: str) -> str:
+        """Where run ``run_id``'s artifacts are: as recorded, except in the default store whose output folder was
+        moved without the store being repointed (read-only): the same place under ``OUT/mlartifacts``."""
+        uri = self._call("get run", self.client.get_run, run_id).info.artifact_uri
+        if self.local and uri.startswith("file:"):
+            recorded = _file_path(uri)
+            if not recorded.exists() and "mlartifacts" in recorded.parts:
+                below = recorded.parts[len(recorded.parts) - recorded.parts[::-1].index("mlartifacts") :]
+                moved = self.out.joinpath("mlartifacts", *below)
+                if moved.exists():
+                    return moved.as_uri()
+        return uri
+
+    def download(self, run_id: str, path: str, dst: str | os.PathLike, artifact_uri: str | None = None) -> Path:
+        """Artifact ``path`` of run ``run_id`` copied into ``dst`` (``artifact_uri``: the run's, when known)."""
+        import mlflow.artifacts
+
+        uri = artifact_uri or self._artifact_uri(run_id)
+        return Path(self._call(f"download {path}", mlflow.artifacts.download_artifacts, artifact_uri=f"{uri}/{path}",
+                               dst_path=str(dst), tracking_uri=self.uri))  # fmt: skip
 
     # --- results ------------------------------------------------------------------------------------------------
     def unit_runs(self, experiments: Iterable[str] | None = None) -> list[Any]:
@@ -267,7 +531,9 @@ class Tracker:
     def load_tables(self, run_ids: Iterable[str]) -> tuple[Any, Any]:
         """(rows, per-sample errors) DataFrames read from the ``rows.csv`` / ``per_sample.csv.gz`` artifacts. A file
         written before the data seed existed gets its training seed as ``data_seed`` (the runner loaded the sets
-        with it then)."""
+        with it then). A run without ``rows.csv`` (every finished unit logs one) is a ``TrackingError`` naming the
+        run and the place its artifacts should be."""
+        import mlflow.artifacts
         import pandas as pd
 
         from bench.results import read_rows
@@ -283,10 +549,19 @@ class Tracker:
             for i, run_id in enumerate(run_ids):
                 dst = Path(tmp) / str(i)
                 dst.mkdir()
-                names = {a.path for a in self._call("list artifacts", self.client.list_artifacts, run_id)}
-                if "rows.csv" in names:
-                    rows.append(read(self.download(run_id, "rows.csv", dst)))
+                uri = self._artifact_uri(run_id)
+                listed = self._call("list artifacts", mlflow.artifacts.list_artifacts, artifact_uri=uri,
+                                    tracking_uri=self.uri)  # fmt: skip
+                names = {a.path.rsplit("/", 1)[-1] for a in listed}  # listed relative to the folder above
+                if "rows.csv" not in names:
+                    where = _file_path(uri) if uri.startswith("file:") else uri
+                    raise TrackingError(
+                        f"MLflow run {run_id} is recorded finished but its rows.csv is missing from {where} (were "
+                        f"the artifacts moved or deleted?): restore that folder, or redo the unit with --force "
+                        f"(tracking store {self.uri})"
+                    )
+                rows.append(read(self.download(run_id, "rows.csv", dst, uri)))
                 if "per_sample.csv.gz" in names:
-                    samples.append(read(self.download(run_id, "per_sample.csv.gz", dst)))
+                    samples.append(read(self.download(run_id, "per_sample.csv.gz", dst, uri)))
         cat = lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()  # noqa: E731
         return cat(rows), cat(samples)

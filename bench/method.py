@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import torch
 
 from bench.samples import SampleBatch, SampleSet
+from bench.settings import guess_value
 
 __all__ = ["PARAM_WIDTHS", "MethodContext", "Method", "Prediction", "config_hash", "format_spec", "parse_spec"]
 
@@ -160,7 +161,8 @@ def config_hash(config: Mapping[str, Any]) -> str:
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``'proposed[projection=wpp,sts=true]'`` -> ('proposed', {'projection': 'wpp', 'sts': True}).
 
-    Values: true/false -> bool, integers and floats as numbers, anything else a string.
+    Values are read as written (``bench.settings.guess_value``: true/false, plain integers and numbers, else the
+    text, so ``00_16`` stays ``'00_16'``); the registry then types each by the setting's declaration.
     """
     spec = spec.strip()
     if "[" not in spec:
@@ -173,20 +175,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
         if "=" not in item:
             raise ValueError(f"method spec {spec!r}: {item!r} is not key=value")
         key, value = (x.strip() for x in item.split("=", 1))
-        params[key] = _value(value)
+        params[key] = guess_value(value)
     return name.strip(), params
-
-
-def _value(text: str) -> Any:
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def format_spec(name: str, params: Mapping[str, Any]) -> str:

@@ -13,9 +13,7 @@ dataset's synthetic default is used: written once in the dataset's real file for
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import inspect
 import json
 import os
 import shutil
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigError, DataFileError
+from bench.settings import Setting, declared_settings, typed_settings
 
 __all__ = [
     "SYNTHETIC_MARKER",
@@ -65,12 +64,13 @@ class DatasetSpec:
     check: Callable[[Path], list[dict[str, Any]]]
     synthesize: Callable[..., dict[str, Any]] | None = None
     generator_version: str = "1"
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)  # name -> default
+    declared: Mapping[str, Setting] = field(default_factory=dict)  # name -> its type, choices, range
 
     def __post_init__(self) -> None:
-        params = inspect.signature(self.load).parameters
-        defaults = {k: p.default for k, p in params.items() if p.kind is p.KEYWORD_ONLY}
-        object.__setattr__(self, "settings", defaults)
+        declared = declared_settings(self.load)
+        object.__setattr__(self, "declared", declared)
+        object.__setattr__(self, "settings", {k: s.default for k, s in declared.items()})
 
 
 def register_dataset(
@@ -179,14 +179,18 @@ def _ensure_synthetic(spec: DatasetSpec, seed: int) -> Path:
 
 
 def check_dataset_settings(name: str, settings: Mapping[str, Any]) -> DatasetSpec:
-    """The registered dataset ``name``, after checking that ``settings`` names only its settings (ConfigError
-    listing the valid ones otherwise). Values are checked by the adapter when the set is loaded."""
+    """The registered dataset ``name``, after checking that ``settings`` names only its settings and that each
+    value fits its declared type, choices and range (``bench.settings``; a ConfigError naming the setting and
+    what it may be otherwise). Nothing is read: what depends on the files is checked by the adapter."""
     spec = get_dataset(name)
-    unknown = sorted(set(settings) - set(spec.settings))
-    if unknown:
-        valid = ", ".join(f"{k}={v!r}" for k, v in spec.settings.items()) or "none"
-        raise ConfigError(f"dataset {name!r}: unknown setting(s) {unknown}; valid settings: {valid}")
+    typed_dataset_settings(name, settings)
     return spec
+
+
+def typed_dataset_settings(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` of dataset ``name`` typed by their declarations (text from a spec becomes the declared type:
+    ``views=00_16`` is ``('00_16',)``); ConfigError as :func:`check_dataset_settings`."""
+    return typed_settings(f"dataset {name!r}", dict(get_dataset(name).declared), dict(settings))
 
 
 def load_dataset(name: str, *, data_root: str | os.PathLike | None = None, seed: int = 0, **settings: Any):
@@ -196,7 +200,8 @@ def load_dataset(name: str, *, data_root: str | os.PathLike | None = None, seed:
     synthetic default (generated with ``seed``) is read. ``settings`` are the adapter's keyword settings; an
     unknown one is a ConfigError listing the valid ones. The set's ``info`` gets 'synthetic' and 'source'.
     """
-    spec = check_dataset_settings(name, settings)
+    spec = get_dataset(name)
+    settings = typed_dataset_settings(name, settings)
     root = resolve_data_root(data_root)
     if root is None:
         folder = _ensure_synthetic(spec, seed)
@@ -228,15 +233,13 @@ class MethodSpec:
     description: str
     factory: Callable[..., Any]
     config: type | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)  # name -> default
+    declared: Mapping[str, Setting] = field(default_factory=dict)  # name -> its type, choices, range
 
     def __post_init__(self) -> None:
-        if self.config is not None:
-            params = {f.name: f.default for f in dataclasses.fields(self.config)}
-        else:
-            sig = inspect.signature(self.factory).parameters
-            params = {k: p.default for k, p in sig.items() if p.kind is p.KEYWORD_ONLY}
-        object.__setattr__(self, "params", params)
+        declared = declared_settings(self.config if self.config is not None else self.factory)
+        object.__setattr__(self, "declared", declared)
+        object.__setattr__(self, "params", {k: s.default for k, s in declared.items()})
 
 
 def register_method(name: str, *, description: str, config: type | None = None) -> Callable[[Callable], Callable]:
@@ -268,8 +271,9 @@ def get_method(name: str) -> MethodSpec:
 
 def check_method_spec(spec: str, **overrides: Any) -> tuple[MethodSpec, dict[str, Any]]:
     """``'name[k=v,...]'`` (``bench.method.parse_spec``) plus ``overrides`` -> the registered method and its
-    parameters, after checking the name and the parameter names (ConfigError listing the valid ones); nothing is
-    built, so values are checked by the factory."""
+    parameters typed by their declarations (``bench.settings``), after checking the name, the parameter names and
+    each value's type, choices and range (ConfigError naming the parameter and what it may be); nothing is built.
+    What depends on other parameters or on the data is checked by the factory."""
     from bench.method import parse_spec
 
     try:
@@ -278,36 +282,7 @@ def check_method_spec(spec: str, **overrides: Any) -> tuple[MethodSpec, dict[str
         raise ConfigError(str(exc)) from None
     entry = get_method(name)
     params.update(overrides)
-    unknown = sorted(set(params) - set(entry.params))
-    if unknown:
-        valid = ", ".join(f"{k}={v!r}" for k, v in entry.params.items()) or "none"
-        raise ConfigError(f"method {name!r}: unknown parameter(s) {unknown}; valid parameters: {valid}")
-    for key, value in params.items():
-        params[key] = _typed(name, key, value, entry.params[key])
-    return entry, params
-
-
-def _typed(method: str, key: str, value: Any, default: Any) -> Any:
-    """``value`` checked against the type of the parameter's default (bool, int, float or str; a number is a
-    float where a float is expected, and text where text is expected); other defaults (None, tuples) pass as they
-    are. A mismatch is a ConfigError naming the parameter, the value and the type expected, before anything is
-    built or written."""
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, str):
-        ok = not isinstance(value, bool)
-        value = str(value) if ok and isinstance(value, int | float) else value
-    else:
-        return value
-    if not ok:
-        raise ConfigError(f"method {method!r}: {key}={value!r}: expected {type(default).__name__} "
-                          f"(default {default!r})")  # fmt: skip
-    return value
+    return entry, typed_settings(f"method {name!r}", dict(entry.declared), params, noun="parameter")
 
 
 def create_method(spec: str, context: Any = None, **overrides: Any) -> Any:

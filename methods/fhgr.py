@@ -30,14 +30,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 
+from bench.errors import ConfigError
 from bench.method import MethodContext, Prediction, config_hash, format_spec
-from bench.registry import dataset_names, load_dataset, register_method
+from bench.registry import check_method_spec, dataset_names, load_dataset, register_method
 from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 from bench.samples import SampleBatch, SampleSet
+from bench.settings import NonNegativeFloat, NonNegativeInt, OneOf, PositiveFloat, PositiveInt, UnitFloat
 from bench.skeletons import convert, get_skeleton, skeleton_names
 from datasets.noise import NOISE_KINDS
 from methods.proposed.layers import PART_SLICES, missing_part_input, scale_normalize
@@ -52,25 +54,29 @@ LH = PART_SLICES["left_hand"]
 LEFT_WRIST = 20  # SMPL-X kinematic joint
 
 
+INPUTS = ("detected", "gt2d")  # the input 2D: the set's detections, or its ground-truth 2D
+STS_NOISE = ("input", *NOISE_KINDS)  # STS 2D noise: as the input ('detector', or none for gt2d), or a kind
+
+
 @dataclass(frozen=True)
 class FHGRConfig:
     sts: bool = False
-    input: str = "detected"
-    gcn_hidden: int = 32
-    gcn_layers: int = 4
-    conf_threshold: float = 0.1
-    w_pm: float = 20.0
-    w_3d: float = 60.0
-    lr: float = 1e-4
-    batch_size: int = 16
-    iterations: int = 20000
-    sts_period: int = 5  # with sts=true, one STS batch in sts_period
-    sts_pool: int = 4096
-    sts_view: str = "match"  # STS close-up viewpoints: 'match' (those of the sts_match set) or 'any'
+    input: Annotated[str, OneOf(INPUTS)] = "detected"
+    gcn_hidden: PositiveInt = 32
+    gcn_layers: PositiveInt = 4
+    conf_threshold: UnitFloat = 0.1
+    w_pm: NonNegativeFloat = 20.0
+    w_3d: NonNegativeFloat = 60.0
+    lr: PositiveFloat = 1e-4
+    batch_size: PositiveInt = 16
+    iterations: NonNegativeInt = 20000  # 0: untrained
+    sts_period: PositiveInt = 5  # with sts=true, one STS batch in sts_period
+    sts_pool: PositiveInt = 4096
+    sts_view: Annotated[str, OneOf(VIEWS)] = "match"  # STS close-up viewpoints: those of the sts_match set, or any
     sts_match: str = "stb"  # the dataset whose hand views sts_view='match' draws from
-    sts_noise: str = "input"  # STS 2D: 'input' (as the input: detector, or none for gt2d), 'detector', 'none'
-    depth_m: float = 0.5  # assumed wrist depth of the prediction
-    log_every: int = 200
+    sts_noise: Annotated[str, OneOf(STS_NOISE)] = "input"
+    depth_m: PositiveFloat = 0.5  # assumed wrist depth of the prediction
+    log_every: PositiveInt = 200
 
 
 class HandRegressor(_GCN):
@@ -295,15 +301,7 @@ class FHGRMethod:
 )
 def create_fhgr(context: MethodContext | None = None, **params: Any) -> FHGRMethod:
     """Factory for ``fhgr[k=v,...]``: ``params`` are :class:`FHGRConfig` fields."""
-    cfg = FHGRConfig(**params)
-    if cfg.input not in ("detected", "gt2d"):
-        raise ValueError(f"fhgr: input must be 'detected' or 'gt2d', got {cfg.input!r}")
-    if cfg.sts_view not in VIEWS:
-        raise ValueError(f"fhgr: sts_view must be one of {', '.join(VIEWS)}, got {cfg.sts_view!r}")
-    if cfg.sts_noise not in ("input", *NOISE_KINDS):
-        raise ValueError(f"fhgr: sts_noise must be one of input, {', '.join(NOISE_KINDS)}, got {cfg.sts_noise!r}")
+    cfg = FHGRConfig(**check_method_spec("fhgr", **params)[1])  # types, choices and ranges declared above
     if cfg.sts_match not in dataset_names():
-        raise ValueError(f"fhgr: sts_match {cfg.sts_match!r} is not a dataset; valid: {', '.join(dataset_names())}")
-    if cfg.sts_period < 1:
-        raise ValueError(f"fhgr: sts_period must be >= 1, got {cfg.sts_period}")
+        raise ConfigError(f"fhgr: sts_match={cfg.sts_match!r} is not a dataset; valid: {', '.join(dataset_names())}")
     return FHGRMethod(context or MethodContext(), cfg)

@@ -38,17 +38,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from bench.errors import ConfigError
 from bench.method import MethodContext, Prediction, config_hash, format_spec
-from bench.registry import register_method
+from bench.registry import check_method_spec, register_method
 from bench.regressors import formed_from, regressor_matrix
 from bench.samples import SampleBatch, SampleSet
+from bench.settings import NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitFloat
 from bench.skeletons import get_skeleton
 from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
 from methods.proposed.method import body_models, gt_rotmats
@@ -81,23 +81,23 @@ _BODY = PART_SLICES["body"]
 
 @dataclass(frozen=True)
 class LifterConfig:
-    width: int = 1024
-    blocks: int = 2
-    dropout: float = 0.5
+    width: PositiveInt = 1024
+    blocks: NonNegativeInt = 2
+    dropout: Annotated[float, Range(0, 1, open_max=True)] = 0.5
     max_norm: bool = True  # weight rows of every linear layer renormalised to <= 1 after each step (the paper's)
-    lr: float = 1e-3
-    lr_decay: float = 0.96  # lr * lr_decay ** (step / lr_decay_steps)
-    lr_decay_steps: int = 100000
-    batch_size: int = 64
-    iterations: int = 5000  # 320,000 samples at batch 64: proposed's 20,000 x 16
+    lr: PositiveFloat = 1e-3
+    lr_decay: Annotated[float, Range(0, 1, open_min=True)] = 0.96  # lr * lr_decay ** (step / lr_decay_steps)
+    lr_decay_steps: PositiveInt = 100000
+    batch_size: Annotated[int, Range(min=2)] = 64  # >= 2: batch norm
+    iterations: NonNegativeInt = 5000  # 320,000 samples at batch 64: proposed's 20,000 x 16; 0: untrained
     sts: bool = True
-    sts_period: int = 5  # one STS batch every sts_period iterations (as proposed); 1 = STS only
-    sts_noise_px: float = 0.0
-    sts_pool: int = 4096
-    conf_threshold: float = 0.1
-    focal_scale: float = 1.0  # assumed focal = focal_scale * max(w, h) px (depth of the prediction only)
-    default_depth_m: float = 4.0  # depth of a sample with fewer than two body detections
-    log_every: int = 200
+    sts_period: PositiveInt = 5  # one STS batch every sts_period iterations (as proposed); 1 = STS only
+    sts_noise_px: Annotated[float, Range(min=0)] = 0.0
+    sts_pool: PositiveInt = 4096
+    conf_threshold: UnitFloat = 0.1
+    focal_scale: PositiveFloat = 1.0  # assumed focal = focal_scale * max(w, h) px (depth of the prediction only)
+    default_depth_m: PositiveFloat = 4.0  # depth of a sample with fewer than two body detections
+    log_every: PositiveInt = 200
 
 
 class _Block(nn.Module):
@@ -349,21 +349,6 @@ class LifterMethod:
         return float((pred[:, 1:] - gt).norm(dim=-1).mean())
 
 
-def _check(cfg: LifterConfig) -> None:
-    rules = (
-        ("width", cfg.width >= 1, ">= 1"), ("blocks", cfg.blocks >= 0, ">= 0"),
-        ("dropout", 0.0 <= cfg.dropout < 1.0, "in [0, 1)"), ("lr", cfg.lr > 0, "> 0"),
-        ("lr_decay", 0.0 < cfg.lr_decay <= 1.0, "in (0, 1]"), ("lr_decay_steps", cfg.lr_decay_steps >= 1, ">= 1"),
-        ("batch_size", cfg.batch_size >= 2, ">= 2 (batch norm)"), ("iterations", cfg.iterations >= 0, ">= 0"),
-        ("sts_period", cfg.sts_period >= 1, ">= 1"), ("sts_pool", cfg.sts_pool >= 1, ">= 1"),
-        ("focal_scale", cfg.focal_scale > 0, "> 0"), ("default_depth_m", cfg.default_depth_m > 0, "> 0"),
-        ("log_every", cfg.log_every >= 1, ">= 1"),
-    )  # fmt: skip
-    for name, ok, rule in rules:
-        if not ok:
-            raise ConfigError(f"lifter: {name} must be {rule}, got {getattr(cfg, name)!r}")
-
-
 @register_method(
     "lifter",
     description="Martinez et al. 2017 2D->3D lifting MLP (joints only, no mesh), a reference for proposed",
@@ -371,6 +356,5 @@ def _check(cfg: LifterConfig) -> None:
 )
 def create_lifter(context: MethodContext | None = None, **params: Any) -> LifterMethod:
     """Factory for ``lifter[k=v,...]``: ``params`` are :class:`LifterConfig` fields."""
-    cfg = LifterConfig(**params)
-    _check(cfg)
+    cfg = LifterConfig(**check_method_spec("lifter", **params)[1])  # types, choices and ranges declared above
     return LifterMethod(context or MethodContext(), cfg)

@@ -46,7 +46,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -57,6 +57,7 @@ from bench.registry import register_method
 from bench.regressors import DERIVED, regressor_matrix
 from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.samples import KEYPOINT_LAYOUT, SampleBatch, SampleSet
+from bench.settings import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range
 from bench.skeletons import get_skeleton
 from methods.lbfgs import minimize
 from methods.priors import GaussianMixture, MaxMixturePrior, body_pose_mixture
@@ -128,20 +129,20 @@ class SMPLifyX:
         self,
         context: MethodContext,
         *,
-        focal: float = 5000.0,
+        focal: PositiveFloat = 5000.0,
         use_calibration: bool = False,
-        iterations: int = 80,
-        camera_iterations: int = 30,
-        rho: float = 100.0,
-        num_pca_comps: int = 12,
-        depth_weight: float = 100.0,
-        flip_threshold: float = 25.0,
-        max_loss: float = 1e12,
-        ftol: float = 1e-9,
-        gtol: float = 1e-9,
-        prior_components: int = 8,
-        prior_samples: int = 20000,
-        prior_iters: int = 100,
+        iterations: NonNegativeInt = 80,
+        camera_iterations: NonNegativeInt = 30,
+        rho: PositiveFloat = 100.0,
+        num_pca_comps: Annotated[int, Range(1, 45)] = 12,
+        depth_weight: NonNegativeFloat = 100.0,
+        flip_threshold: NonNegativeFloat = 25.0,
+        max_loss: PositiveFloat = 1e12,
+        ftol: NonNegativeFloat = 1e-9,
+        gtol: NonNegativeFloat = 1e-9,
+        prior_components: PositiveInt = 8,
+        prior_samples: PositiveInt = 20000,
+        prior_iters: PositiveInt = 100,
         stages: Sequence[Mapping[str, float]] = SMPLIFYX_STAGES,
     ) -> None:
         self.context = context

@@ -34,15 +34,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 
 from bench.body_model import BodyModel, load_body_model
 from bench.method import MethodContext, Prediction, config_hash, format_spec
-from bench.registry import register_method
+from bench.registry import check_method_spec, register_method
 from bench.rotations import axis_angle_to_matrix
 from bench.samples import SampleBatch, SampleSet
+from bench.settings import NonNegativeFloat, NonNegativeInt, OneOf, PositiveFloat, PositiveInt, UnitFloat
 from methods.proposed.cameras import HEADS, camera_stats
 from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
 from methods.proposed.losses import (
@@ -65,33 +66,34 @@ CAMERA_CHECK_SIZE = 256
 
 @dataclass(frozen=True)
 class ProposedConfig:
-    projection: str = "d2s"
-    hidden: int = 256
-    rank: int = 128
-    gcn_hidden: int = 32
-    face_hidden: int = 16
-    gcn_layers: int = 4
-    conf_threshold: float = 0.1
-    focal_scale: float = 1.0  # assumed focal F0 = focal_scale * max(w, h) px (camera heads' reference, wpp depth)
-    body_half_m: float = 0.9  # typical half body extent, m (the camera heads' initial scale)
-    camera_supervision: str = "none"  # none: camera from L_2D alone (Table I); gt: + w_cam x camera loss
-    w_cam: float = 1.0  # weight of the camera loss (camera_supervision=gt)
-    w_pm: float = 20.0
-    w_3d: float = 60.0
-    w_2d: float = 6.0
-    w_r: float = 0.5
-    shape_prior: float = 0.1
-    lr: float = 1e-4
-    batch_size: int = 16
-    iterations: int = 20000
+    projection: Annotated[str, OneOf(tuple(HEADS))] = "d2s"
+    hidden: PositiveInt = 256
+    rank: PositiveInt = 128
+    gcn_hidden: PositiveInt = 32
+    face_hidden: PositiveInt = 16
+    gcn_layers: PositiveInt = 4
+    conf_threshold: UnitFloat = 0.1
+    focal_scale: PositiveFloat = 1.0  # assumed focal F0 = focal_scale * max(w, h) px (camera heads' reference)
+    body_half_m: PositiveFloat = 0.9  # typical half body extent, m (the camera heads' initial scale)
+    # none: the camera learnt from L_2D alone (Table I); gt: + w_cam x a camera loss
+    camera_supervision: Annotated[str, OneOf(CAMERA_SUPERVISION)] = "none"
+    w_cam: NonNegativeFloat = 1.0  # weight of the camera loss (camera_supervision=gt)
+    w_pm: NonNegativeFloat = 20.0
+    w_3d: NonNegativeFloat = 60.0
+    w_2d: NonNegativeFloat = 6.0
+    w_r: NonNegativeFloat = 0.5
+    shape_prior: NonNegativeFloat = 0.1
+    lr: PositiveFloat = 1e-4
+    batch_size: PositiveInt = 16
+    iterations: NonNegativeInt = 20000  # 0: untrained
     sts: bool = True
-    sts_period: int = 5  # one STS batch every sts_period iterations (Sec. IV-B); 1 = STS only
-    sts_noise_px: float = 0.0
-    sts_pool: int = 4096
-    pretrain_iterations: int = 1000  # partial branch alone on hand-only and face-only close-ups first; 0 = none
+    sts_period: PositiveInt = 5  # one STS batch every sts_period iterations (Sec. IV-B); 1 = STS only
+    sts_noise_px: NonNegativeFloat = 0.0
+    sts_pool: PositiveInt = 4096
+    pretrain_iterations: NonNegativeInt = 1000  # partial branch alone on hand / face close-ups first; 0 = none
     use_3d: bool = True
     use_2d: bool = True
-    log_every: int = 200
+    log_every: PositiveInt = 200
 
 
 _MODELS: dict[tuple, Any] = {}
@@ -443,12 +445,5 @@ class ProposedMethod:
 )
 def create_proposed(context: MethodContext | None = None, **params: Any) -> ProposedMethod:
     """Factory for ``proposed[k=v,...]``: ``params`` are :class:`ProposedConfig` fields."""
-    cfg = ProposedConfig(**params)
-    if cfg.projection not in HEADS:
-        raise ValueError(f"proposed: projection must be one of {', '.join(HEADS)}, got {cfg.projection!r}")
-    if cfg.camera_supervision not in CAMERA_SUPERVISION:
-        raise ValueError(f"proposed: camera_supervision must be one of {', '.join(CAMERA_SUPERVISION)}, got "
-                         f"{cfg.camera_supervision!r}")  # fmt: skip
-    if not (math.isfinite(cfg.w_cam) and cfg.w_cam >= 0):
-        raise ValueError(f"proposed: w_cam must be a finite number >= 0, got {cfg.w_cam!r}")
+    cfg = ProposedConfig(**check_method_spec("proposed", **params)[1])  # types, choices and ranges declared above
     return ProposedMethod(context or MethodContext(), cfg)

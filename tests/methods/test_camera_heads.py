@@ -15,6 +15,7 @@ import pytest
 import torch
 from _sts_sets import sts_sample_set
 
+from bench.errors import ConfigError
 from bench.method import MethodContext
 from bench.projections import pp_to_d2s, project_pp
 from bench.registry import create_method
@@ -275,7 +276,7 @@ def test_camera_loss_on_sts_batches_is_present_and_finite(embedded_cache):
 
 @pytest.mark.parametrize(("key", "value"), [("camera_supervision", "sometimes"), ("w_cam", -1.0)])
 def test_bad_camera_settings_are_errors_naming_the_value(embedded_cache, key, value):
-    with pytest.raises(ValueError, match=f"{key}.*{value}"):
+    with pytest.raises(ConfigError, match=f"{key}.*{value}"):
         create_proposed(MethodContext(), **{key: value})
-    with pytest.raises(ValueError, match=key):
+    with pytest.raises(ConfigError, match=key):
         create_method(f"proposed[{key}={value}]", MethodContext())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 from _sts_sets import sts_sample_set
 
+from bench.errors import ConfigError
 from bench.method import MethodContext, Prediction
 from bench.samples import SampleSet
 from methods.fhgr import LH, create_fhgr
@@ -117,5 +120,5 @@ def test_save_load_bit_exact(val, tmp_path):
 
 
 def test_bad_input(embedded_cache):
-    with pytest.raises(ValueError, match="input"):
+    with pytest.raises(ConfigError, match=re.escape("input='depth': expected one of detected|gt2d")):
         make(input="depth")

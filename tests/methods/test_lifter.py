@@ -147,5 +147,5 @@ def test_supports_names_what_it_cannot_do(train):
 @pytest.mark.parametrize(("field", "value"), [("batch_size", 1), ("dropout", 1.0), ("lr_decay", 0.0),
                                               ("sts_period", 0), ("width", 0)])  # fmt: skip
 def test_bad_settings_are_config_errors_naming_the_field(field, value):
-    with pytest.raises(ConfigError, match=f"lifter: {field} must be"):
+    with pytest.raises(ConfigError, match=f"lifter'?: {field}={value!r}: expected"):
         make(**{field: value})

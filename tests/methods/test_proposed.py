@@ -12,6 +12,7 @@ import pytest
 import torch
 from _sts_sets import sts_sample_set
 
+from bench.errors import ConfigError
 from bench.method import MethodContext, Prediction
 from bench.samples import SampleSet
 from methods.proposed import create_proposed
@@ -214,7 +215,7 @@ def test_supports(method, val):
 
 
 def test_unknown_projection(embedded_cache):
-    with pytest.raises(ValueError, match="projection"):
+    with pytest.raises(ConfigError, match="projection='orthographic': expected one of"):
         make("orthographic")
 
 

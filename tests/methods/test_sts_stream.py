@@ -117,7 +117,7 @@ def test_bad_settings(model, target, stb_tree):
         hand_views(load(stb_tree, split="train", sequences=1, root="palm"))
     for kw, match in [({"sts_view": "close"}, "sts_view"), ({"sts_noise": "heavy"}, "sts_noise"),
                       ({"sts_match": "nosuchset"}, "sts_match"), ({"sts_period": 0}, "sts_period")]:  # fmt: skip
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(ConfigError, match=match):
             create_fhgr(MethodContext(), **kw)
 
 

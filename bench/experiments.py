@@ -21,8 +21,11 @@ limit = 100
 iterations = 300
 ```
 
-Every key is checked: an unknown one is a ConfigError naming the key, where it is and the file. Names and
-settings inside the specs are checked by the runner before anything is trained.
+Every key is checked: an unknown one is a ConfigError naming the key, where it is and the file. Every spec (the
+methods, with the ``[quick]`` overrides applied, and the datasets) is checked when the file is loaded: its name,
+its settings' names and each value's type, choices and range (``bench.settings``), the error naming the file and
+the table; ``[quick.params.NAME]`` must name a method family of the file. Counts (``limit``, ``batch_size``,
+``repeats``, ``batch_sizes``) are integers >= 1.
 """
 
 from __future__ import annotations
@@ -130,6 +133,8 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the experiment file: {exc.strerror or exc}") from None
     _check_keys(data, _TOP, "the top level", path)
     if not data.get("group"):
         raise ConfigError(f"{path}: no [[group]] table: an experiment needs at least one group of methods x datasets")
@@ -142,6 +147,9 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         for key in ("methods", "datasets"):
             if key not in table:
                 raise ConfigError(f"{path}: {where} has no {key!r} list")
+        for key in ("limit", "batch_size", "repeats"):
+            if key in table and table[key] < 1:
+                raise ConfigError(f"{path}: {where} key {key!r} must be an integer >= 1, got {table[key]!r}")
         sizes = table.get("batch_sizes", [1, 64])
         if not sizes or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in sizes):
             raise ConfigError(f"{path}: {where} key 'batch_sizes' must be a non-empty list of integers >= 1, "
@@ -155,6 +163,8 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         ))  # fmt: skip
     quick = data.get("quick", {})
     _check_keys(quick, _QUICK, "[quick]", path)
+    if quick.get("limit", 1) < 1:
+        raise ConfigError(f"{path}: [quick] key 'limit' must be an integer >= 1, got {quick['limit']!r}")
     for family, values in quick.get("params", {}).items():
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: [quick.params.{family}] must be a table of parameter = value")
@@ -169,6 +179,38 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         raise ConfigError(f"{path}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "runtime" and any(len(g.datasets) != 1 for g in groups):
         raise ConfigError(f"{path}: a runtime experiment's group takes one dataset (the input samples timed)")
-    return Experiment(name=path.stem, path=path, title=data.get("title", path.stem), groups=tuple(groups),
-                      seeds=tuple(seeds), description=data.get("description", ""), quick=quick, kind=kind,
-                      data_seed=data_seed)  # fmt: skip
+    experiment = Experiment(name=path.stem, path=path, title=data.get("title", path.stem), groups=tuple(groups),
+                            seeds=tuple(seeds), description=data.get("description", ""), quick=quick, kind=kind,
+                            data_seed=data_seed)  # fmt: skip
+    _check_specs(experiment)
+    return experiment
+
+
+def _check_specs(experiment: Experiment) -> None:
+    """Every spec of the file checked through the registry (names, settings, values typed by their declarations),
+    the full and the ``--quick`` version, before anything is built or written; errors name the file and table."""
+    from bench.registry import check_dataset_settings, check_method_spec
+
+    path = experiment.path
+    for i, group in enumerate(experiment.groups, 1):
+        for spec in (*group.methods, *group.datasets, *group.train):
+            try:
+                parse_spec(spec)
+            except ValueError as exc:  # a spec that is not name[key=value,...]
+                raise ConfigError(f"{path}: [[group]] {i}: {exc}") from None
+    families = {parse_spec(m)[0] for g in experiment.groups for m in g.methods}
+    for family in experiment.quick.get("params", {}):
+        if family not in families:
+            raise ConfigError(f"{path}: [quick.params.{family}] names no method family of this file "
+                              f"(its methods: {', '.join(sorted(families))})")  # fmt: skip
+    for version in (experiment, experiment.quick_version()):
+        for i, group in enumerate(version.groups, 1):
+            where = f"[[group]] {i}" + (" with the [quick] overrides" if version is not experiment else "")
+            try:
+                for spec in group.methods:
+                    check_method_spec(spec)
+                for spec in (*group.datasets, *group.train):
+                    name, settings = parse_spec(spec)
+                    check_dataset_settings(name, settings)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {where}: {exc}") from None

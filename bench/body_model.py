@@ -33,11 +33,12 @@ from pathlib import Path
 import numpy as np
 import smplx
 import torch
+from smplx.joint_names import JOINT_NAMES
 from smplx.lbs import find_dynamic_lmk_idx_and_bcoords
 
 from bench.embedded import EMBEDDED_VERSION, embedded_model_dir
 from bench.embedded.build import FILE_NAME, file_sha256
-from bench.errors import ModelFileError
+from bench.errors import ConfigError, ModelFileError
 from bench.rotations import axis_angle_to_matrix
 from bench.skeletons import SMPLX_NUM_BODY_JOINTS, SMPLX_NUM_HAND_JOINTS, SMPLX_NUM_JOINTS
 
@@ -62,6 +63,7 @@ REQUIRED_KEYS: dict[str, tuple] = {
 CONTOUR_KEYS = ("dynamic_lmk_faces_idx", "dynamic_lmk_bary_coords")
 _MINIMUM_SHAPE_COMPONENTS = 20  # 10 betas + 10 expressions
 _GENDERS = ("neutral", "male", "female")
+_SUFFIXES = (".npz", ".pkl")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class ModelSource:
     origin: str  # "embedded", "model_path argument / --model-path" or the environment variable's name
     synthetic: bool  # True for the embedded, procedurally generated model
     sha256: str
+    hand_components: int  # rows of hands_componentsl/r: the most hand PCA components the file allows
+    has_contour: bool  # holds the dynamic (face contour) landmark keys
 
 
 def _candidates(folder: Path, gender: str) -> list[Path]:
@@ -99,64 +103,200 @@ def resolve_model(model_path: str | os.PathLike | None = None, *, gender: str = 
         if gender != "neutral":
             raise ModelFileError(f"the embedded model is gender-neutral only; give --model-path for {gender!r}")
         path = embedded_model_dir() / "smplx" / FILE_NAME
-        return ModelSource(path=path, origin="embedded", synthetic=True, sha256=file_sha256(path))
+        with np.load(path) as npz:  # the embedded model is trusted: read only what the source records
+            hand_components = int(npz["hands_componentsl"].shape[0])
+            has_contour = all(k in npz.files for k in CONTOUR_KEYS)
+        return ModelSource(
+            path=path,
+            origin="embedded",
+            synthetic=True,
+            sha256=file_sha256(path),
+            hand_components=hand_components,
+            has_contour=has_contour,
+        )
     path = Path(model_path).expanduser()
-    if path.is_dir():
+    if path.is_dir() and path.suffix not in _SUFFIXES:  # a models folder (a folder named *.npz is an error below)
         found = [p for p in _candidates(path, gender) if p.is_file()]
         if not found:
             looked = ", ".join(str(p) for p in _candidates(path, gender))
             raise ModelFileError(f"no SMPL-X model in folder {path} (from {origin}); looked for: {looked}")
         path = found[0]
-    elif not path.is_file():
+    elif not path.exists():
         raise ModelFileError(f"SMPL-X model file {path} (from {origin}) does not exist")
     data = read_model_file(path)
     return ModelSource(
-        path=path, origin=origin, synthetic="hmrbench_embedded_version" in data, sha256=file_sha256(path)
+        path=path,
+        origin=origin,
+        synthetic="hmrbench_embedded_version" in data,
+        sha256=file_sha256(path),
+        hand_components=int(np.shape(data["hands_componentsl"])[0]),
+        has_contour=all(k in data for k in CONTOUR_KEYS),
     )
 
 
 def read_model_file(path: Path) -> dict[str, np.ndarray]:
-    """Read and validate a SMPL-X `.npz`/`.pkl`; errors name the file and the missing or malformed key."""
+    """Read and validate a SMPL-X `.npz`/`.pkl`; every error is a `ModelFileError` naming the file and the key.
+
+    Checked (see `_validate`): the required keys and their shapes, integer indices in range (faces into the
+    vertices, landmark faces into the faces), finite values in every float array the layer uses, and the kinematic
+    tree (one root, parents in range, no cycle, each parent before its children). The values are returned as
+    stored (smplx reads the file itself).
+    """
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a folder, not a SMPL-X model file (.npz or .pkl)")
+    if path.exists() and not path.is_file():  # a FIFO or device would block the read
+        raise ModelFileError(f"{path}: is not a regular file; expected a SMPL-X model file (.npz or .pkl)")
+    if path.suffix not in _SUFFIXES:
+        raise ModelFileError(f"{path}: unknown model file type {path.suffix!r} (expected .npz or .pkl)")
     try:
+        if path.stat().st_size == 0:
+            raise ModelFileError(f"{path}: SMPL-X model file is empty (0 bytes)")
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:
                 data = {k: npz[k] for k in npz.files}
-        elif path.suffix == ".pkl":
-            with open(path, "rb") as fh:
-                data = dict(pickle.load(fh, encoding="latin1"))
         else:
-            raise ModelFileError(f"{path}: unknown model file type {path.suffix!r} (expected .npz or .pkl)")
+            with open(path, "rb") as fh:
+                loaded = pickle.load(fh, encoding="latin1")
+            if not isinstance(loaded, dict):
+                raise ModelFileError(
+                    f"{path}: holds a pickled {type(loaded).__name__}, not the dict of arrays a SMPL-X .pkl holds"
+                )
+            data = dict(loaded)
     except ModelFileError:
         raise
-    except Exception as exc:  # zip, pickle and numpy errors all mean the same to the user
-        raise ModelFileError(f"{path}: cannot read SMPL-X model file ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # zip, pickle, numpy and OS errors all mean the same to the user
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line
+        raise ModelFileError(f"{path}: cannot read SMPL-X model file ({reason})") from exc
+    _validate(path, data)
+    return data
+
+
+# Keys holding indices (integers), and the float arrays the layer uses (all must be finite).
+_INDEX_KEYS = ("f", "lmk_faces_idx", "dynamic_lmk_faces_idx", "kintree_table")
+_FLOAT_KEYS = (
+    "v_template",
+    "shapedirs",
+    "posedirs",
+    "J_regressor",
+    "weights",
+    "hands_componentsl",
+    "hands_componentsr",
+    "hands_meanl",
+    "hands_meanr",
+    "lmk_bary_coords",
+    "dynamic_lmk_bary_coords",
+)
+# smplx's contour look-up indexes the dynamic landmark tables by head yaw in whole degrees, -39..39: 79 rows.
+_CONTOUR_SHAPES = {"dynamic_lmk_faces_idx": (79, 17), "dynamic_lmk_bary_coords": (79, 17, 3)}
+# The root's parent as stored: -1, or -1 wrapped to the unsigned integer type (the official files use uint32).
+_ROOT_PARENTS = (-1, 2**32 - 1, 2**64 - 1)
+
+
+def _as_array(path: Path, key: str, value: object) -> np.ndarray:
+    """`value` as a numpy array (scipy.sparse densified, as smplx does); a value numpy cannot hold names the key."""
+    if hasattr(value, "toarray"):  # scipy.sparse J_regressor in the official .pkl
+        value = value.toarray()
+    try:
+        array = np.asarray(value)
+    except Exception as exc:
+        raise ModelFileError(f"{path}: key {key!r} is not an array ({type(value).__name__})") from exc
+    if array.dtype.kind not in "fiu":
+        raise ModelFileError(f"{path}: key {key!r} has dtype {array.dtype}, expected numbers")
+    return array
+
+
+def _joint(j: int) -> str:
+    return f"joint {j} ({JOINT_NAMES[j]})" if 0 <= j < len(JOINT_NAMES) else f"joint {j}"
+
+
+def _check_kintree(path: Path, kintree: np.ndarray) -> None:
+    """One root (joint 0), parents in range, no cycle, every parent listed before its children (smplx's forward
+    kinematics and its neck chain walk the parents in that order: a cycle would make them loop forever)."""
+    where = f"{path}: key 'kintree_table'"
+    parents, ids = kintree[0].tolist(), kintree[1].tolist()
+    n = len(parents)
+    if ids != list(range(n)):
+        raise ModelFileError(
+            f"{where}: row 1 must list the joints 0..{n - 1} in order (smplx reads parents by position)"
+        )
+    if parents[0] not in _ROOT_PARENTS:
+        raise ModelFileError(f"{where}: {_joint(0)} has parent {parents[0]}; it must be the root (parent -1)")
+    for j in range(1, n):
+        p = parents[j]
+        if p in _ROOT_PARENTS:
+            raise ModelFileError(f"{where}: {_joint(j)} has parent {p}, a second root; joint 0 is the only root")
+        if not 0 <= p < n:
+            raise ModelFileError(f"{where}: {_joint(j)} has parent {p}, out of range 0..{n - 1}")
+    for j in range(1, n):  # walk up from each joint: meeting a joint twice before the root is a cycle
+        chain = [j]
+        while chain[-1] != 0 and parents[chain[-1]] not in chain:
+            chain.append(parents[chain[-1]])
+        if chain[-1] != 0:
+            loop = chain[chain.index(parents[chain[-1]]) :]
+            cycle = " -> ".join(str(k) for k in [*loop, loop[0]])
+            raise ModelFileError(
+                f"{where}: {_joint(loop[0])} is on a cycle of parents (child -> parent: {cycle}) that never reaches "
+                "the root"
+            )
+    for j in range(1, n):
+        if parents[j] > j:
+            raise ModelFileError(
+                f"{where}: {_joint(j)} has parent {_joint(parents[j])} listed after it; "
+                "smplx needs every parent before its children"
+            )
+
+
+def _validate(path: Path, data: dict) -> None:
+    """The checks of `read_model_file`, in the order a user would fix them: keys, shapes, dtypes, values."""
     for key in REQUIRED_KEYS:
         if key not in data:
             raise ModelFileError(f"{path}: missing key {key!r} (a SMPL-X model file needs {', '.join(REQUIRED_KEYS)})")
-    sizes = {"V": np.shape(data["v_template"])[0], "F": np.shape(data["f"])[0]}
-    for key, expected in REQUIRED_KEYS.items():
-        shape = np.shape(data[key])
+    used = [*REQUIRED_KEYS, *(k for k in CONTOUR_KEYS if k in data)]
+    arrays = {key: _as_array(path, key, data[key]) for key in used}
+    sizes = {"V": arrays["v_template"].shape[0] if arrays["v_template"].ndim else 0, "F": None}
+    sizes["F"] = arrays["f"].shape[0] if arrays["f"].ndim else 0
+    expected_shapes = {**REQUIRED_KEYS, **_CONTOUR_SHAPES}
+    for key in used:
+        shape, expected = arrays[key].shape, expected_shapes[key]
         ok = len(shape) == len(expected) and all(
             e == "*" or s == (sizes[e] if isinstance(e, str) else e) for s, e in zip(shape, expected, strict=True)
         )
         if not ok:
-            want = "(" + ", ".join(str(sizes.get(e, e)) if e != "*" else "N" for e in expected) + ")"
+            want = "(" + ", ".join(str(sizes.get(e, e)) if e != "*" else "N" for e in expected)
+            want += ",)" if len(expected) == 1 else ")"
             raise ModelFileError(f"{path}: key {key!r} has shape {shape}, expected {want}")
     if sizes["V"] != NUM_VERTICES:
         raise ModelFileError(
             f"{path}: 'v_template' has {sizes['V']} vertices; SMPL-X has {NUM_VERTICES} "
             "(smplx hard-codes vertex ids of that topology)"
         )
-    if np.shape(data["shapedirs"])[2] < _MINIMUM_SHAPE_COMPONENTS:
+    if arrays["shapedirs"].shape[2] < _MINIMUM_SHAPE_COMPONENTS:
         raise ModelFileError(
-            f"{path}: 'shapedirs' has {np.shape(data['shapedirs'])[2]} components, expected at "
+            f"{path}: 'shapedirs' has {arrays['shapedirs'].shape[2]} components, expected at "
             f"least {_MINIMUM_SHAPE_COMPONENTS} (10 shape + 10 expression)"
         )
-    for key in ("v_template", "shapedirs", "posedirs", "weights", "J_regressor"):
-        value = data[key].toarray() if hasattr(data[key], "toarray") else data[key]  # scipy.sparse in some .pkl
-        if not np.isfinite(np.asarray(value, dtype=np.float64)).all():
-            raise ModelFileError(f"{path}: key {key!r} contains NaN or inf")
-    return data
+    for key in (k for k in _INDEX_KEYS if k in arrays):
+        if arrays[key].dtype.kind not in "iu":
+            raise ModelFileError(
+                f"{path}: key {key!r} holds indices but has dtype {arrays[key].dtype}, expected integers"
+            )
+    for key in (k for k in _FLOAT_KEYS if k in arrays):
+        bad = ~np.isfinite(arrays[key])
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ModelFileError(f"{path}: key {key!r} contains NaN or inf (first at index {at})")
+    bounds = {"f": ("vertices", sizes["V"]), "lmk_faces_idx": ("faces", sizes["F"])}
+    if "dynamic_lmk_faces_idx" in arrays:
+        bounds["dynamic_lmk_faces_idx"] = ("faces", sizes["F"])
+    for key, (what, size) in bounds.items():
+        idx = arrays[key]
+        bad = (idx < 0) | (idx >= size)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ModelFileError(
+                f"{path}: key {key!r} holds index {idx[at]} at {at}, out of range 0..{size - 1} (the {what})"
+            )
+    _check_kintree(path, arrays["kintree_table"])
 
 
 def _create_layer(
@@ -169,11 +309,13 @@ def _create_layer(
     use_face_contour: bool,
     dtype: torch.dtype,
 ) -> smplx.SMPLX:
-    if use_face_contour:
-        with np.load(source.path) if source.path.suffix == ".npz" else contextlib.nullcontext({}) as data:
-            missing = [k for k in CONTOUR_KEYS if source.path.suffix == ".npz" and k not in data]
-        if missing:
-            raise ModelFileError(f"{source.path}: use_face_contour needs key {missing[0]!r}")
+    if use_face_contour and not source.has_contour:
+        raise ModelFileError(f"{source.path}: use_face_contour needs the keys {' and '.join(map(repr, CONTOUR_KEYS))}")
+    if use_pca and not 1 <= num_pca_comps <= source.hand_components:
+        raise ConfigError(
+            f"num_pca_comps={num_pca_comps}: {source.path} holds {source.hand_components} hand PCA components "
+            f"('hands_componentsl'/'hands_componentsr'); valid: 1..{source.hand_components}"
+        )
     # smplx prints warnings about the number of shape components on stdout; keep our stdout clean
     with contextlib.redirect_stdout(io.StringIO()):
         return smplx.SMPLX(
@@ -202,9 +344,7 @@ def load_body_model(
     dtype: torch.dtype = torch.float32,
 ) -> BodyModel:
     """The one entry point to a SMPL-X body model (see the module docstring)."""
-    source = resolve_model(model_path, gender=gender)
-    if source.origin != "embedded":
-        read_model_file(source.path)  # validated before smplx sees it, so errors name the key
+    source = resolve_model(model_path, gender=gender)  # validates the file before smplx sees it: errors name the key
     layer = _create_layer(
         source,
         gender=gender,
@@ -608,5 +748,5 @@ def model_info(model_path: str | os.PathLike | None = None) -> dict[str, object]
         "output_joints": int(model.keypoints().shape[1]),
         "shape_components": int(layer.shapedirs.shape[-1]),
         "expression_components": int(layer.expr_dirs.shape[-1]),
-        "hand_pca_components": int(np.shape(read_model_file(src.path)["hands_componentsl"])[0]),
+        "hand_pca_components": src.hand_components,
     }

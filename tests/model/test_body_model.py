@@ -7,6 +7,7 @@ All models here are the embedded one (session cache from conftest) or copies of 
 from __future__ import annotations
 
 import hashlib
+import pickle
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 
 from bench.body_model import load_body_model, model_info, resolve_model
 from bench.cli import main
-from bench.errors import ModelFileError
+from bench.errors import ConfigError, ModelFileError
 from bench.rotations import axis_angle_to_matrix
 from bench.skeletons import SMPLX_NUM_JOINTS, get_skeleton
 
@@ -261,6 +262,22 @@ def test_unreadable_file_is_refused(tmp_path):
     path.write_bytes(b"not a zip file")
     with pytest.raises(ModelFileError, match=re.escape(str(path))):
         load_body_model(path)
+
+
+def test_more_hand_components_than_the_file_holds_is_refused(embedded_npz):
+    with pytest.raises(ConfigError) as err:
+        load_body_model(num_pca_comps=46)
+    message = str(err.value)
+    assert str(embedded_npz) in message and "hands_componentsl" in message and "1..45" in message, message
+
+
+def test_face_contour_without_its_keys_in_a_pkl_is_refused(embedded_arrays, tmp_path):
+    path = tmp_path / "SMPLX_NEUTRAL.pkl"
+    path.write_bytes(pickle.dumps({k: v for k, v in embedded_arrays.items() if not k.startswith("dynamic_lmk")}))
+    load_body_model(path)  # without the contour the file is complete
+    with pytest.raises(ModelFileError) as err:
+        load_body_model(path, use_face_contour=True)
+    assert str(path) in str(err.value) and "dynamic_lmk_faces_idx" in str(err.value)
 
 
 @pytest.mark.parametrize("embedded_key, synthetic", [(False, False), (True, True)])

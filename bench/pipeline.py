@@ -35,6 +35,26 @@ def _sweeps(out: Path) -> list[dict[str, Any]]:
     return found
 
 
+def _titles(tracker: Any, runs: Sequence[Any]) -> dict[str, str]:
+    """Experiment name -> its title, read from the ``title`` param of the parent run of its units (the runner logs
+    the experiment file's title there); an experiment whose title cannot be read is left out (the report then
+    names it by its name)."""
+    parents: dict[str, str] = {}
+    for run in runs:
+        name, parent = run.data.tags.get("hmrbench.experiment", ""), run.data.tags.get("mlflow.parentRunId", "")
+        if name and parent:
+            parents.setdefault(name, parent)
+    titles = {}
+    for name, parent in parents.items():
+        try:
+            title = tracker.client.get_run(parent).data.params.get("title", "")
+        except Exception:  # noqa: BLE001 - a parent run that cannot be read costs the title only, not the report
+            continue
+        if title:
+            titles[name] = str(title)
+    return titles
+
+
 def report(
     tracker: Any,
     out: str | os.PathLike,
@@ -44,31 +64,35 @@ def report(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Build the report in ``OUT/report`` from the finished units in the tracking store (nothing is run):
-    ``experiments`` keeps those experiments' units only (default: every unit in the store)."""
+    ``experiments`` keeps those experiments' units only (default: every unit in the store). Each experiment's title
+    comes from its parent run (a user's own experiment is shown under it). ConfigError when there is nothing to
+    draw: no finished unit, or finished units whose rows files hold no row."""
     say = progress or (lambda message: None)
     out = Path(out)
     runs = tracker.unit_runs(experiments)
+    which = f" of {', '.join(experiments)}" if experiments else ""
     if not runs:
-        which = f" of {', '.join(experiments)}" if experiments else ""
         raise ConfigError(f"report: no finished unit{which} in the tracking store {tracker.uri}; run an experiment "
                           "first (e.g. hmrbench paper --quick)")  # fmt: skip
     rows, samples = tracker.load_tables([r.info.run_id for r in runs])
     say(f"report: {len(runs)} finished unit(s), {len(rows)} rows from {tracker.uri}")
+    if len(rows) == 0:
+        raise ConfigError(f"report: nothing to draw: the {len(runs)} finished unit(s){which} in the tracking store "
+                          f"{tracker.uri} hold no result row (their rows.csv files are empty); redo them with "
+                          "--force")  # fmt: skip
     tags = runs[0].data.tags
-    synthetic = bool(rows["synthetic"].astype(str).eq("True").any())
     sources = sorted({v for r in runs for k, v in r.data.tags.items() if k.startswith("data_source.") and v})
     settings = {
         "command": command or "hmrbench report", "tracking store": tracker.uri,
         "experiments": ", ".join(sorted({r.data.tags.get("hmrbench.experiment", "") for r in runs})),
-        "units": str(len(runs)), "devices": ", ".join(sorted(set(rows["device_name"].astype(str)))),
-        "data": "SYNTHETIC (embedded generator)" if synthetic else "real", "data sources": "; ".join(sources) or "-",
+        "units": str(len(runs)), "data sources": "; ".join(sources) or "-",
         "body model sha256": ", ".join(sorted({r.data.tags.get("model_sha256", "") for r in runs} - {""})) or "-",
         "hmrbench commit": ", ".join(sorted({r.data.tags.get("hmrbench.git_commit", "") for r in runs})),
         "torch / mlflow / optuna": f"{tags.get('torch', '')} / {tags.get('mlflow', '')} / {tags.get('optuna', '')}",
     }  # fmt: skip
     build = report_builder()
     written = build(rows, out / "report", per_sample=samples if len(samples) else None, sweeps=_sweeps(out),
-                    settings=settings)  # fmt: skip
+                    settings=settings, titles=_titles(tracker, runs))  # fmt: skip
     run_id = tracker.start("report", {"hmrbench.experiment": "report"}, {"experiments": settings["experiments"],
                            "units": len(runs)}, kind="report")  # fmt: skip
     tracker.log_files(run_id, [written[name] for name in sorted(written)], "report")

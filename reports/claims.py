@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from reports import paper
+from reports.labels import synthetic_parts
 from reports.paired import MIN_SEEDS, compare, paired_errors, sample_errors
 from reports.paper import PAPER_LABEL, PaperClaim
 from reports.rows import RUNTIME_METRIC, UNIT_VALUE_KEYS, overall, per_seed
@@ -418,7 +419,7 @@ def _has_sts(variant: str) -> bool:
 def _sts_claim(rows: pd.DataFrame, samples: pd.DataFrame | None, synthetic: bool) -> list[_Line]:
     """Claim 4: fhgr with STS - the same fhgr without, STB MPJPE, per (experiment, test set, training set); every
     experiment with FHGR on STB (Table III and the STS-value study), full runs over their quick versions."""
-    figure = f"Table III: {paper.TABLE3_NOT_PRESERVED}"
+    figure = f"Table III: {paper.TABLE3_UNAVAILABLE}"
     sel = overall(full_over_quick(rows))
     sel = sel[(sel["method"] == "fhgr") & (sel["dataset"].map(dataset_name) == "stb") & (sel["metric"] == "mpjpe_mm")]
     train = dict(zip(sel["unit"], sel["train"], strict=False))
@@ -626,5 +627,7 @@ def claims_table(rows: pd.DataFrame, per_sample: pd.DataFrame | None, *, synthet
            "were left out of the pairing; their claims use the rows' seed means."] if anonymous else []),
         *(f"Claim {i}. {c.statement}: {c.source}; the paper: '{c.wording}'." for i, c in enumerate(paper.CLAIMS, 1)),
     ]
-    return Table("claims", "Claims of the paper: verdicts", caption_with_warning(caption, labelled),
-                 pd.DataFrame(display), pd.DataFrame(data), tuple(notes), labelled)  # fmt: skip
+    parts = synthetic_parts(rows)
+    labelled = labelled or bool(parts)
+    return Table("claims", "Claims of the paper: verdicts", caption_with_warning(caption, labelled, rows, seeds=False),
+                 pd.DataFrame(display), pd.DataFrame(data), tuple(notes), labelled, parts)  # fmt: skip

@@ -1,7 +1,9 @@
 """The report page, ``index.html``: one self-contained file (inline CSS, no script, nothing fetched from the
-network) that shows the synthetic-data banner, the verdict per claim of the paper (first: it is what a reader asks),
-the run settings, every table as an HTML table, the paired tests, every figure (``<img>`` by relative file name),
-the sweeps and links to every written file.
+network) that shows the banner saying which parts of the results are synthetic (data, body model, 2D input) and
+whether they come from ``--quick`` settings, the verdict per claim of the paper (first: it is what a reader asks),
+the run settings, every table of the paper as an HTML table, the paired tests, every figure (``<img>`` by relative
+file name), the user's own experiments (each its own table and figures, under its own title, no paper numbers), the
+sweeps and links to every written file.
 
 All text from rows, settings and sweeps passes through ``html.escape``; links are percent-quoted file names.
 """
@@ -13,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from reports.table import SYNTHETIC_WARNING, Table
+from reports.table import Table
 
-__all__ = ["FigureView", "Page", "SweepView", "render_page"]
+__all__ = ["ExperimentView", "FigureView", "Page", "SweepView", "render_page"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
@@ -33,6 +35,7 @@ figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; 
 figcaption { font-size: .9em; color: #444; }
 pre { background: #f6f6f6; padding: .6em; overflow-x: auto; font-size: .85em; }
 .missing { color: #666; font-style: italic; }
+.quick { background: #fff6d6; border: 1px solid #e0c060; padding: .8em 1.2em; border-radius: 6px; margin-top: .6em; }
 td.verdict-supported { background: #e3f4e1 !important; } td.verdict-not-supported { background: #fbe3e3 !important; }
 td.verdict-inconclusive { background: #fff6d6 !important; } td.verdict-not-measured { color: #666; }
 """
@@ -63,10 +66,23 @@ class SweepView:
 
 
 @dataclass(frozen=True)
+class ExperimentView:
+    """A user's own experiment as the page shows it: its name, its own title, its table (None: nothing to tabulate)
+    and figures."""
+
+    name: str
+    title: str
+    table: Table | None
+    figures: Sequence[FigureView] = ()
+
+
+@dataclass(frozen=True)
 class Page:
     """Everything ``index.html`` shows. ``table_files`` maps a table name to its written file names; ``absent``
     lists the parts not built and why; ``paired_message`` replaces the paired table when there is none, and
-    ``claims_message`` the claims table (:mod:`reports.claims`)."""
+    ``claims_message`` the claims table (:mod:`reports.claims`). ``synthetic_parts``: what is synthetic, in words
+    (:func:`reports.labels.synthetic_parts`); ``quick``: the sentence saying which results come from ``--quick``
+    settings ('' when none); ``experiments``: the user's own experiments."""
 
     synthetic: bool
     synthetic_rows: int
@@ -82,6 +98,9 @@ class Page:
     files: Sequence[str] = field(default_factory=tuple)
     claims: Table | None = None
     claims_message: str = ""
+    synthetic_parts: Sequence[str] = ()
+    quick: str = ""
+    experiments: Sequence[ExperimentView] = ()
 
 
 def _e(text: object) -> str:
@@ -109,7 +128,7 @@ def _table_section(table: Table, files: Sequence[str], level: int = 3) -> str:
     parts = [f'<section id="{_e(table.name)}"><h{level}>{_e(table.title)}</h{level}>',
              f'<p class="caption">{_e(table.caption)}</p>']  # fmt: skip
     if table.synthetic:
-        parts.append(f'<p class="warn">{_e(SYNTHETIC_WARNING)}.</p>')
+        parts.append(f'<p class="warn">{_e(table.warning)}.</p>')
     rows = list(table.display.itertuples(index=False, name=None))
     columns = list(table.display.columns)
     parts.append(_html_table(columns, rows, ["verdict" if c == "verdict" else "" for c in columns]))
@@ -122,15 +141,18 @@ def _table_section(table: Table, files: Sequence[str], level: int = 3) -> str:
 
 
 def _banner(page: Page) -> str:
-    if not page.synthetic:
-        return ""
-    return (
-        '<div class="banner" role="alert"><strong>SYNTHETIC data</strong>'
-        f"{_e(page.synthetic_rows)} of {_e(page.row_count)} result rows were computed with synthetic data: the "
-        "embedded, procedurally generated SMPL-X-format body model and/or generated datasets (not SMPL-X, not the "
-        "real Panoptic / Human3.6M / STB recordings). These numbers test the pipeline; they are not comparable "
-        "with the paper's numbers.</div>"
-    )
+    parts = []
+    if page.synthetic:
+        what = ("".join(f"<li>{_e(p)}</li>" for p in page.synthetic_parts) if page.synthetic_parts
+                else "<li>not recorded part by part in these rows</li>")  # fmt: skip
+        parts.append(
+            '<div class="banner" role="alert"><strong>SYNTHETIC</strong>'
+            f"{_e(page.synthetic_rows)} of {_e(page.row_count)} result rows were computed with a synthetic part:"
+            f"<ul>{what}</ul>These numbers test the pipeline; they are not comparable with the paper's numbers.</div>"
+        )
+    if page.quick:
+        parts.append(f'<div class="quick" role="note"><strong>Quick settings</strong> {_e(page.quick)}</div>')
+    return "\n".join(parts)
 
 
 def _sweep_section(sweep: SweepView) -> str:
@@ -146,23 +168,42 @@ def _sweep_section(sweep: SweepView) -> str:
     return "\n".join(parts)
 
 
+def _figure(view: FigureView, level: int = 3) -> str:
+    return (f'<figure><h{level}>{_e(view.title)}</h{level}><img src="{_e(quote(view.file))}" alt="{_e(view.title)}">'
+            f"<figcaption>{_e(view.caption)} ({_link(view.file)})</figcaption></figure>")  # fmt: skip
+
+
+def _experiment_section(view: ExperimentView, table_files: Mapping[str, Sequence[str]]) -> str:
+    parts = [f'<section class="experiment"><h3>{_e(view.title)}</h3>',
+             f'<p class="notes">Experiment <code>{_e(view.name)}</code>.</p>']  # fmt: skip
+    if view.table is not None:
+        parts.append(_table_section(view.table, table_files.get(view.table.name, ()), level=4))
+    else:
+        parts.append('<p class="missing">Its rows hold no overall error and no runtime value to tabulate.</p>')
+    parts += [_figure(f, level=4) for f in view.figures]
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
 def render_page(page: Page) -> str:
     """The HTML text of the report page."""
     body = [
         "<h1>hmrbench report: Synthetic Training for Monocular Human Mesh Recovery (Sun et al.)</h1>",
         _banner(page),
         '<nav><a href="#claims">Claims</a> · <a href="#settings">Settings</a> · <a href="#tables">Tables</a> · '
-        '<a href="#paired">Paired tests</a> · <a href="#figures">Figures</a> · <a href="#sweeps">Sweeps</a> · '
-        '<a href="#files">Files</a></nav>',
+        '<a href="#paired">Paired tests</a> · <a href="#figures">Figures</a> · '
+        + ('<a href="#experiments">Your experiments</a> · ' if page.experiments else "")
+        + '<a href="#sweeps">Sweeps</a> · <a href="#files">Files</a></nav>',
         '<h2 id="claims">Claims</h2>',
         _table_section(page.claims, page.table_files.get(page.claims.name, ())) if page.claims is not None
         else f'<p class="missing">{_e(page.claims_message or "No claim could be measured.")}</p>',
         '<h2 id="settings">Run settings</h2>',
         _html_table(["setting", "value"], list(page.settings.items())) if page.settings
         else '<p class="missing">No run settings were given.</p>',
-        '<h2 id="tables">Tables</h2>',
-        "<p>Columns marked <em>ours</em> are computed from the result rows; columns marked <em>paper "
-        "(reported)</em> are the numbers printed in the paper, shown for context.</p>",
+        '<h2 id="tables">Tables of the paper</h2>',
+        "<p>Built from the experiments shipped with hmrbench only. Columns marked <em>ours</em> are computed from "
+        "the result rows; columns marked <em>paper (reported)</em> are the numbers printed in the paper, shown for "
+        "context.</p>",
     ]
     body += [_table_section(t, page.table_files.get(t.name, ())) for t in page.tables]
     if not page.tables:
@@ -174,15 +215,20 @@ def render_page(page: Page) -> str:
     else:
         body.append(f'<p class="missing">{_e(page.paired_message)}</p>')
     body.append('<h2 id="figures">Figures</h2>')
-    body += [f'<figure><h3>{_e(f.title)}</h3><img src="{_e(quote(f.file))}" alt="{_e(f.title)}">'
-             f"<figcaption>{_e(f.caption)} ({_link(f.file)})</figcaption></figure>" for f in page.figures]  # fmt: skip
+    body += [_figure(f) for f in page.figures]
     if not page.figures:
         body.append('<p class="missing">No figure could be drawn from these rows.</p>')
+    if page.experiments:
+        body.append('<h2 id="experiments">Your experiments</h2>')
+        body.append("<p>Experiments that are not the paper's (not shipped with hmrbench): each under its own title, "
+                    "with no paper row and no paper number beside it.</p>")  # fmt: skip
+        body += [_experiment_section(x, page.table_files) for x in page.experiments]
     body.append('<h2 id="sweeps">Sweeps</h2>')
     body += [_sweep_section(s) for s in page.sweeps] or ['<p class="missing">No sweeps were given.</p>']
     body.append('<h2 id="files">Files</h2>')
     body.append("<ul>" + "".join(f"<li>{_link(f)}</li>" for f in page.files) + "</ul>")
-    title = "hmrbench report" + (" (SYNTHETIC data)" if page.synthetic else "")
+    title = ("hmrbench report" + (" (SYNTHETIC)" if page.synthetic else "")
+             + (" (quick settings)" if page.quick else ""))  # fmt: skip
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"

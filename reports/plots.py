@@ -3,9 +3,11 @@ runtime on a log scale, and error per joint group.
 
 Each builder takes validated rows and returns a ``matplotlib.figure.Figure`` (no pyplot: nothing global, no
 window, any backend) or None when no row feeds it. Values are means over seeds; error bars are the 95% t interval
-over seeds and are drawn only with two seeds or more. Legends name variants by their spec
-(``proposed[projection=wpp]``), the string used everywhere else. A figure built from any synthetic row carries a
-red "SYNTHETIC data" line.
+over seeds and are drawn only where there is one (two seeds or more and a non-zero width: no zero-length caps).
+Legends name variants by their spec (``proposed[projection=wpp]``), the string used everywhere else. A figure built
+from any synthetic row carries a red "SYNTHETIC" line naming the synthetic parts, and one built from ``--quick``
+experiments says so (:mod:`reports.labels`). ``distance_figure`` and ``groups_figure`` take a ``title`` for a user's
+own experiment.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from reports import paper
+from reports.labels import figure_labels
 from reports.rows import ERROR_METRICS, RUNTIME_METRIC, by_distance, by_group, by_view, per_seed
 from reports.stats import seed_summary
 from reports.variants import dataset_name, projection
@@ -30,10 +33,20 @@ _PROJECTION_ORDER = {"d2s": 0, "wpp": 1, "pp": 2}
 _BIN = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*-\s*(\d+(?:\.\d*)?)\s*$")
 
 
-def _mark_synthetic(figure: Figure, synthetic: bool) -> None:
-    if synthetic:
-        figure.text(0.5, 1.0, "SYNTHETIC data: embedded model and generated data, not comparable with the paper",
-                    ha="center", va="bottom", color="red", fontsize=11, fontweight="bold")  # fmt: skip
+def _mark(figure: Figure, rows: pd.DataFrame) -> None:
+    """Above the figure: which parts of ``rows`` are synthetic, and that they come from quick settings, if so."""
+    text = figure_labels(rows)
+    if text:
+        figure.text(0.5, 1.0, text, ha="center", va="bottom", color="red", fontsize=10, fontweight="bold")
+
+
+def _interval_bars(ax: Axes, x: np.ndarray, stats: pd.DataFrame, **style: object) -> None:
+    """Error bars of the 95% interval over seeds (``stats``' ``half``) at ``x``, only where there is one (two seeds
+    or more and a non-zero width): a single seed gets no bar and no zero-length cap."""
+    has = ((stats["k"] > 1) & (stats["half"] > 0)).to_numpy()
+    if has.any():
+        ax.errorbar(np.asarray(x)[has], stats["mean"].to_numpy()[has], yerr=stats["half"].to_numpy()[has], fmt="none",
+                    **{"capsize": 3, **style})  # fmt: skip
 
 
 def _over_seeds(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -81,8 +94,8 @@ def fig6_per_view(rows: pd.DataFrame) -> Figure | None:
         for i, (variant, dataset) in enumerate(series):
             part = stats[(stats["variant"] == variant) & (stats["dataset"] == dataset) & (stats["metric"] == metric)]
             x = np.array([views.index(v) for v in part["view"]]) + (i - (len(series) - 1) / 2) * width
-            ax.errorbar(x, part["mean"], yerr=part["half"].where(part["k"] > 1, 0.0), marker="o", capsize=3,
-                        label=_legend_name(variant, dataset, several))  # fmt: skip
+            (line,) = ax.plot(x, part["mean"], marker="o", label=_legend_name(variant, dataset, several))
+            _interval_bars(ax, x, part, ecolor=line.get_color())
         ax.set_xticks(range(len(views)), views, rotation=45, ha="right")
         ax.set_xlabel("camera view (Panoptic HD camera id)")
         ax.set_ylabel(_METRIC_LABELS[metric])
@@ -90,7 +103,7 @@ def fig6_per_view(rows: pd.DataFrame) -> Figure | None:
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8)
     figure.suptitle(f"Fig. 6 (rebuilt): error per view on CMU Panoptic — {_interval_note(stats)}", fontsize=10)
-    _mark_synthetic(figure, bool(sel["synthetic"].any()))
+    _mark(figure, sel)
     return figure
 
 
@@ -113,7 +126,7 @@ _DATASET_MARKERS = ("o", "s", "^", "D", "v")
 _DATASET_LINES = ("-", "--", ":", "-.")
 
 
-def distance_figure(rows: pd.DataFrame) -> Figure | None:
+def distance_figure(rows: pd.DataFrame, *, title: str = "") -> Figure | None:
     """MPJPE and PA-MPJPE against camera distance, and the samples per bin, in three panels over one x axis.
 
     x: camera distance of the root joint (m); each populated bin is a tick at its midpoint, labelled with the
@@ -121,7 +134,8 @@ def distance_figure(rows: pd.DataFrame) -> Figure | None:
     before the data). Bins with no scored sample are left out (a gap inside the range stays visible). One colour
     per variant, one marker and line style per dataset. The counts (one seed's samples per bin, the largest over
     the variants scored on a dataset) are bars in the bottom panel, the datasets' bars side by side within each
-    bin. The legend sits outside the panels, below them, so it never covers data.
+    bin. The legend sits outside the panels, below them, so it never covers data. ``title``: put before the
+    figure's own title (a user experiment's title).
     """
     sel = by_distance(rows)
     sel = sel[sel["metric"].isin(ERROR_METRICS) & (sel["n"] >= 1) & np.isfinite(sel["value"])].copy()
@@ -147,10 +161,11 @@ def distance_figure(rows: pd.DataFrame) -> Figure | None:
             width = np.array([high[b] - low[b] for b in part["bin"]])
             x = part["mid"].to_numpy() + (i - (len(series) - 1) / 2) * 0.04 * width  # error bars side by side
             d = datasets.index(dataset)
-            ax.errorbar(x, part["mean"], yerr=part["half"].where(part["k"] > 1, 0.0), capsize=3,
-                        color=f"C{variants.index(variant) % 10}", marker=_DATASET_MARKERS[d % len(_DATASET_MARKERS)],
-                        linestyle=_DATASET_LINES[d % len(_DATASET_LINES)],
-                        label=_legend_name(variant, dataset, len(datasets) > 1))  # fmt: skip
+            color = f"C{variants.index(variant) % 10}"
+            ax.plot(x, part["mean"], color=color, marker=_DATASET_MARKERS[d % len(_DATASET_MARKERS)],
+                    linestyle=_DATASET_LINES[d % len(_DATASET_LINES)],
+                    label=_legend_name(variant, dataset, len(datasets) > 1))  # fmt: skip
+            _interval_bars(ax, x, part, ecolor=color)
         ax.set_ylabel(_METRIC_LABELS[metric])
         ax.set_title(_METRIC_LABELS[metric].replace(" (mm)", "") + " against camera distance", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
@@ -171,11 +186,11 @@ def distance_figure(rows: pd.DataFrame) -> Figure | None:
     counts.set_xlim(min(low.values()), max(high.values()))
     handles, labels = _legend_entries(axes)
     figure.legend(handles, labels, loc="outside lower center", ncols=min(len(datasets) + 1, 3), fontsize=8)
-    title = f"Error against camera distance — {_interval_note(stats)}"
+    title = f"{title + ': ' if title else ''}Error against camera distance — {_interval_note(stats)}"
     if unreadable:
         title += f"; bins not of the form 'a-b' left out: {', '.join(unreadable)}"
     figure.suptitle(title, fontsize=10)
-    _mark_synthetic(figure, bool(sel["synthetic"].any()))
+    _mark(figure, sel)
     return figure
 
 
@@ -235,12 +250,13 @@ def runtime_figure(rows: pd.DataFrame) -> Figure | None:
     devices = ", ".join(sorted({d for d in sel["device_name"] if d})) or "unknown device"
     ax.set_title(f"Runtime per image — ours on {devices}; paper on Tesla P40\n"
                  "(the paper's table and text disagree for SMPLify-X and MTC: both shown)", fontsize=9)  # fmt: skip
-    _mark_synthetic(figure, bool(sel["synthetic"].any()))
+    _mark(figure, sel)
     return figure
 
 
-def groups_figure(rows: pd.DataFrame) -> Figure | None:
-    """MPJPE per joint group (x) for each variant, one panel per dataset spec, bars with 95% seed intervals."""
+def groups_figure(rows: pd.DataFrame, *, title: str = "") -> Figure | None:
+    """MPJPE per joint group (x) for each variant, one panel per dataset spec, bars with 95% seed intervals where
+    there are any. ``title``: put before the figure's own title (a user experiment's title)."""
     sel = by_group(rows)
     sel = sel[sel["metric"] == "mpjpe_mm"]
     stats = _over_seeds(sel, ["dataset", "variant", "group"])
@@ -257,13 +273,14 @@ def groups_figure(rows: pd.DataFrame) -> Figure | None:
         for i, variant in enumerate(variants):
             one = part[part["variant"] == variant]
             x = np.array([groups.index(g) for g in one["group"]]) + (i - (len(variants) - 1) / 2) * width
-            ax.bar(x, one["mean"], width=width, yerr=one["half"].where(one["k"] > 1, 0.0), capsize=2, label=variant)
+            ax.bar(x, one["mean"], width=width, label=variant)
+            _interval_bars(ax, x, one, ecolor="black", capsize=2)
         ax.set_xticks(range(len(groups)), groups, rotation=30, ha="right")
         ax.set_xlabel("joint group")
         ax.set_ylabel("MPJPE (mm)")
         ax.set_title(dataset, fontsize=10)
         ax.legend(fontsize=7)
         ax.grid(axis="y", alpha=0.3)
-    figure.suptitle(f"MPJPE per joint group — {_interval_note(stats)}", fontsize=10)
-    _mark_synthetic(figure, bool(sel["synthetic"].any()))
+    figure.suptitle(f"{title + ': ' if title else ''}MPJPE per joint group — {_interval_note(stats)}", fontsize=10)
+    _mark(figure, sel)
     return figure

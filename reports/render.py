@@ -6,14 +6,18 @@ are synthetic, and the notes; the CSV holds the numeric frame (``Table.data``) s
 
 from __future__ import annotations
 
-from reports.table import SYNTHETIC_WARNING, Table
+from reports.table import Table
 
 __all__ = ["latex_escape", "table_csv", "table_latex", "table_markdown"]
 
+# every character that LaTeX's text mode does not print as itself: the specials (escaped), the signs only math
+# mode has (``<``, ``>`` and ``|`` print as other glyphs in text mode with the default OT1 font encoding: 'c>0.1'
+# came out as 'c¿0.1'), and the few non-ASCII signs the tables use
 _LATEX_CHARS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "–": "--", "—": "---",
-    "−": "$-$", "·": r"$\cdot$", "√": r"$\surd$", "×": r"$\times$",
+    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": "$<$", ">": "$>$", "|": r"$|$",
+    "±": r"$\pm$", "–": "--", "—": "---", "−": "$-$", "·": r"$\cdot$", "√": r"$\surd$", "×": r"$\times$",
+    "≥": r"$\geq$", "≤": r"$\leq$", "→": r"$\rightarrow$", "°": r"$^\circ$", "µ": r"$\mu$", "\n": " ",
 }  # fmt: skip
 
 
@@ -25,7 +29,7 @@ def table_markdown(table: Table) -> str:
     """GitHub-flavoured markdown: caption line, warning (synthetic), pipe table, notes."""
     lines = [f"**{table.title}.** {table.caption}", ""]
     if table.synthetic:
-        lines += [f"> **{SYNTHETIC_WARNING}.**", ""]
+        lines += [f"> **{_md_cell(table.warning)}.**", ""]
     columns = list(table.display.columns)
     lines.append("| " + " | ".join(_md_cell(c) for c in columns) + " |")
     lines.append("|" + "|".join("---" for _ in columns) + "|")
@@ -54,7 +58,7 @@ def table_latex(table: Table) -> str:
         f"\\label{{tab:hmrbench-{table.name}}}",
     ]
     if table.synthetic:
-        lines.append(f"\\textbf{{{latex_escape(SYNTHETIC_WARNING)}.}}\\par\\smallskip")
+        lines.append(f"\\textbf{{{latex_escape(table.warning)}.}}\\par\\smallskip")
     lines += [
         "\\begin{tabular}{" + "l" * len(columns) + "}",
         "\\toprule",

@@ -54,15 +54,16 @@ PER_SAMPLE_COLUMNS = SAMPLE_FIELDS
 UNIT_VALUE_KEYS = ("unit", "variant", "dataset", "metric", "view", "group", "bin", "batch")
 
 _ROW_TEXT = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "metric",
-             "skip_reason", "device", "device_name", "train")  # fmt: skip
+             "skip_reason", "device", "device_name", "train", "data", "body_model", "keypoints2d")  # fmt: skip
 _ROW_INT = ("seed", "data_seed", "n", "skipped", "failed", "faults", "batch")
 _ROW_FLOAT = ("value", "fit_seconds", "eval_seconds")
 _ROW_BOOL = ("synthetic", "model_cached")
 # Columns added after rows files were first written, with the value an older frame's rows get: no method reported
-# a collapse; no sample carried its identity (such units cannot be paired); data seed 0. (Files of the tracking
-# store written before the data seed existed get their training seed as data seed when read, which is what the
-# runner loaded their sets with: ``bench.tracking.Tracker.load_tables``.)
-_ROW_ADDED = {"data_seed": 0, "collapsed": ""}
+# a collapse; no sample carried its identity (such units cannot be paired); data seed 0; what is synthetic not
+# labelled part by part ('': ``synthetic`` then meant the data, ``reports.labels``). (Files of the tracking store
+# written before the data seed existed get their training seed as data seed when read, which is what the runner
+# loaded their sets with: ``bench.tracking.Tracker.load_tables``.)
+_ROW_ADDED = {"data_seed": 0, "collapsed": "", "data": "", "body_model": "", "keypoints2d": ""}
 _SAMPLE_ADDED = {"data_seed": 0, "sample_id": "", "body_id": ""}
 COLLAPSED_VALUES = ("true", "false", "")  # a row's ``collapsed``: the method's flag, '' when it reports none
 
@@ -131,8 +132,8 @@ def validate_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
     Text columns become ``str`` ('' for missing), counts and seeds ``int64`` (missing -> 0), ``value`` and the
     timings ``float`` (NaN kept), ``synthetic``/``model_cached`` ``bool``, ``collapsed`` one of
-    :data:`COLLAPSED_VALUES`. Rows without ``data_seed`` / ``collapsed`` (frames from before they existed) get 0
-    / ''.
+    :data:`COLLAPSED_VALUES`. Rows without ``data_seed`` / ``collapsed`` / ``data`` / ``body_model`` /
+    ``keypoints2d`` (frames from before they existed) get 0 / '' / '' / '' / ''.
     Raises ConfigError naming the missing column(s), or a column holding a non-numeric count or value.
     """
     what = "result rows"

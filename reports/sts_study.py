@@ -20,6 +20,7 @@ import pandas as pd
 
 from bench.errors import ConfigError
 from bench.method import format_spec
+from reports.labels import synthetic_parts
 from reports.rows import ERROR_METRICS, overall, per_seed
 from reports.stats import SeedSummary, format_summary, seed_summary
 from reports.table import DASH, Table, caption_with_warning
@@ -128,7 +129,7 @@ def sts_value_table(rows: pd.DataFrame) -> Table | None:
     notes = _NOTES + tuple(f"Protocol of {d}: {p}" for d, p in protocols.itertuples(index=False, name=None) if p)
     return Table("sts_value", "STS value: FHGR with and without STS on scarce or shifted STB training data",
                  caption_with_warning(caption, synthetic, rows=sel), pd.DataFrame(display),
-                 pd.DataFrame(data).assign(synthetic=synthetic), notes, synthetic)  # fmt: skip
+                 pd.DataFrame(data).assign(synthetic=synthetic), notes, synthetic, synthetic_parts(sel))  # fmt: skip
 
 
 def _order(train: str) -> tuple[int, str]:

@@ -13,17 +13,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from reports.labels import SYNTHETIC_WARNING, quick_note, synthetic_parts, synthetic_warning
+
 __all__ = ["DASH", "SYNTHETIC_WARNING", "Table", "caption_with_warning", "number_text", "seed_note"]
 
 DASH = "–"  # no value: not reported by the paper, or no result of ours
-SYNTHETIC_WARNING = "SYNTHETIC data: not comparable with the paper's numbers"
 
 
 @dataclass(frozen=True)
 class Table:
     """A report table: ``name`` is the file stem (``table1``), ``title`` its short heading, ``caption`` the one
-    line printed with it (it carries :data:`SYNTHETIC_WARNING` when ``synthetic``), ``notes`` the lines printed
-    under it (sources, protocols, discrepancies)."""
+    line printed with it (it carries the synthetic warning when ``synthetic``, and says when the rows come from
+    ``--quick`` settings), ``notes`` the lines printed under it (sources, protocols, discrepancies);
+    ``synthetic_parts`` names what is synthetic (:func:`reports.labels.synthetic_parts`; empty: not known)."""
 
     name: str
     title: str
@@ -32,6 +34,12 @@ class Table:
     data: pd.DataFrame
     notes: tuple[str, ...] = ()
     synthetic: bool = False
+    synthetic_parts: tuple[str, ...] = ()
+
+    @property
+    def warning(self) -> str:
+        """The synthetic warning line naming the synthetic parts ('' when the table is not synthetic)."""
+        return synthetic_warning(self.synthetic_parts) if self.synthetic else ""
 
 
 def _listed(values: list[int]) -> str:
@@ -64,12 +72,15 @@ def seed_note(rows: pd.DataFrame, *, interval: str = "95% t interval") -> str:
             "with training randomness.")  # fmt: skip
 
 
-def caption_with_warning(caption: str, synthetic: bool, rows: pd.DataFrame | None = None) -> str:
-    """``caption``, then which seed varies (:func:`seed_note`, when the ``rows`` that feed the table are given),
-    then the synthetic warning when any contributing row is synthetic."""
-    note = seed_note(rows) if rows is not None else ""
-    text = f"{caption} {note}" if note else caption
-    return f"{text} {SYNTHETIC_WARNING}." if synthetic else text
+def caption_with_warning(caption: str, synthetic: bool, rows: pd.DataFrame | None = None, *,
+                         seeds: bool = True) -> str:  # fmt: skip
+    """``caption``, then which seed varies (:func:`seed_note`, when ``seeds`` and the ``rows`` that feed the table
+    are given), then that the rows come from ``--quick`` settings (:func:`reports.labels.quick_note`), then the
+    synthetic warning when ``synthetic`` or any of ``rows`` is synthetic, naming the synthetic parts of ``rows``."""
+    parts = synthetic_parts(rows) if rows is not None else ()
+    notes = [seed_note(rows) if rows is not None and seeds else "", quick_note(rows) if rows is not None else ""]
+    text = " ".join([caption, *(n for n in notes if n)])
+    return f"{text} {synthetic_warning(parts)}." if synthetic or parts else text
 
 
 def number_text(value: float | None, digits: int = 1) -> str:

@@ -16,13 +16,14 @@ in Tables I and II, labelled as references, with a note saying what they are.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from reports import paper
+from reports.labels import synthetic_parts
 from reports.paper import PAPER_LABEL, PaperAccuracy
 from reports.rows import ERROR_METRICS, RUNTIME_METRIC, UNIT_VALUE_KEYS, overall, per_seed
 from reports.stats import SeedSummary, format_summary, seed_summary
@@ -38,7 +39,7 @@ from reports.variants import (
     without_setting,
 )
 
-__all__ = ["table1", "table2", "table3", "table4"]
+__all__ = ["experiment_table", "table1", "table2", "table3", "table4"]
 
 _METRIC_NAMES = {"mpjpe_mm": "MPJPE", "pa_mpjpe_mm": "PA-MPJPE"}
 _Entry = tuple[str, str, str]  # (variant, dataset, method family)
@@ -148,18 +149,19 @@ def _accuracy_table(
     name: str,
     title: str,
     caption: str,
-    paper_rows: Sequence[PaperAccuracy],
+    paper_rows: Sequence[PaperAccuracy] | None,
     match: Callable[[_Entry], str | None],
     paper_text: str | None = None,
     notes: Sequence[str] = (),
 ) -> Table:
     """Table I / III layout: one line per (variant, dataset) of ours and per paper row; ours as mean ± interval
     for MPJPE and PA-MPJPE, then the paper's numbers (or ``paper_text`` in their place when the paper's values
-    are not available)."""
+    are not available; neither, and no paper column, when ``paper_rows`` is None: a user's experiment)."""
+    with_paper = paper_rows is not None or paper_text is not None
     cells = _cells(sel, ["variant", "dataset"])
     display: list[dict[str, str]] = []
     data: list[dict[str, Any]] = []
-    for entry, prow in _ordered(_entries(sel), paper_rows, match):
+    for entry, prow in _ordered(_entries(sel), paper_rows or (), match):
         variant, dataset, family = entry if entry else (DASH, DASH, "")
         mine = {m: cells.get((variant, dataset, m), _EMPTY) for m in ERROR_METRICS}
         k = max(c.summary.k for c in mine.values())
@@ -171,27 +173,27 @@ def _accuracy_table(
                  "failed": str(mine["mpjpe_mm"].failed) if entry else DASH}  # fmt: skip
         if paper_text is not None:
             line[f"MPJPE, {PAPER_LABEL}"] = paper_text
-        else:
+        elif with_paper:
             line[f"MPJPE, {PAPER_LABEL}"] = number_text(prow.mpjpe_mm if prow else None)
             line[f"PA-MPJPE, {PAPER_LABEL}"] = number_text(prow.pa_mpjpe_mm if prow else None)
         display.append(line)
         record: dict[str, Any] = {"method": line["method"], "variant": variant if entry else "",
                                   "dataset": dataset if entry else ""}
-        if paper_text is None:
+        if with_paper and paper_text is None:
             record["paper_row"] = prow.label if prow else ""
         for metric, cell in mine.items():
             record[f"{metric}_mean"] = cell.summary.mean
             record[f"{metric}_ci95"] = np.nan if cell.summary.half_width is None else cell.summary.half_width
         record |= {"seeds": k, "n_min": mine["mpjpe_mm"].n_min, "n_max": mine["mpjpe_mm"].n_max,
                    "failed": mine["mpjpe_mm"].failed, "skip_reason": mine["mpjpe_mm"].skip_reason}  # fmt: skip
-        if paper_text is None:
+        if with_paper and paper_text is None:
             record["paper_mpjpe_mm"] = np.nan if prow is None or prow.mpjpe_mm is None else prow.mpjpe_mm
             record["paper_pa_mpjpe_mm"] = np.nan if prow is None or prow.pa_mpjpe_mm is None else prow.pa_mpjpe_mm
         data.append(record)
     synthetic = bool(sel["synthetic"].any())
     return Table(name, title, caption_with_warning(caption, synthetic, rows=sel), pd.DataFrame(display),
                  pd.DataFrame(data).assign(synthetic=synthetic), tuple(notes) + tuple(_protocol_notes(sel)),
-                 synthetic)  # fmt: skip
+                 synthetic, synthetic_parts(sel))  # fmt: skip
 
 
 _SEEDS_NOTE = ("Ours: mean over seeds ± the 95% Student t interval (t_{0.975,k-1} · sd / √k); with one seed the mean "
@@ -219,7 +221,8 @@ _FHGR_ORDER = ("FHGR", "FHGR + STS (ours)", "FHGR + STS*")
 
 def table3(rows: pd.DataFrame) -> Table | None:
     """Table III (STB): the hand regressor alone, with STS, and with STS on ground-truth 2D input. The paper's
-    values did not survive in the seed text, so its column says so instead of printing a number."""
+    values were not transcribed into this suite, so its column says so (and where to read them) instead of printing a
+    number."""
     sel = _errors_on(rows, "stb")
     if sel.empty:
         return None
@@ -231,14 +234,15 @@ def table3(rows: pd.DataFrame) -> Table | None:
         "ground-truth 2D input (*).",
         paper_rows=(),
         match=lambda e: None,
-        paper_text=paper.TABLE3_NOT_PRESERVED,
+        paper_text=paper.TABLE3_UNAVAILABLE,
         notes=(_SEEDS_NOTE, "*: ground-truth 2D hand keypoints as input.",
-               f"Paper: {paper.TABLE3_SOURCE}; its values are {paper.TABLE3_NOT_PRESERVED}."),
+               f"Paper: {paper.TABLE3_SOURCE}; its numbers were not transcribed into hmrbench (the table's caption "
+               "was), so none is printed here: read them in the paper."),
     )  # fmt: skip
     rank = {label: i for i, label in enumerate(_FHGR_ORDER)}
     order = sorted(range(len(table.display)), key=lambda i: (rank.get(table.display["method"][i], len(rank)), i))
-    return Table(table.name, table.title, table.caption, table.display.iloc[order].reset_index(drop=True),
-                 table.data.iloc[order].reset_index(drop=True), table.notes, table.synthetic)  # fmt: skip
+    return replace(table, display=table.display.iloc[order].reset_index(drop=True),
+                   data=table.data.iloc[order].reset_index(drop=True))
 
 
 def table2(rows: pd.DataFrame) -> Table | None:
@@ -287,7 +291,8 @@ def table2(rows: pd.DataFrame) -> Table | None:
     notes = (_SEEDS_NOTE, f"Paper numbers: {paper.TABLE2_SOURCE}; that pair is printed once per method, beside "
              "both of our protocols.", *_reference_notes(sel), *_protocol_notes(sel))  # fmt: skip
     return Table("table2", "Table II: 3D body pose on Human3.6M", caption_with_warning(caption, synthetic, rows=sel),
-                 pd.DataFrame(display), pd.DataFrame(data).assign(synthetic=synthetic), notes, synthetic)  # fmt: skip
+                 pd.DataFrame(display), pd.DataFrame(data).assign(synthetic=synthetic), notes, synthetic,
+                 synthetic_parts(sel))  # fmt: skip
 
 
 def _median(values: pd.Series) -> float:
@@ -299,42 +304,87 @@ def _seconds_text(value: float) -> str:
     return DASH if pd.isna(value) else f"{value:.3g}"
 
 
-def table4(rows: pd.DataFrame) -> Table | None:
-    """Table IV (runtime): seconds per image per variant at batch 1 and at the largest batch, median over runs,
-    with the device; beside them the paper's Table IV values and the text's, which disagree (both printed)."""
-    sel = rows[rows["metric"] == RUNTIME_METRIC].drop_duplicates(subset=list(UNIT_VALUE_KEYS))
-    if sel.empty:
-        return None
+_RUNTIME_NOTE = "Ours: median over seeds/runs of the timed predict step only (set-up and training untimed)."
+
+
+def _runtime_lines(sel: pd.DataFrame, paper_rows: Sequence[paper.PaperRuntime] | None):
+    """(display lines, data records) of the runtime layout: per (variant, device) the median seconds per image at
+    batch 1 and at the largest batch; the paper's two values beside them unless ``paper_rows`` is None."""
     entries = sorted(sel[["variant", "device_name", "method"]].drop_duplicates().itertuples(index=False, name=None))
     display: list[dict[str, str]] = []
     data: list[dict[str, Any]] = []
-    for entry, prow in _ordered(entries, paper.TABLE4, lambda e: _paper_match(e, "family")):
+    for entry, prow in _ordered(entries, paper_rows or (), lambda e: _paper_match(e, "family")):
         variant, device, family = entry if entry else (DASH, DASH, "")
         part = sel[(sel["variant"] == variant) & (sel["device_name"] == device)]
         single = _median(part.loc[part["batch"] == 1, "value"])
         largest = int(part["batch"].max()) if (part["batch"] > 1).any() else 0
         batched = _median(part.loc[part["batch"] == largest, "value"]) if largest else float("nan")
-        display.append({
-            "method": method_label(variant, family) if entry else prow.label, "variant": variant,
-            "device": device or DASH, "batch 1 (s/image)": _seconds_text(single),
-            "batched (s/image)": _seconds_text(batched), "batch size": str(largest) if largest else DASH,
-            f"Table IV, {PAPER_LABEL} (s)": f"{prow.table_s:g}" if prow else DASH,
-            f"text Sec. IV-E, {PAPER_LABEL}": prow.text_wording if prow else DASH,
-        })  # fmt: skip
-        data.append({
-            "method": display[-1]["method"], "variant": variant if entry else "", "device_name": device if entry
-            else "", "batch1_s_per_image": single, "batched_s_per_image": batched, "batch": largest,
-            "runs": len(part), "paper_table_s": prow.table_s if prow else np.nan,
-            "paper_text_s": prow.text_s if prow else np.nan,
-        })  # fmt: skip
+        line = {"method": method_label(variant, family) if entry else prow.label, "variant": variant,
+                "device": device or DASH, "batch 1 (s/image)": _seconds_text(single),
+                "batched (s/image)": _seconds_text(batched),
+                "batch size": str(largest) if largest else DASH}  # fmt: skip
+        record = {"method": line["method"], "variant": variant if entry else "", "device_name": device if entry
+                  else "", "batch1_s_per_image": single, "batched_s_per_image": batched, "batch": largest,
+                  "runs": len(part)}  # fmt: skip
+        if paper_rows is not None:
+            line |= {f"Table IV, {PAPER_LABEL} (s)": f"{prow.table_s:g}" if prow else DASH,
+                     f"text Sec. IV-E, {PAPER_LABEL}": prow.text_wording if prow else DASH}  # fmt: skip
+            record |= {"paper_table_s": prow.table_s if prow else np.nan,
+                       "paper_text_s": prow.text_s if prow else np.nan}  # fmt: skip
+        display.append(line)
+        data.append(record)
+    return display, data
+
+
+def _runtime_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["metric"] == RUNTIME_METRIC].drop_duplicates(subset=list(UNIT_VALUE_KEYS))
+
+
+def _devices(sel: pd.DataFrame) -> str:
+    return ", ".join(sorted({d for d in sel["device_name"] if d})) or "unknown device"
+
+
+def table4(rows: pd.DataFrame) -> Table | None:
+    """Table IV (runtime): seconds per image per variant at batch 1 and at the largest batch, median over runs,
+    with the device; beside them the paper's Table IV values and the text's, which disagree (both printed)."""
+    sel = _runtime_rows(rows)
+    if sel.empty:
+        return None
+    display, data = _runtime_lines(sel, paper.TABLE4)
     synthetic = bool(sel["synthetic"].any())
-    devices = ", ".join(sorted({d for d in sel["device_name"] if d})) or "unknown device"
     caption = "Seconds per image (lower is better) at batch 1 and batched, ours beside the paper's."
     notes = (
         paper.TABLE4_DISCREPANCY,
-        f"Paper: {paper.TABLE4_SETUP} ({paper.TABLE4_SOURCE}). Ours: {devices}; different hardware and code, so "
-        "the paper's seconds are context, not a target.",
-        "Ours: median over seeds/runs of the timed predict step only (set-up and training untimed).",
+        f"Paper: {paper.TABLE4_SETUP} ({paper.TABLE4_SOURCE}). Ours: {_devices(sel)}; different hardware and code, "
+        "so the paper's seconds are context, not a target.",
+        _RUNTIME_NOTE,
     )
-    return Table("table4", "Table IV: runtime", caption_with_warning(caption, synthetic), pd.DataFrame(display),
-                 pd.DataFrame(data).assign(synthetic=synthetic), notes, synthetic)  # fmt: skip
+    return Table("table4", "Table IV: runtime", caption_with_warning(caption, synthetic, sel, seeds=False),
+                 pd.DataFrame(display), pd.DataFrame(data).assign(synthetic=synthetic), notes, synthetic,
+                 synthetic_parts(sel))  # fmt: skip
+
+
+def experiment_table(rows: pd.DataFrame, *, name: str, title: str, experiment: str) -> Table | None:
+    """The table of a user's own experiment (not one of the paper's): its rows' overall MPJPE / PA-MPJPE per
+    (variant, dataset) as in Table I (mean ± 95% t interval over seeds, seeds, n, failed), or, for a runtime
+    experiment, its seconds per image as in Table IV; no paper row and no paper number. ``name``: the file stem,
+    ``title``: the experiment's own title, ``experiment``: its name. None when the rows hold neither."""
+    note = (f"Experiment '{experiment}': not an experiment of the paper, so no paper row or number is printed "
+            "beside it.")  # fmt: skip
+    sel = overall(rows)
+    sel = sel[sel["metric"].isin(ERROR_METRICS)]
+    if len(sel):
+        return _accuracy_table(
+            sel, name=name, title=title, paper_rows=None, match=lambda e: None,
+            caption="MPJPE and PA-MPJPE (mm, lower is better) of each variant on each dataset.",
+            notes=(_SEEDS_NOTE, note, *_reference_notes(sel)),
+        )  # fmt: skip
+    sel = _runtime_rows(rows)
+    if sel.empty:
+        return None
+    display, data = _runtime_lines(sel, None)
+    synthetic = bool(sel["synthetic"].any())
+    caption = f"Seconds per image (lower is better) at batch 1 and batched, on {_devices(sel)}."
+    return Table(name, title, caption_with_warning(caption, synthetic, sel, seeds=False), pd.DataFrame(display),
+                 pd.DataFrame(data).assign(synthetic=synthetic), (note, _RUNTIME_NOTE), synthetic,
+                 synthetic_parts(sel))  # fmt: skip

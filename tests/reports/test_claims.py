@@ -11,9 +11,9 @@ from _report_rows import make_row
 
 from reports import build_report
 from reports.claims import MIN_CLOSE, claims_table, verdict
+from reports.labels import NOT_COMPARABLE
 from reports.rows import validate_per_sample, validate_rows
 from reports.stats import Interval
-from reports.table import SYNTHETIC_WARNING
 
 D2S, WPP, PP = "proposed[projection=d2s]", "proposed[projection=wpp]", "proposed[projection=pp]"
 VIEWS = ("00_03", "00_16")
@@ -316,10 +316,10 @@ def test_claims_without_rows_are_not_measured_and_no_claim_gives_none():
 
 def test_synthetic_rows_carry_the_label_and_real_rows_do_not():
     rows, samples = _panoptic(+5.0)
-    assert SYNTHETIC_WARNING in _table(rows, samples).caption
+    assert NOT_COMPARABLE in _table(rows, samples).caption
     real = [dict(r, synthetic=False) for r in rows]
     table = _table(real, samples, synthetic=False)
-    assert SYNTHETIC_WARNING not in table.caption and not table.synthetic
+    assert NOT_COMPARABLE not in table.caption and not table.synthetic
 
 
 def test_report_writes_claims_files_and_a_claims_section_first(tmp_path):
@@ -327,7 +327,7 @@ def test_report_writes_claims_files_and_a_claims_section_first(tmp_path):
     written = build_report(pd.DataFrame(rows), tmp_path, per_sample=pd.DataFrame(samples))
     assert {"claims.md", "claims.tex", "claims.csv"} <= set(written)
     markdown = written["claims.md"].read_text(encoding="utf-8")
-    assert "D2S beats WPP and PP on Panoptic" in markdown and SYNTHETIC_WARNING in markdown
+    assert "D2S beats WPP and PP on Panoptic" in markdown and NOT_COMPARABLE in markdown
     page = written["index.html"].read_text(encoding="utf-8")
     assert '<h2 id="claims">Claims</h2>' in page
     assert page.index('id="claims"') < page.index('id="settings"') < page.index('id="tables"')

@@ -83,10 +83,10 @@ def test_table2_has_protocol_columns_and_paper_pairs():
 def test_table3_shows_no_paper_number():
     table = table3(validate_rows(make_rows()))
     paper = table.display["MPJPE, paper (reported)"]
-    assert (paper == "not preserved in the seed text").all()
+    assert (paper == "not transcribed: see the paper's Table III").all()
     assert list(table.display["method"]) == ["FHGR", "FHGR + STS (ours)", "FHGR + STS*"]
     assert not any(c.startswith("paper") for c in table.data.columns)
-    assert "not preserved in the seed text" in table_markdown(table)
+    assert "not transcribed: see the paper's Table III" in table_markdown(table)
 
 
 def test_table4_shows_both_paper_runtimes_and_the_discrepancy(full_report):

@@ -11,11 +11,12 @@ from _report_rows import make_row
 
 from bench.errors import ConfigError
 from reports.files import write_text
+from reports.labels import synthetic_parts, synthetic_warning
 from reports.plots import bin_midpoint
 from reports.render import latex_escape, table_markdown
 from reports.rows import ROW_COLUMNS, by_distance, by_group, by_view, overall, validate_rows
 from reports.stats import SeedSummary, format_summary, paired_test, seed_summary
-from reports.table import SYNTHETIC_WARNING, Table, caption_with_warning, seed_note
+from reports.table import Table, caption_with_warning, seed_note
 from reports.variants import dataset_name, dataset_setting, method_label, projection, without_setting
 
 
@@ -126,7 +127,8 @@ def test_seed_note_says_which_seed_varies():
 def test_the_caption_carries_the_seed_note_before_the_warning():
     rows = _seed_rows({"proposed": (0, 1, 2)}, data_seeds=(7,))
     caption = caption_with_warning("Table I.", True, rows)
-    assert caption == f"Table I. {seed_note(rows)} {SYNTHETIC_WARNING}." and "data seed 7" in caption
+    warning = synthetic_warning(synthetic_parts(rows))
+    assert caption == f"Table I. {seed_note(rows)} {warning}." and "data seed 7" in caption
     assert caption_with_warning("Table I.", False) == "Table I."
     table = Table("t", "T", caption, pd.DataFrame({"a": ["1"]}), pd.DataFrame({"a": [1]}), synthetic=True)
     assert "(data seed 7)" in table_markdown(table).splitlines()[0]

@@ -14,9 +14,9 @@ from scipy import stats
 from bench.experiments import load_experiment
 from bench.method import parse_spec
 from bench.runner import parse_dataset_spec
+from reports.labels import NOT_COMPARABLE
 from reports.rows import validate_rows
 from reports.sts_study import sts_value_table, training_label
-from reports.table import SYNTHETIC_WARNING
 
 ONE = "stb[split=train,sequences=1]"
 SHIFT = "stb[split=train,sequences=Counting]"
@@ -92,9 +92,9 @@ def test_other_sts_stream_is_its_own_line_against_the_same_baseline():
 
 
 def test_synthetic_label_and_nothing_to_show():
-    assert SYNTHETIC_WARNING in sts_value_table(rows(True)).caption
+    assert NOT_COMPARABLE in sts_value_table(rows(True)).caption
     plain = sts_value_table(rows(False))
-    assert SYNTHETIC_WARNING not in plain.caption and not plain.synthetic
+    assert NOT_COMPARABLE not in plain.caption and not plain.synthetic
     some = rows()
     assert sts_value_table(some[some["train"] == "stb[split=train]"]) is None
     one_seed = some[some["seed"] == 0]

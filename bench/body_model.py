@@ -253,8 +253,7 @@ def _validate(path: Path, data: dict) -> None:
             raise ModelFileError(f"{path}: missing key {key!r} (a SMPL-X model file needs {', '.join(REQUIRED_KEYS)})")
     used = [*REQUIRED_KEYS, *(k for k in CONTOUR_KEYS if k in data)]
     arrays = {key: _as_array(path, key, data[key]) for key in used}
-    sizes = {"V": arrays["v_template"].shape[0] if arrays["v_template"].ndim else 0, "F": None}
-    sizes["F"] = arrays["f"].shape[0] if arrays["f"].ndim else 0
+    sizes = {size: arrays[key].shape[0] if arrays[key].ndim else 0 for size, key in (("V", "v_template"), ("F", "f"))}
     expected_shapes = {**REQUIRED_KEYS, **_CONTOUR_SHAPES}
     for key in used:
         shape, expected = arrays[key].shape, expected_shapes[key]
@@ -262,7 +261,10 @@ def _validate(path: Path, data: dict) -> None:
             e == "*" or s == (sizes[e] if isinstance(e, str) else e) for s, e in zip(shape, expected, strict=True)
         )
         if not ok:
-            want = "(" + ", ".join(str(sizes.get(e, e)) if e != "*" else "N" for e in expected)
+            sized_by = {"V": "v_template", "F": "f"}  # the key whose own length sets the size
+            want = "(" + ", ".join(
+                "N" if e == "*" or sized_by.get(e) == key else str(sizes.get(e, e)) for e in expected
+            )
             want += ",)" if len(expected) == 1 else ")"
             raise ModelFileError(f"{path}: key {key!r} has shape {shape}, expected {want}")
     if sizes["V"] != NUM_VERTICES:

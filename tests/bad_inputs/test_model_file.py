@@ -62,6 +62,7 @@ CASES: dict[str, tuple[Callable[[Arrays], Arrays], tuple[str, ...]]] = {
         _replaced("dynamic_lmk_faces_idx", lambda a: a[:78]),
         ("'dynamic_lmk_faces_idx'", "(78, 17)", "(79, 17)"),
     ),
+    "scalar_faces": (_replaced("f", lambda a: np.array(7)), ("'f'", "shape ()", "expected (N, 3)")),
     "float_faces": (_replaced("f", lambda a: a.astype(np.float64)), ("'f'", "float64", "integers")),
     "float_landmark_faces": (_replaced("lmk_faces_idx", lambda a: a.astype(np.float32)), ("'lmk_faces_idx'",)),
     "text_template": (_replaced("v_template", lambda a: a.astype(str)), ("'v_template'", "expected numbers")),

@@ -17,6 +17,10 @@ Real 2D inputs are detections, not projections. The model, applied per person in
 ``kind='none'`` gives exact projections: confidence 1 for every point that exists and lies inside the image,
 nothing else changed (occlusion ignored). The settings are part of a dataset's config and are written into the
 synthetic tree's marker file.
+
+A set whose 2D comes from this model says so in ``info['keypoints2d']`` (:func:`keypoints2d_label`): 'simulated'
+for the detector model, 'exact' for ``kind='none'`` (2D read from a detector's files is 'detections'; the row
+labels of ``bench.results.data_labels``).
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ import numpy as np
 
 from bench.skeletons import PARTS, get_skeleton, part_indices
 
-__all__ = ["NOISE_KINDS", "NoiseConfig", "apply_noise", "part_sizes"]
+__all__ = ["NOISE_KINDS", "NoiseConfig", "apply_noise", "keypoints2d_label", "part_sizes"]
 
 LAYOUT = "openpose_137"
 NOISE_KINDS = ("detector", "none")
+_LABELS = {"detector": "simulated", "none": "exact"}  # info['keypoints2d'] of 2D made by this model
 _SKELETON = get_skeleton(LAYOUT)
 _PART_SLOTS = {part: part_indices(LAYOUT, part) for part in PARTS}
 _LIMBS = {
@@ -85,6 +90,15 @@ class NoiseConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def keypoints2d_label(kind: str | NoiseConfig) -> str:
+    """``info['keypoints2d']`` of a set whose 2D is ground truth projected and passed through this model with
+    ``kind`` (a NOISE_KINDS value or a NoiseConfig): 'simulated' ('detector') or 'exact' ('none')."""
+    kind = kind.kind if isinstance(kind, NoiseConfig) else kind
+    if kind not in _LABELS:
+        raise ValueError(f"noise kind {kind!r}: valid kinds are {', '.join(NOISE_KINDS)}")
+    return _LABELS[kind]
 
 
 def part_sizes(points: np.ndarray, present: np.ndarray) -> dict[str, np.ndarray]:

@@ -31,14 +31,22 @@ Settings (each printed in ``info['protocol']``):
   parts kept.
 - ``noise``: see ``keypoints2d``.
 
+The fixed sets of values and the types are the ``load`` annotations (``bench.settings``), checked by the registry
+before anything is read; ``sequences`` depends on the split and is checked here.
+
+``info['keypoints2d']`` labels the 2D source for the result rows (``bench.results.data_labels``): 'detections'
+when every sequence's 2D was read from OpenPose files, else the projection's label ('simulated' with the detector
+noise model, 'exact' with ``noise=none``; ``datasets.noise.keypoints2d_label``): a set mixing files and projections
+is labelled by its projected part. ``info['keypoints2d_source']`` says per sequence.
+
 Ground-truth SMPL-X: from ``smplx_gt/<seq>_SK.npz`` when present (synthetic trees; world frame = the colour
 camera frame, moved with ``datasets.synth.smplx_to_camera`` at R = I, t = 0), else ``smplx_valid`` False.
 
-Errors and faults: a malformed label or side file (unreadable, missing ``handPara``, wrong shape, NaN/inf) is a
-DataFileError naming file and field (a NaN in a label file is an error, as the format layer decides: real
-labels have none). Per-sample faults, skipped and counted in ``SampleSet.faults``: a frame whose 2D file is
-missing from a sequence that has an OpenPose folder, a 2D file with no person, a person with fewer than
-``MIN_KEYPOINTS`` keypoints of positive confidence.
+Errors and faults: a malformed label or side file (unreadable, missing ``handPara``, wrong shape, NaN/inf, labels
+not in millimetres: ``format.check_label_units``) is a DataFileError naming file and field (a NaN in a label file
+is an error, as the format layer decides: real labels have none). Per-sample faults, skipped and counted in
+``SampleSet.faults``: a frame whose 2D file is missing from a sequence that has an OpenPose folder, a 2D file with
+no person, a person with fewer than ``MIN_KEYPOINTS`` keypoints of positive confidence.
 
 Ids: subject 'B1'..'B6', sequence 'B1Counting'.., action 'Counting'/'Random', frame = label column, view 'SK',
 person 0.
@@ -48,6 +56,7 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -56,19 +65,32 @@ from bench.errors import ConfigError, DataFileError
 from bench.projections import project_camera
 from bench.registry import register_dataset
 from bench.samples import FaultLog, SampleSet, concat_sets
+from bench.settings import OneOf
 from bench.skeletons import Skeleton, convert, get_skeleton, part_indices
-from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise
+from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise, keypoints2d_label
 from datasets.openpose import read_openpose
 from datasets.stb import format as stb
 from datasets.stb.synth import GENERATOR_VERSION, synthesize
 from datasets.synth import GT_KEYS, read_smplx_gt, smplx_to_camera
 
-__all__ = ["ACTIONS", "KEYPOINTS2D_SOURCES", "MIN_KEYPOINTS", "SPLITS", "check", "load", "select_sequences",
-           "split_sequences"]
+__all__ = [
+    "ACTIONS",
+    "CAMERAS",
+    "KEYPOINTS2D_SOURCES",
+    "MIN_KEYPOINTS",
+    "ROOTS",
+    "SPLITS",
+    "check",
+    "load",
+    "select_sequences",
+    "split_sequences",
+]
 
 SPLITS = ("test", "train", "all")
 ACTIONS = ("Counting", "Random")
 KEYPOINTS2D_SOURCES = ("auto", "openpose", "projection")
+CAMERAS = ("SK",)  # of format.CAMERAS, the ones this adapter reads
+ROOTS = tuple(stb.PALM_CONVENTIONS)
 MIN_KEYPOINTS = 3
 _STB21 = get_skeleton("stb_21")
 _HAND21 = get_skeleton("openpose_hand21_left")
@@ -79,7 +101,8 @@ _LEFT_HAND_SLOTS = part_indices(_LAYOUT, "left_hand")
 
 
 def split_sequences(split: str) -> tuple[str, ...]:
-    """Sequences of a split (PROTOCOLS.md, "STB hand dataset"); ConfigError for an unknown split."""
+    """Sequences of a split (PROTOCOLS.md, "STB hand dataset"); ConfigError for an unknown split (for direct
+    callers: ``load``'s split is checked by its annotation)."""
     if split not in SPLITS:
         raise ConfigError(f"dataset 'stb': unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     return {"test": stb.TEST_SEQUENCES, "train": stb.TRAIN_SEQUENCES, "all": stb.SEQUENCES}[split]
@@ -199,11 +222,6 @@ def _sequence_set(
     return full.subset(ok), source
 
 
-def _check_setting(name: str, value: object, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise ConfigError(f"dataset 'stb': unknown {name} {value!r}; valid: {', '.join(valid)}")
-
-
 def check(folder: Path) -> list[dict]:
     """Read every label file (and the GT and OpenPose side files present) of the tree; DataFileError on the first
     malformed one. Rows: sequence, split, camera, samples (label frames), keypoint_files (side files present)."""
@@ -238,17 +256,20 @@ def check(folder: Path) -> list[dict]:
     synthesize=synthesize,
     generator_version=GENERATOR_VERSION,
 )
-def load(folder: Path, *, split: str = "test", sequences: str | int = "all", camera: str = "SK",
-         root: str = "ring_mcp", keypoints2d: str = "auto", noise: str = "detector") -> SampleSet:  # fmt: skip
+def load(
+    folder: Path,
+    *,
+    split: Annotated[str, OneOf(SPLITS)] = "test",
+    sequences: str | int = "all",
+    camera: Annotated[str, OneOf(CAMERAS)] = "SK",
+    root: Annotated[str, OneOf(ROOTS)] = "ring_mcp",
+    keypoints2d: Annotated[str, OneOf(KEYPOINTS2D_SOURCES)] = "auto",
+    noise: Annotated[str, OneOf(NOISE_KINDS)] = "detector",
+) -> SampleSet:
     """Load an STB split (module docstring for the settings, frames and conventions)."""
     folder = Path(folder)
     chosen = sequences
     sequences = select_sequences(split, sequences)
-    if camera != "SK":
-        raise ConfigError(f"dataset 'stb': camera {camera!r} is not supported; valid cameras: SK")
-    _check_setting("root", root, tuple(stb.PALM_CONVENTIONS))
-    _check_setting("keypoints2d", keypoints2d, KEYPOINTS2D_SOURCES)
-    _check_setting("noise", noise, NOISE_KINDS)
     sets, sources = [], {}
     for sequence in sequences:
         samples, sources[sequence] = _sequence_set(folder, sequence, camera, root, keypoints2d, noise)
@@ -263,6 +284,8 @@ def load(folder: Path, *, split: str = "test", sequences: str | int = "all", cam
         f"2D from {source_text}; "
         "labels SK depth -> colour frame (hand-graph-cnn); K = SK colour intrinsics, 640x480"
     )
+    projected = any(source.startswith("projection") for source in sources.values())
     info = {"protocol": protocol, "root_joints": (joint0,), "eval_joints": skeleton.joints,
-            "root_convention": root, "keypoints2d_source": sources}  # fmt: skip
+            "root_convention": root, "keypoints2d_source": sources,
+            "keypoints2d": keypoints2d_label(noise) if projected else "detections"}  # fmt: skip
     return concat_sets(sets, info=info)

@@ -13,8 +13,13 @@ Units and frames are converted at the edge (PROTOCOLS.md, "Units and frames", "S
 - ``STB_eval_bboxes.mat`` (hand-graph-cnn ``data/``): ``bboxes`` (3000, 4) = ``[x, y, w, h]`` pixels in the SK
   colour images of the test sequences, in ``TEST_SEQUENCES`` order, 1500 frames each.
 
-Every reader error (missing or unreadable file, missing key, wrong shape, NaN/inf) raises
-:class:`bench.errors.DataFileError` naming the file and the field.
+Every reader error raises :class:`bench.errors.DataFileError` naming the file, the field where there is one, and
+the reason: not found, a directory, permission denied, empty, not a MAT file, truncated or damaged, missing key,
+wrong shape, NaN/inf, or labels in the wrong unit (:func:`check_label_units`).
+
+Unit check (labels only): the median bone length of the file's hands, in the file's own numbers, must lie in
+``HAND_BONE_MM`` = [10, 200]; a hand's bones are ~20-100 mm, so labels in metres (median ~0.03) or centimetres
+(~3) are refused, naming the measured value and the unit they look like.
 
 hmrbench side files beside the real tree (not part of STB; ``datasets/stb/adapter.py`` reads them when present):
 
@@ -51,7 +56,9 @@ __all__ = [
     "SK_DEPTH_TO_COLOUR_T_M",
     "TEST_SEQUENCES",
     "TRAIN_SEQUENCES",
+    "HAND_BONE_MM",
     "IMAGE_PREFIX",
+    "check_label_units",
     "label_path",
     "openpose_path",
     "palm_to_wrist",
@@ -90,9 +97,14 @@ PALM_CONVENTIONS = {"ring_mcp": "left_ring1", "middle_mcp": "left_middle1", "pal
 IMAGE_PREFIX = {"SK": "SK_color", "BB": "BB_left"}
 
 _LABEL_KEY = "handPara"
+# Plausible median bone length of a hand in millimetres (real bones ~20-100 mm): the unit check of read_labels.
+HAND_BONE_MM = (10.0, 200.0)
+_UNIT_SCALES = (("metres", 1000.0), ("centimetres", 10.0), ("micrometres", 1e-3))  # x scale = mm
 # The .mat header's 116-byte text holds scipy's creation time; a fixed text makes files reproducible.
 _MAT_HEADER_TEXT = b"MATLAB 5.0 MAT-file, written by hmrbench (datasets.stb.format)".ljust(116, b" ")
 _BBOX_KEY = "bboxes"
+_MAT5_TEXT = b"MATLAB 5.0 MAT-file"
+_MAT73_TEXT = b"MATLAB 7.3 MAT-file"
 
 
 def label_path(root: str | Path, sequence: str, camera: str) -> Path:
@@ -116,11 +128,32 @@ def smplx_gt_path(root: str | Path, sequence: str, camera: str) -> Path:
     return Path(root) / "smplx_gt" / f"{sequence}_{camera}.npz"
 
 
+def _open_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory, not a .mat file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return f"cannot open: {exc.strerror or exc}"
+
+
 def _load_mat(path: Path, key: str) -> np.ndarray:
+    """``key`` of the MAT file ``path``; every failure a DataFileError naming the file and the reason (scipy's own
+    message for a folder or an unreadable file, 'Reader needs file name or open file-like object', says neither)."""
     try:
-        mat = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
-        raise DataFileError(f"{path}: cannot read .mat file: {exc}") from None
+        f = path.open("rb")
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot read .mat file: {_open_reason(exc)}") from None
+    with f:
+        head = f.read(len(_MAT5_TEXT))
+        if not head:
+            raise DataFileError(f"{path}: cannot read .mat file: empty file (0 bytes)")
+        f.seek(0)
+        try:
+            mat = scipy.io.loadmat(f)
+        except Exception as exc:  # noqa: BLE001 - damaged bytes fail in scipy with many types (IndexError, zlib.error)
+            raise DataFileError(f"{path}: cannot read .mat file: {_content_reason(head, exc)}") from None
     if key not in mat:
         found = [k for k in mat if not k.startswith("__")]
         raise DataFileError(f"{path}: {key}: missing (found {found})")
@@ -128,6 +161,16 @@ def _load_mat(path: Path, key: str) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
         raise DataFileError(f"{path}: {key}: expected a numeric array, got {getattr(value, 'dtype', type(value))}")
     return value
+
+
+def _content_reason(head: bytes, exc: BaseException) -> str:
+    """Why scipy could not read a file that opened: by its header, with scipy's words after it."""
+    said = f"{type(exc).__name__}: {exc}"
+    if head.startswith(_MAT73_TEXT):
+        return f"a MATLAB v7.3 (HDF5) file, which scipy cannot read; save it with -v7 ({said})"
+    if head.startswith(_MAT5_TEXT):
+        return f"truncated or damaged MAT file (its header is fine; {said})"
+    return f"not a MAT file (no MATLAB 5 header; {said})"
 
 
 def _check_finite(arr: np.ndarray, where: str, sample_axis: int) -> None:
@@ -147,7 +190,24 @@ def read_labels(path: str | Path) -> np.ndarray:
     if para.ndim != 3 or para.shape[:2] != (3, NUM_JOINTS):
         raise DataFileError(f"{path}: {_LABEL_KEY}: expected 3 x {NUM_JOINTS} x N (mm), got {para.shape}")
     _check_finite(para, f"{path}: {_LABEL_KEY}", sample_axis=2)
-    return np.ascontiguousarray(para.astype(np.float64).transpose(2, 1, 0)) / MM_PER_M
+    joints_mm = np.ascontiguousarray(para.astype(np.float64).transpose(2, 1, 0))
+    check_label_units(joints_mm, f"{path}: {_LABEL_KEY}")
+    return joints_mm / MM_PER_M
+
+
+def check_label_units(joints_mm: np.ndarray, where: str) -> float:
+    """The median bone length of (N, 21, 3) 'stb_21' hands in the file's numbers, if it is plausible for
+    millimetres (``HAND_BONE_MM``); else a DataFileError at ``where`` naming the value and the unit it looks like."""
+    bones = np.linalg.norm(joints_mm[:, 1:] - joints_mm[:, list(_STB21.parents[1:])], axis=-1)
+    median = float(np.median(bones)) if bones.size else 0.0
+    lo, hi = HAND_BONE_MM
+    if lo <= median <= hi:
+        return median
+    guess = next((f"; it looks like {unit}" for unit, scale in _UNIT_SCALES if lo <= median * scale <= hi), "")
+    raise DataFileError(
+        f"{where}: median bone length {median:.4g} in the file's units, expected millimetres "
+        f"(a hand's bones are ~20-100 mm; median within [{lo:g}, {hi:g}]){guess}"
+    )
 
 
 def write_labels(path: str | Path, joints_m: np.ndarray) -> None:

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from bench.errors import DataFileError
+from bench.results import KEYPOINTS2D_SOURCES
 from bench.skeletons import get_skeleton, part_indices
 from datasets.bank import BankConfig, ParameterBank
-from datasets.noise import NoiseConfig, apply_noise, part_sizes
+from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise, keypoints2d_label, part_sizes
 from datasets.synth import (
     GT_KEYS,
     detections,
@@ -100,6 +101,14 @@ def test_noise_is_seeded_and_settings_are_checked():
         NoiseConfig(kind="gauss")
     with pytest.raises(ValueError, match="swap_prob"):
         NoiseConfig(swap_prob=1.5)
+
+
+def test_keypoints2d_label_of_each_noise_kind():
+    assert keypoints2d_label("detector") == keypoints2d_label(NoiseConfig()) == "simulated"
+    assert keypoints2d_label("none") == keypoints2d_label(NoiseConfig.from_kind("none")) == "exact"
+    assert {keypoints2d_label(kind) for kind in NOISE_KINDS} <= set(KEYPOINTS2D_SOURCES)  # labels rows accept
+    with pytest.raises(ValueError, match="valid kinds are detector, none"):
+        keypoints2d_label("heavy")
 
 
 def test_part_sizes_are_box_diagonals_of_present_points():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -323,10 +324,53 @@ def test_settings_and_registry(exact_tree, tmp_path):
     assert samples.info["synthetic"] is True and len(samples) == 2 * FRAMES
     with pytest.raises(ConfigError, match="unknown setting"):
         load_dataset("stb", data_root=tmp_path, palm="ring")
-    for kwargs, match in [({"split": "val"}, "valid splits: test, train, all"),
-                          ({"camera": "BB"}, "valid cameras: SK"),
-                          ({"root": "wrist"}, "valid: ring_mcp, middle_mcp, palm"),
-                          ({"keypoints2d": "gt"}, "valid: auto, openpose, projection"),
-                          ({"noise": "heavy"}, "valid: detector, none")]:  # fmt: skip
-        with pytest.raises(ConfigError, match=match):
-            load(exact_tree, **kwargs)
+    for kwargs, match in [({"split": "val"}, "split='val': expected one of test|train|all"),
+                          ({"camera": "BB"}, "camera='BB': expected one of SK"),
+                          ({"root": "wrist"}, "root='wrist': expected one of ring_mcp|middle_mcp|palm"),
+                          ({"keypoints2d": "gt"}, "keypoints2d='gt': expected one of auto|openpose|projection"),
+                          ({"noise": "heavy"}, "noise='heavy': expected one of detector|none"),
+                          ({"sequences": "B9Random"}, "sequences='B9Random': unknown sequence(s)")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=f"dataset 'stb': {re.escape(match)}"):
+            load_dataset("stb", data_root=tmp_path, **kwargs)
+    # a spec's text is typed by the declaration: '3' is the count 3, 'Counting' an action
+    three = load_dataset("stb", data_root=tmp_path, split="train", sequences="3")
+    assert tuple(dict.fromkeys(three.ids["sequence"])) == ("B2Counting", "B2Random", "B3Counting")
+    counting = load_dataset("stb", data_root=tmp_path, split="train", sequences="Counting")
+    assert set(counting.ids["action"]) == {"Counting"}
+    assert spec.declared["root"].describe() == "root='ring_mcp' (ring_mcp|middle_mcp|palm)"
+
+
+@pytest.mark.parametrize(("settings", "label", "sources"), [
+    ({"keypoints2d": "openpose"}, "detections", {"openpose files"}),
+    ({"keypoints2d": "projection"}, "simulated", {"projection+detector noise"}),
+    ({"keypoints2d": "projection", "noise": "none"}, "exact", {"projection+none noise"}),
+    ({"keypoints2d": "auto"}, "detections", {"openpose files"}),
+])  # fmt: skip
+def test_2d_source_labelled(exact_tree, settings, label, sources):
+    samples = load(exact_tree, **settings)
+    assert samples.info["keypoints2d"] == label
+    assert set(samples.info["keypoints2d_source"].values()) == sources
+
+
+def test_2d_source_label_of_a_mixed_set_is_its_projected_part(exact_tree, tmp_path):
+    tree = _copy(exact_tree, tmp_path)
+    shutil.rmtree(tree / "openpose" / "B1Random")  # 'auto': B1Counting from files, B1Random projected
+    samples = load(tree, split="test")
+    assert samples.info["keypoints2d_source"] == {"B1Counting": "openpose files",
+                                                  "B1Random": "projection+detector noise"}  # fmt: skip
+    assert samples.info["keypoints2d"] == "simulated"
+    assert load(tree, split="test", noise="none").info["keypoints2d"] == "exact"
+
+
+def test_labels_in_metres_are_refused_by_load_and_check(exact_tree, tmp_path):
+    tree = _copy(exact_tree, tmp_path)
+    path = stb.label_path(tree, "B1Random", "SK")
+    para = scipy.io.loadmat(path)["handPara"]
+    scipy.io.savemat(path, {"handPara": para / 1000.0})  # what a user converting to metres would write
+    for call in (lambda: load(tree, split="test"), lambda: check(tree)):
+        with pytest.raises(
+            DataFileError,
+            match=r"B1Random_SK\.mat: handPara: median bone length 0\.0\d+ in the "
+            r"file's units, expected millimetres.*looks like metres",
+        ):
+            call()

@@ -80,11 +80,38 @@ def test_labels_same_bytes_and_side_file_paths(tmp_path):
 
 
 def test_read_labels_converts_millimetres(tmp_path):
-    para = np.arange(3 * 21 * 2, dtype=np.float64).reshape(3, 21, 2)
+    para = _hand(np.random.default_rng(2), 2).transpose(2, 1, 0) * 1000.0  # 3 x 21 x N, mm
     scipy.io.savemat(tmp_path / "B2Random_BB.mat", {"handPara": para})
     joints = read_labels(tmp_path / "B2Random_BB.mat")
     assert joints.shape == (2, 21, 3)
     np.testing.assert_allclose(joints[1, 4], para[:, 4, 1] / 1000.0)
+
+
+def _scaled_hand(bone_mm: float) -> np.ndarray:
+    """(1, 21, 3) a straight-fingered 'stb_21' hand whose every bone is ``bone_mm`` long (numbers as written)."""
+    joints = np.zeros((1, 21, 3))
+    for i, parent in enumerate(STB21.parents[1:], start=1):
+        finger = (i - 1) // 4
+        step = np.array([np.sin(0.3 * (finger - 2)), -np.cos(0.3 * (finger - 2)), 0.0])
+        joints[0, i] = joints[0, parent] + bone_mm * step
+    return joints + [0.0, 0.0, 400.0]
+
+
+@pytest.mark.parametrize(("bone", "ok", "looks_like"), [
+    (30.0, True, ""), (12.0, True, ""), (150.0, True, ""),  # millimetres: passes
+    (0.03, False, "metres"), (3.0, False, "centimetres"), (30_000.0, False, "micrometres"), (0.0, False, ""),
+])  # fmt: skip
+def test_label_units_are_checked_from_the_bone_lengths(tmp_path, bone, ok, looks_like):
+    path = tmp_path / "B1Counting_SK.mat"
+    scipy.io.savemat(path, {"handPara": _scaled_hand(bone).transpose(2, 1, 0)})
+    assert stb.check_label_units(_scaled_hand(30.0), "x") == pytest.approx(30.0)
+    if ok:
+        assert read_labels(path).shape == (1, 21, 3)
+        return
+    with pytest.raises(DataFileError, match=r"B1Counting_SK\.mat: handPara: median bone length") as info:
+        read_labels(path)
+    assert f"{bone:.4g} in the file's units, expected millimetres" in str(info.value)
+    assert (f"it looks like {looks_like}" in str(info.value)) if looks_like else "looks like" not in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -109,9 +136,9 @@ def test_bad_label_and_bbox_files(tmp_path):
     path = tmp_path / "B1Random_SK.mat"
     for garbage in (b"not a mat file", bytes(range(256)) * 4):  # truncated header; unknown version
         path.write_bytes(garbage)
-        with pytest.raises(DataFileError, match=r"B1Random_SK\.mat: cannot read"):
+        with pytest.raises(DataFileError, match=r"B1Random_SK\.mat: cannot read .mat file: not a MAT file"):
             read_labels(path)
-    with pytest.raises(DataFileError, match=r"absent\.mat: cannot read"):
+    with pytest.raises(DataFileError, match=r"absent\.mat: cannot read .mat file: file not found"):
         read_labels(tmp_path / "absent.mat")
     scipy.io.savemat(tmp_path / "boxes.mat", {"bboxes": np.ones((5, 3))})
     with pytest.raises(DataFileError, match=r"boxes\.mat: bboxes: expected N x 4"):

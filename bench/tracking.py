@@ -192,25 +192,32 @@ def _os_failure(exc: BaseException, store: Path | None) -> tuple[str, str, bool]
 
 def _probe(folder: Path) -> str | None:
     """None when ``folder`` (created with its parents when missing) takes a new file (a small one is written,
-    synced to disk and removed); else what is wrong, to follow the folder's name in a message."""
+    synced to disk and removed); else what is wrong, to follow the folder's name in a message, and the folders
+    created for the check are removed again."""
     above = next((p for p in (folder, *folder.parents) if p.exists()), None)
     if above is not None and not above.is_dir():
         return "is a file, not a folder" if above == folder else f"lies under {above}, a file, not a folder"
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return f"cannot be created ({(exc.strerror or str(exc)).lower()})"
-    try:
-        handle, name = tempfile.mkstemp(prefix=".hmrbench-write-check-", dir=folder)
+        wrong = f"cannot be created ({(exc.strerror or str(exc)).lower()})"
+    else:
         try:
-            os.write(handle, b"hmrbench write check\n")
-            os.fsync(handle)  # a full disk may refuse only here
-        finally:
-            os.close(handle)
-            os.unlink(name)
-    except OSError as exc:
-        return f"cannot be written ({(exc.strerror or str(exc)).lower()})"
-    return None
+            handle, name = tempfile.mkstemp(prefix=".hmrbench-write-check-", dir=folder)
+            try:
+                os.write(handle, b"hmrbench write check\n")
+                os.fsync(handle)  # a full disk may refuse only here
+            finally:
+                os.close(handle)
+                os.unlink(name)
+            return None
+        except OSError as exc:
+            wrong = f"cannot be written ({(exc.strerror or str(exc)).lower()})"
+    for made in created:
+        with contextlib.suppress(OSError):
+            made.rmdir()
+    return wrong
 
 
 def check_writable(folder: str | os.PathLike, what: str = "folder") -> Path:

@@ -154,10 +154,20 @@ def test_a_sound_store_passes_the_check(out):
 def test_check_writable_names_a_read_only_folder(tmp_path, monkeypatch):
     assert check_writable(tmp_path / "new" / "folder") == (tmp_path / "new" / "folder").resolve()
     assert not list((tmp_path / "new" / "folder").iterdir())  # the probe file is removed
+    (tmp_path / "ro").mkdir()
     _read_only(tmp_path / "ro", monkeypatch)
     with pytest.raises(TrackingError) as caught:
         check_writable(tmp_path / "ro", "artifact folder")
     assert_names(caught.value, "artifact folder", tmp_path / "ro", "read-only file system")
+
+    def disk_full(fd: int) -> None:  # a full disk often refuses only when the data is synced
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(TrackingError) as caught:
+        check_writable(tmp_path / "full" / "out", "output folder")
+    assert_names(caught.value, tmp_path / "full" / "out", "no space left on device")
+    assert not (tmp_path / "full").exists()  # the folders made for the check are removed again
 
 
 def test_tracker_check_writable_probes_the_artifact_folder(out, monkeypatch):

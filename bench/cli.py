@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bench import __version__
 from bench.errors import HmrbenchError
@@ -171,13 +173,33 @@ def _seeds(text: str | None) -> tuple[int, ...] | None:
     return seeds
 
 
+def _check_writable(folder: Path) -> None:
+    """OSError unless a file can be created in ``folder`` (a probe, removed at once)."""
+    import tempfile
+
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+
+
 def _out_folder(text: str) -> Path:
+    """``--out`` as an absolute folder, created and checked writable before anything is written there (or
+    trained): ConfigError naming it otherwise, and the folders created for the check are removed again."""
     from bench.errors import ConfigError
 
     out = Path(text).resolve()
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _check_writable(out)
+    except OSError as exc:
+        for folder in created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc}); choose another folder") from None
     return out
 
 
@@ -196,22 +218,34 @@ def _tracker(out: Path, uri: str | None):  # noqa: ANN202
     return tracker
 
 
+def _overall(row: dict) -> bool:
+    return row["view"] == "all" and row["group"] == "all" and row["bin"] == "all"
+
+
 def print_rows(rows: list[dict]) -> None:
-    """The overall MPJPE / PA-MPJPE per variant, dataset and seed, with the synthetic banner when it applies."""
+    """The overall MPJPE / PA-MPJPE per experiment, variant, dataset and seed (every line names its experiment:
+    one invocation may run several), the runtime rows, the protocol of every scored set, the skipped sets with
+    their reasons, and which parts of the numbers are synthetic (data, body model, 2D)."""
+    from bench.results import synthetic_parts
+
     table: dict[tuple, dict] = {}
+    protocols: dict[tuple[str, str], None] = {}
     for r in rows:
-        if r["view"] == "all" and r["group"] == "all" and r["bin"] == "all" and r["metric"] != "seconds_per_image":
-            cell = table.setdefault((r["variant"], r["dataset"], r["seed"]), {"n": r["n"], "failed": r["failed"],
-                                                                               "skipped": r["skip_reason"]})
+        if _overall(r) and r["metric"] != "seconds_per_image":
+            cell = table.setdefault((r["experiment"], r["variant"], r["dataset"], r["seed"]),
+                                    {"n": r["n"], "failed": r["failed"], "skipped": r["skip_reason"]})  # fmt: skip
             cell[r["metric"]] = r["value"]
-    shown = ("variant", "dataset", "seed", "mpjpe_mm", "pa_mpjpe_mm", "n", "failed", "skipped")
+            if r.get("protocol"):
+                protocols[(str(r["dataset"]), str(r["protocol"]))] = None
+    shown = ("experiment", "variant", "dataset", "seed", "mpjpe_mm", "pa_mpjpe_mm", "n", "failed", "skipped")
     accuracy = [shown] + [
         tuple(_format(v) for v in (*key, c.get("mpjpe_mm"), c.get("pa_mpjpe_mm"), c["n"], c["failed"], c["skipped"]))
         for key, c in table.items()
     ]
     timed = [r for r in rows if r["metric"] == "seconds_per_image"]
-    runtime = [("variant", "batch", "ms_per_image", "device_name", "skipped")] + [
-        (r["variant"], str(r["batch"]), f"{1000 * float(r['value']):.2f}", r["device_name"], r["skip_reason"])
+    runtime = [("experiment", "variant", "batch", "ms_per_image", "device_name", "skipped")] + [
+        (r["experiment"], r["variant"], str(r["batch"]), f"{1000 * float(r['value']):.2f}", r["device_name"],
+         _format(r["skip_reason"]))
         for r in timed]  # fmt: skip
     for lines in (accuracy, runtime):
         if len(lines) == 1:
@@ -220,30 +254,58 @@ def print_rows(rows: list[dict]) -> None:
         for line in lines:
             print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
         print()
-    if any(str(r["synthetic"]) == "True" for r in rows):
-        print("\nSYNTHETIC: these numbers come from hmrbench's embedded synthetic data (and model, unless a real "
-              "SMPL-X was given); they are not comparable with the paper's.")  # fmt: skip
+    if protocols:
+        print("sets scored (dataset: protocol):")
+        for dataset, protocol in protocols:
+            print(f"  {dataset}: {protocol}")
+        print()
+    reasons: dict[str, int] = {}
+    for cell in table.values():
+        if cell["skipped"]:
+            reasons[cell["skipped"]] = reasons.get(cell["skipped"], 0) + 1
+    for reason, count in reasons.items():
+        print(f"{count} row(s) skipped: {reason}")
+    parts = synthetic_parts(rows)
+    if parts:
+        print(f"\nSYNTHETIC ({', '.join(parts)}): these numbers are computed with synthetic parts and are not "
+              "comparable with the paper's. Real data, a real SMPL-X model (--model-path / SMPLX_MODEL_PATH) and "
+              "2D detections make them real.")  # fmt: skip
 
 
 class _RowsFile:
     """The rows CSV of an invocation, rewritten (atomically) after every finished unit: nothing finished is lost
-    when a later unit fails or the process is stopped."""
+    when a later unit fails or the process is stopped. A write that fails (a full or read-only disk) is said once
+    and does not stop the run (the rows stay in the tracking store); ``written`` says whether the file holds the
+    rows of every unit so far."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.rows = path, []
+        self.written, self.error = False, ""
 
     def __call__(self, unit) -> None:  # noqa: ANN001
         from bench.results import ROW_FIELDS, write_table
 
         self.rows += unit.rows
-        if self.rows:
+        if not self.rows:
+            return
+        try:
             write_table(self.rows, ROW_FIELDS, self.path)
+        except OSError as exc:
+            if not self.error:
+                _progress(f"hmrbench: cannot write the rows file {self.path} ({exc.strerror or exc}); the finished "
+                          "units are kept in the tracking store")  # fmt: skip
+            self.written, self.error = False, f"cannot write {self.path} ({exc.strerror or exc})"
+        else:
+            self.written, self.error = True, ""
 
 
 def _finish(results, rows_file: _RowsFile) -> int:  # noqa: ANN001
     print_rows(results.rows)
-    _progress(f"rows written to {rows_file.path} ({results.redone} unit(s) run, {results.reused} taken from the "
-              "store)")  # fmt: skip
+    counts = f"{results.redone} unit(s) run, {results.reused} taken from the store"
+    if rows_file.written:
+        _progress(f"rows written to {rows_file.path} ({counts})")
+    else:
+        _progress(f"no rows file written: {rows_file.error or 'no unit gave rows'} ({counts})")
     if results.failures:
         for name, error in results.failures:
             _progress(f"hmrbench: FAILED unit {name}: {error}")
@@ -253,26 +315,30 @@ def _finish(results, rows_file: _RowsFile) -> int:  # noqa: ANN001
     return 0
 
 
-def _check_names(experiment: str | None, methods: list[str], datasets: list[str]) -> None:
-    """Every experiment file, method and dataset name (and setting key) checked before the output folder or the
-    tracking store is created: a typo writes nothing."""
-    from bench.experiments import load_experiment
-    from bench.registry import check_method_spec
-    from bench.runner import parse_dataset_spec
+def _check_before_writing(
+    experiments: Sequence[Any] = (), *, quick: bool = False, device: str = "cpu", data_root: Any = None,
+    methods: Sequence[str] = (), datasets: Sequence[str] = (), train: Sequence[str] = (), limit: int | None = None,
+    batch_size: int = 256,
+) -> None:  # fmt: skip
+    """Everything a verb would fail on before its first unit trains, checked before the output folder or the
+    tracking store is created, so that a bad value writes nothing: each experiment (a name, a path or an
+    ``Experiment``; ``--quick``'s overrides applied) with ``bench.runner.check_experiment``, or the ``-m``/``-d``
+    selection with ``check_selection``; the device; and that every set's data is there (``check_sources``)."""
+    from bench.experiments import Experiment, load_experiment
+    from bench.runner import check_device, check_experiment, check_selection, check_sources
 
-    if experiment is not None:
-        exp = load_experiment(experiment)
-        methods = methods + [m for g in exp.groups for m in g.methods]
-        datasets = datasets + [d for g in exp.groups for d in (*g.datasets, *g.train)]
-    for spec in datasets:
-        parse_dataset_spec(spec)
-    for spec in methods:
-        check_method_spec(spec)
+    for given in experiments:
+        exp = given if isinstance(given, Experiment) else load_experiment(given)
+        check_experiment(exp.quick_version() if quick else exp, device=device, data_root=data_root)
+    if methods or datasets:
+        check_selection(methods, datasets, train=train, limit=limit, batch_size=batch_size)
+        check_sources([*datasets, *train], data_root)
+    check_device(device)
 
 
 def run_command(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
-    from bench.runner import Results, run, run_experiment
+    from bench.runner import Results, check_at_least_one, run, run_experiment
 
     seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)
     if args.experiment is not None:
@@ -283,7 +349,13 @@ def run_command(args: argparse.Namespace) -> int:
             raise ConfigError("run: give an experiment (e.g. 'hmrbench run table2') or at least one -m and one -d")
         if args.quick:
             raise ConfigError("run: --quick applies to experiment files (their [quick] table)")
-    _check_names(args.experiment, [*(args.method or ())], [*(args.dataset or ()), *(args.train or ())])
+    check_at_least_one("--limit", args.limit, optional=True)
+    check_at_least_one("--batch-size", args.batch_size)
+    if args.experiment is not None:
+        _check_before_writing([args.experiment], quick=args.quick, device=args.device, data_root=args.data_root)
+    else:
+        _check_before_writing(device=args.device, data_root=args.data_root, methods=args.method, datasets=args.dataset,
+                              train=args.train or (), limit=args.limit, batch_size=args.batch_size)  # fmt: skip
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     name = Path(args.experiment).stem if args.experiment is not None else "run"
@@ -325,6 +397,7 @@ def runtime_command(args: argparse.Namespace) -> int:
         from bench.errors import ConfigError
 
         raise ConfigError(f"runtime: {exp.path} is not a runtime experiment (kind = \"runtime\")")
+    _check_before_writing([exp], quick=args.quick, device=args.device, data_root=args.data_root)
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     rows_file = _RowsFile(out / f"{exp.name}{'-quick' if args.quick else ''}-{args.device.replace(':', '')}.csv")
@@ -336,9 +409,10 @@ def runtime_command(args: argparse.Namespace) -> int:
 def paper_command(args: argparse.Namespace) -> int:
     import time as clock
 
-    from bench.pipeline import paper
+    from bench.pipeline import PAPER_EXPERIMENTS, paper
 
     seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)  # checked before anything is written
+    _check_before_writing(PAPER_EXPERIMENTS, quick=args.quick, device=args.device, data_root=args.data_root)
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     start = clock.perf_counter()
@@ -353,17 +427,18 @@ def paper_command(args: argparse.Namespace) -> int:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    from bench.errors import ConfigError
-    from bench.sweep import sweep
+    from bench.sweep import check_sweep, sweep
 
-    if args.trials < 1:
-        raise ConfigError(f"sweep: --trials must be >= 1, got {args.trials}")
-    _check_names(None, [args.method], [*(args.train or ()), *([args.validation] if args.validation else [])])
+    data_seed = _data_seed(args.data_seed) or 0
+    train = tuple(args.train or ("h36m[split=train]",))
+    check_sweep(args.method, trials=args.trials, train=train, validation=args.validation, val_limit=args.val_limit,
+                iterations=args.iterations, report_every=args.report_every, device=args.device,
+                data_root=args.data_root)  # fmt: skip
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
-    result = sweep(args.method, trials=args.trials, out=out, study=args.study, storage=args.storage,
-                   train=args.train or ("h36m[split=train]",), validation=args.validation, val_limit=args.val_limit,
-                   iterations=args.iterations, report_every=args.report_every, seed=args.seed, worker=args.worker,
+    result = sweep(args.method, trials=args.trials, out=out, study=args.study, storage=args.storage, train=train,
+                   validation=args.validation, val_limit=args.val_limit, iterations=args.iterations,
+                   report_every=args.report_every, seed=args.seed, data_seed=data_seed, worker=args.worker,
                    device=args.device, data_root=args.data_root, tracker=tracker, progress=_progress)  # fmt: skip
     print(f"study {result.study}: {result.n_trials} trial(s) in all, {len(result.ran_here)} here; best validation "
           f"MPJPE {result.best_value:.1f} mm with {result.best_spec}")  # fmt: skip
@@ -511,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--report-every", type=int, default=None, help="iterations between validation scores for "
                     "pruning (default a fifth of the training)")  # fmt: skip
     sw.add_argument("--seed", type=int, default=0, help="seed of the training and of the sampler")
+    _data_seed_arg(sw)
     sw.add_argument("--worker", type=int, default=0, help="worker number when several processes share a study")
     sw.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     sw.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")

@@ -8,6 +8,9 @@ joints: ``info['eval_joints']`` that are valid in the ground truth and can be fo
   Panoptic, the palm/wrist for STB); a sample whose ground-truth root joint is invalid is not scored.
 - PA-MPJPE: the prediction aligned onto the ground truth by a similarity (``bench.metrics.pa_mpjpe``).
 
+A set without samples (all left out by its protocol or split) is not scored: the evaluation is skipped with a
+reason naming the set's protocol (``empty_reason``), and its rows say so.
+
 A sample the method reports failed (``Prediction.failed``) or whose prediction is not finite gets NaN errors and
 is counted in ``failed``; the means run over the scored samples and say how many they are (``n``).
 
@@ -39,13 +42,13 @@ from bench.regressors import formed_from, skeleton_from_smplx
 from bench.samples import SampleSet
 from bench.skeletons import get_skeleton
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "empty_reason", "evaluate"]
 
 
 @dataclass
 class Evaluation:
-    """Per-sample errors (metres, NaN where not scored) and their summary; ``skipped`` is the method's reason
-    when it does not support the set (no prediction was made)."""
+    """Per-sample errors (metres, NaN where not scored) and their summary; ``skipped`` is the reason no
+    prediction was made: the method does not support the set, or the set is empty."""
 
     dataset: str
     method: str
@@ -75,6 +78,13 @@ class Evaluation:
         }  # fmt: skip
 
 
+def empty_reason(samples: SampleSet) -> str:
+    """The skip reason of a set without samples, naming what was selected (its protocol) and where from."""
+    what = samples.info.get("protocol") or samples.name
+    source = samples.info.get("source")
+    return f"empty set: no samples to score ({what}" + (f"; from {source})" if source else ")")
+
+
 def _indices(skeleton, names) -> list[int]:
     missing = [n for n in names if n not in skeleton.joints]
     if missing:
@@ -92,6 +102,8 @@ def evaluate(
 ) -> Evaluation:
     """Predict every sample of ``samples`` with ``method`` (already trained) and score it (module docstring)."""
     name = getattr(method, "name", type(method).__name__)
+    if len(samples) == 0:  # nothing to score is a skipped set with its reason, never a NaN mean over nothing
+        return Evaluation(dataset=samples.name, method=name, n_samples=0, skipped=empty_reason(samples))
     reason = method.supports(samples)
     if reason is not None:
         return Evaluation(dataset=samples.name, method=name, n_samples=len(samples), skipped=reason)

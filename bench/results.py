@@ -4,9 +4,23 @@ A row says what was run (experiment, unit, method family, the variant as written
 training ``seed`` and the ``data_seed`` of the sets it was trained and scored on), which slice it covers (``view``,
 ``group``, ``bin``: each ``"all"`` except the one the row slices by), the metric and its value (millimetres for
 errors), how many samples it covers (``n`` scored, ``skipped`` not scored, ``failed`` by the method, ``faults``:
-samples the adapter dropped for a per-sample fault), and where (synthetic or real data, device, batch size, training
+samples the adapter dropped for a per-sample fault), and where (what is synthetic, below; device, batch size, training
 sets, cached model, seconds). ``collapsed`` is the method's own collapse flag from its fit summary
 (``True``/``False``; ``''`` when the method reports none). Reports are built from these rows alone (``reports``).
+
+What is synthetic, labelled apart (``data_labels``) and together:
+
+- ``data``: 'synthetic' (a tree written by hmrbench's generator, ``bench.registry.SYNTHETIC_MARKER``) or 'real';
+- ``body_model``: 'embedded' (hmrbench's procedurally generated SMPL-X-format model) or 'smplx' (a real model
+  file), the model the method was built with;
+- ``keypoints2d``: where the set's 2D inputs come from (``info['keypoints2d']``, set by the adapter):
+  'detections' (read from a detector's output files), 'simulated' (ground truth projected, plus the detector-noise
+  model), 'exact' (projected without noise), 'unknown' when the adapter does not say;
+- ``synthetic``: True unless all three are real: real data, the real SMPL-X model and 2D detections. A number
+  computed with any synthetic part is not comparable with the paper's.
+
+An empty set (no sample left after loading and ``--limit``) gives its two overall rows with ``n`` 0 and the reason
+in ``skip_reason``, like a set the method does not support.
 
 - Views: one row per camera view when the set has more than one (Panoptic HD views, H36M cameras).
 - Joint groups: the skeleton's parts (body, left_hand, ...); a body is further split into torso (pelvis, spine,
@@ -33,17 +47,22 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import ConfigError
 from bench.evaluate import Evaluation
 from bench.files import atomic_write
 from bench.samples import ID_FIELDS, SampleSet
 from bench.skeletons import get_skeleton
 
-__all__ = ["ROW_FIELDS", "SAMPLE_FIELDS", "distance_bins", "evaluation_rows", "joint_groups", "per_sample_frame",
-           "read_rows", "sample_ids", "write_table"]
+__all__ = ["BODY_MODELS", "KEYPOINTS2D_SOURCES", "ROW_FIELDS", "SAMPLE_FIELDS", "data_labels", "distance_bins",
+           "evaluation_rows", "joint_groups", "label_tags", "per_sample_frame", "read_rows", "sample_ids",
+           "synthetic_parts", "write_table"]
 
 ROW_FIELDS = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "seed",
-              "data_seed", "metric", "value", "n", "skipped", "failed", "faults", "skip_reason", "synthetic", "device",
-              "device_name", "batch", "train", "model_cached", "collapsed", "fit_seconds", "eval_seconds")  # fmt: skip
+              "data_seed", "metric", "value", "n", "skipped", "failed", "faults", "skip_reason", "synthetic", "data",
+              "body_model", "keypoints2d", "device", "device_name", "batch", "train", "model_cached", "collapsed",
+              "fit_seconds", "eval_seconds")  # fmt: skip
+KEYPOINTS2D_SOURCES = ("detections", "simulated", "exact", "unknown")  # a row's keypoints2d (module docstring)
+BODY_MODELS = ("embedded", "smplx")
 SAMPLE_FIELDS = ("unit", "experiment", "method", "variant", "dataset", "seed", "data_seed", "index", "sample_id",
                  "body_id", "view", "distance_m", "mpjpe_mm", "pa_mpjpe_mm", "failed")  # fmt: skip
 ID_SEPARATOR = "|"  # between the id fields of a sample_id / body_id
@@ -94,16 +113,59 @@ def _group_errors(joint_errors: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def data_labels(samples: SampleSet, body_model: str) -> dict[str, Any]:
+    """What is synthetic in a result on ``samples`` computed with ``body_model`` ('embedded' or 'smplx'): the row
+    fields ``data``, ``body_model``, ``keypoints2d`` and ``synthetic`` (module docstring)."""
+    if body_model not in BODY_MODELS:
+        raise ConfigError(f"body_model must be one of {', '.join(BODY_MODELS)}, got {body_model!r}")
+    keypoints2d = str(samples.info.get("keypoints2d") or "unknown")
+    if keypoints2d not in KEYPOINTS2D_SOURCES:  # an adapter's typo must not pass as a label
+        raise ConfigError(f"{samples.name}: info['keypoints2d'] must be one of {', '.join(KEYPOINTS2D_SOURCES)}, "
+                          f"got {keypoints2d!r}")  # fmt: skip
+    data = "synthetic" if samples.info.get("synthetic", False) else "real"
+    synthetic = data == "synthetic" or body_model == "embedded" or keypoints2d != "detections"
+    return {"synthetic": synthetic, "data": data, "body_model": body_model, "keypoints2d": keypoints2d}
+
+
+def label_tags(labels: Any) -> dict[str, str]:
+    """MLflow tags of a unit scored on sets with these ``data_labels``: ``synthetic`` ('true' when any part of any
+    set is), ``data``, ``body_model`` and ``keypoints2d`` (the distinct values, comma-separated)."""
+    labels = list(labels)
+    tags = {"synthetic": str(any(x["synthetic"] for x in labels)).lower()}
+    for key in ("data", "body_model", "keypoints2d"):
+        tags[key] = ",".join(sorted({str(x[key]) for x in labels}))
+    return tags
+
+
+def synthetic_parts(rows: Any) -> list[str]:
+    """Which parts of these rows (dicts) are synthetic, in words: 'data', 'body model (embedded)', '2D
+    (simulated)', ...; a synthetic row written before the labels existed (no ``data`` label) counts as synthetic
+    data, which is what ``synthetic`` meant then."""
+    parts: dict[str, None] = {}
+    for r in rows:
+        if str(r.get("synthetic", "")) != "True":
+            continue
+        if r.get("data") in ("synthetic", "", None):
+            parts["data"] = None
+        if r.get("body_model") == "embedded":
+            parts["body model (embedded)"] = None
+        if r.get("keypoints2d") not in (None, "", "detections"):
+            parts[f"2D ({r['keypoints2d']})"] = None
+    return list(parts)
+
+
 def evaluation_rows(ev: Evaluation, samples: SampleSet, base: dict[str, Any]) -> list[dict[str, Any]]:
     """Tidy rows (``ROW_FIELDS``) of one evaluation: overall, per view, per joint group, per distance bin.
 
     ``base`` holds the fields that do not depend on the slice (experiment, unit, method, variant, dataset,
-    seed, device, ...). A set the method does not support gives its two overall rows with NaN values, ``n`` 0 and
-    the reason in ``skip_reason``.
+    seed, device, ``body_model``: 'embedded' when not given, ...); the labels of what is synthetic come from
+    ``data_labels``. A set the method does not support, or an empty one, gives its two overall rows with NaN
+    values, ``n`` 0 and the reason in ``skip_reason``.
     """
     faults = int(sum(samples.faults.counts.values())) if samples.faults is not None else 0
-    common = {**base, "protocol": samples.info.get("protocol", ""), "faults": 0, "skip_reason": "",
-              "synthetic": bool(samples.info.get("synthetic", False)), "eval_seconds": ev.seconds}  # fmt: skip
+    labels = data_labels(samples, base.get("body_model", "embedded"))
+    common = {**base, "protocol": samples.info.get("protocol", ""), "faults": 0, "skip_reason": "", **labels,
+              "eval_seconds": ev.seconds}  # fmt: skip
 
     def row(metric: str, value: float, n: int, total: int, failed: int, **where: str) -> dict[str, Any]:
         slice_ = {"view": "all", "group": "all", "bin": "all", **where}
@@ -170,7 +232,8 @@ def per_sample_frame(ev: Evaluation, samples: SampleSet, base: dict[str, Any]) -
 
 
 _TEXT = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "skip_reason",
-         "device", "device_name", "train", "sample_id", "body_id", "collapsed")  # fmt: skip
+         "device", "device_name", "train", "sample_id", "body_id", "collapsed", "data", "body_model",
+         "keypoints2d")  # fmt: skip
 
 
 def write_table(columns_or_rows: Any, fields: tuple[str, ...], path: str | os.PathLike) -> Path:

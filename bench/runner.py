@@ -23,6 +23,15 @@ With a tracker (``bench.tracking``):
 - a unit that raises is recorded FAILED and the others go on (``Results.failures``); an interrupted one is
   recorded KILLED, and the next invocation redoes it (models already trained are loaded from ``models``).
 
+Checked before anything is built, loaded or written (``check_selection``, ``check_experiment``; the CLI calls them
+before it creates the output folder or the tracking store): every method and dataset spec with its values, every
+group of an experiment after ``--quick``'s overrides (errors name the file and the group), limits and batch sizes
+(integers >= 1), the device (``check_device``) and that every set's data is there (``check_sources``).
+
+A trained model that cannot be saved in the model cache (a full or read-only disk) is not lost: the unit is
+scored with the model in memory, and the model is saved under ``fallback_model_folder()`` instead, in one line
+naming the path that failed.
+
 Selections are ``name[k=v,...]`` specs for methods (``bench.registry.create_method``) and datasets (the adapter's
 settings, ``bench.registry.load_dataset``), e.g. ``proposed[projection=wpp]`` or ``h36m[split=train]``.
 """
@@ -41,16 +50,27 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError, TrackingError
+from bench.body_model import ModelSource, resolve_model
+from bench.errors import ConfigError, DataFileError, TrackingError
 from bench.evaluate import evaluate
 from bench.files import atomic_write
 from bench.method import MethodContext, config_hash, parse_spec
 from bench.registry import check_dataset_settings, check_method_spec, create_method, load_dataset
-from bench.results import ROW_FIELDS, SAMPLE_FIELDS, evaluation_rows, per_sample_frame, write_table
+from bench.results import (
+    ROW_FIELDS,
+    SAMPLE_FIELDS,
+    data_labels,
+    evaluation_rows,
+    label_tags,
+    per_sample_frame,
+    write_table,
+)
 from bench.samples import SampleSet
 
-__all__ = ["ROW_FIELDS", "Results", "collapsed_flag", "fit_summary_path", "limit_index", "load_dataset_spec",
-           "parse_dataset_spec", "run", "run_experiment", "training_key", "unit_key"]  # fmt: skip
+__all__ = ["ROW_FIELDS", "Results", "body_model_label", "check_at_least_one", "check_device", "check_experiment",
+           "check_selection", "check_sources", "collapsed_flag", "fallback_model_folder", "fit_summary_path",
+           "limit_index", "load_dataset_spec", "parse_dataset_spec", "run", "run_experiment", "training_key",
+           "unit_key"]  # fmt: skip
 
 
 @dataclass
@@ -115,8 +135,6 @@ def _describe(sets: dict[str, SampleSet]) -> dict[str, list]:
 def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model_path: Any = None) -> str:
     """Hash of everything a trained model depends on: the method's resolved config, the seed, the training sets
     (spec, source, synthetic or not, size) and the body model file (its sha256)."""
-    from bench.body_model import resolve_model
-
     return config_hash({
         "family": getattr(method, "family", getattr(method, "name", "")), "config": dict(method.config), "seed": seed,
         "train": _describe(train_sets),
@@ -142,12 +160,82 @@ def _build(spec: str, context: MethodContext) -> Any:
         raise ConfigError(f"method {spec!r}: {exc}") from None
 
 
-def _check_device(device: str) -> None:
-    if str(device).startswith("cuda"):
-        import torch
+def check_device(device: str) -> str:
+    """``device`` when this machine can run on it: ``cpu`` or ``cuda[:N]`` with CUDA available and GPU ``N``
+    present; otherwise a ConfigError naming the value (a name torch does not know, e.g. ``gpu``, included)."""
+    import torch
 
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r}: CUDA is not available here (torch {torch.__version__}); use cpu")
+    try:
+        parsed = torch.device(str(device))
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"device {device!r}: not a device name; use cpu or cuda[:N]") from None
+    if parsed.type == "cpu":
+        return str(device)
+    if parsed.type != "cuda":
+        raise ConfigError(f"device {device!r}: only cpu and cuda[:N] are supported")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: CUDA is not available here (torch {torch.__version__}); use cpu")
+    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s) "
+                          f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})")  # fmt: skip
+    return str(device)
+
+
+def check_at_least_one(name: str, value: Any, *, optional: bool = False) -> None:
+    """ConfigError naming ``name`` unless ``value`` is an integer >= 1 (or None when ``optional``): a limit or a
+    batch size of 0 or less is never used as "everything"."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(f"{name} must be an integer >= 1{' (or left out)' if optional else ''}, got {value!r}")
+
+
+def check_sources(specs: Sequence[str], data_root: Any = None) -> None:
+    """DataFileError naming the dataset and where it was looked for, unless every set of ``specs`` has its data
+    (``bench.registry.dataset_source``): a missing data root or dataset folder is found before anything is
+    written, not when the set is loaded."""
+    from bench.registry import dataset_source
+
+    for spec in dict.fromkeys(specs):
+        name, _ = parse_dataset_spec(spec)
+        where, available = dataset_source(name, data_root)
+        if not available:
+            raise DataFileError(f"dataset {spec!r}: no data ({where}); give a --data-root holding {name}/ "
+                                "(or none, for the synthetic default where the dataset has one)")  # fmt: skip
+
+
+def check_selection(methods: Sequence[str], datasets: Sequence[str], *, train: Sequence[str] = (),
+                    limit: int | None = None, batch_size: int = 256) -> None:  # fmt: skip
+    """Every method spec (name, parameter names and values: ``bench.registry.check_method_spec``), dataset spec
+    (``parse_dataset_spec``), the limit and the batch size of one group, checked without building, loading or
+    writing anything (ConfigError naming the first bad one)."""
+    if not methods or not datasets:
+        raise ConfigError("run: give at least one method and one dataset")
+    for spec in [*datasets, *train]:
+        parse_dataset_spec(spec)
+    for spec in methods:
+        check_method_spec(spec)
+    check_at_least_one("limit", limit, optional=True)
+    check_at_least_one("batch_size", batch_size)
+
+
+def check_experiment(exp: Any, *, device: str = "cpu", data_root: Any = None) -> None:
+    """Everything ``run_experiment`` would fail on before its first unit trains, checked before anything is
+    written: each group's specs (after ``--quick``'s overrides when ``exp`` is the quick version), limit and batch
+    size (runtime groups: their batch sizes and repeats), named with the file and the group; the device; and that
+    every set's data is there (``check_sources``)."""
+    from bench.runtime import check_timing
+
+    for i, group in enumerate(exp.groups, 1):
+        try:
+            check_selection(group.methods, group.datasets, train=group.train, limit=group.limit,
+                            batch_size=group.batch_size)  # fmt: skip
+            if exp.kind == "runtime":
+                check_timing(group.batch_sizes, group.repeats)
+        except ConfigError as exc:
+            raise ConfigError(f"{exp.path}: [[group]] {i}: {exc}") from None
+    check_device(device)
+    check_sources([s for g in exp.groups for s in (*g.datasets, *g.train)], data_root)
 
 
 def _metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -173,6 +261,11 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     return str(value)
+
+
+def body_model_label(model: ModelSource) -> str:
+    """A result's ``body_model`` label: 'embedded' (hmrbench's procedurally generated model) or 'smplx'."""
+    return "embedded" if model.synthetic else "smplx"
 
 
 def fit_summary_path(model_path: str | Path) -> Path:
@@ -209,10 +302,40 @@ def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed:
     fitted = method.fit(train_sets)
     summary = _jsonable(fitted if isinstance(fitted, dict) else {"summary": fitted} if fitted is not None else {})
     if path is not None:
-        # the summary first: a model file never exists without its summary once both are written
-        atomic_write(fit_summary_path(path), lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=1)))
-        atomic_write(path, method.save)  # an interrupted save never looks finished
+        try:
+            _save_model(method, summary, path)
+        except OSError as exc:  # a full or read-only disk must not lose the training: the model is still in memory
+            path = _save_elsewhere(method, summary, path, exc, f"{spec}: ", say)
     return False, path, summary
+
+
+def _save_model(method: Any, summary: dict[str, Any], path: Path) -> None:
+    # the summary first: a model file never exists without its summary once both are written
+    atomic_write(fit_summary_path(path), lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=1)))
+    atomic_write(path, method.save)  # an interrupted save never looks finished
+
+
+def fallback_model_folder() -> Path:
+    """Where a trained model goes when the model cache cannot be written: ``<temp>/hmrbench-models``."""
+    return Path(tempfile.gettempdir()) / "hmrbench-models"
+
+
+def _save_elsewhere(method: Any, summary: dict[str, Any], failed: Path, error: OSError, who: str,
+                    say: Callable[[str], None]) -> Path | None:  # fmt: skip
+    """Save a trained model that could not be saved at ``failed`` under ``fallback_model_folder()`` instead and
+    say so in one line naming both paths; None (and that line) when that fails too. Either way the model stays
+    in memory and its unit is scored."""
+    reason = error.strerror or str(error)
+    fallback = fallback_model_folder() / failed.name
+    try:
+        _save_model(method, summary, fallback)
+    except OSError as again:
+        say(f"{who}could not save the trained model to {failed} ({reason}) nor to {fallback} "
+            f"({again.strerror or again}); it is kept in memory and this unit is scored, but it is not kept")
+        return None
+    say(f"{who}could not save the trained model to {failed} ({reason}); saved it to {fallback} instead; this unit "
+        "is scored")  # fmt: skip
+    return fallback
 
 
 def run(
@@ -239,7 +362,9 @@ def run(
     per method (module docstring). ``seed``: the training seed (the method's); ``data_seed``: the seed every set
     is loaded (generated) with.
 
-    All names are checked (methods built, sets loaded) before any training starts. ``variants``: the specs as the
+    Every spec, the limit, the batch size and the device are checked (``check_selection``, ``check_device``),
+    methods built and sets loaded before any training starts; a training set without samples is an error, a test
+    set without samples a skipped row (``bench.evaluate``). ``variants``: the specs as the
     user wrote them (rows carry them; default ``methods``). ``models``: a folder of trained models, loaded by
     training key instead of retraining (``force`` retrains). ``tracker``: a connected ``bench.tracking.Tracker``
     (finished units are taken from it; ``parent`` is the experiment's run). ``sink`` gets each finished unit's
@@ -247,27 +372,29 @@ def run(
     """
     from bench.tracking import environment_tags
 
-    if not methods or not datasets:
-        raise ConfigError("run: give at least one method and one dataset")
+    check_selection(methods, datasets, train=train, limit=limit, batch_size=batch_size)
+    check_device(device)
     variants = list(variants or methods)
     say = progress or (lambda message: None)
-    _check_device(device)
-    for spec in [*datasets, *train]:  # every name and setting key, before anything is built or written
-        parse_dataset_spec(spec)
     context = MethodContext(device=device, seed=seed, progress=progress)
     built = [(spec, _build(spec, context)) for spec in methods]
     eval_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=data_seed, limit=limit) for spec in datasets}
     train_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=data_seed) for spec in train}
+    for spec, samples in train_sets.items():  # a method cannot learn from nothing: say so before any training
+        if len(samples) == 0:
+            raise DataFileError(f"training set {spec!r} has no samples ({samples.info.get('protocol', '')}; "
+                                f"{samples.info.get('source', '')})")  # fmt: skip
     env = environment_tags(device)
+    model = resolve_model(context.model_path)
+    body_model = body_model_label(model)
+    labels = {s: data_labels(v, body_model) for s, v in eval_sets.items()}
     results = Results()
     for (spec, method), variant in zip(built, variants, strict=True):
         key = unit_key(experiment, method, seed, train_sets, eval_sets, limit, batch_size, device, context.model_path,
                        data_seed)  # fmt: skip
         name = f"{experiment}: {variant} seed {seed}" + (f" data seed {data_seed}" if data_seed else "")
         sources = {s: str(v.info.get("source", "")) for s, v in {**eval_sets, **train_sets}.items()}
-        tags = {**env, "hmrbench.variant": variant,
-                "synthetic": str(any(v.info.get("synthetic", False) for v in eval_sets.values())).lower(),
-                "model_sha256": _model_sha(context.model_path),
+        tags = {**env, "hmrbench.variant": variant, **label_tags(labels.values()), "model_sha256": model.sha256,
                 **{f"protocol.{s}": str(v.info.get("protocol", "")) for s, v in eval_sets.items()},
                 **{f"data_source.{s}": src for s, src in sources.items()}}  # fmt: skip
         params = {"method": spec, "variant": variant, "seed": seed, "data_seed": data_seed, "train": ",".join(train),
@@ -286,7 +413,8 @@ def run(
                 base = {"experiment": experiment, "unit": key, "method": getattr(method, "family", spec.split("[")[0]),
                         "variant": variant, "dataset": ds, "seed": seed, "data_seed": data_seed, "device": device,
                         "device_name": env["device_name"], "batch": batch_size, "train": ",".join(train),
-                        "model_cached": cached, "collapsed": collapsed, "fit_seconds": fit_seconds}  # fmt: skip
+                        "model_cached": cached, "collapsed": collapsed, "fit_seconds": fit_seconds,
+                        **labels[ds]}  # fmt: skip
                 unit.rows += evaluation_rows(result, samples, base)
                 unit.samples.append(per_sample_frame(result, samples, base))
                 if not result.skipped:
@@ -355,12 +483,6 @@ def tracked_unit(
         return Results(failures=[(name, text)])
 
 
-def _model_sha(model_path: Any) -> str:
-    from bench.body_model import resolve_model
-
-    return resolve_model(model_path).sha256
-
-
 def _log_unit(tracker: Any, run_id: str, unit: Results, files: list[tuple[Path, str]]) -> None:
     """Metrics, rows, per-sample errors, the fit summary and other files (e.g. the model weights) of a finished
     unit, its ``collapsed`` tag when the method reports one; then the run is FINISHED."""
@@ -403,19 +525,14 @@ def run_experiment(
 ) -> Results:
     """Run an experiment (``bench.experiments.Experiment``, a shipped name or a TOML path): every group for every
     training seed (``seeds`` overrides the file's), all on the sets of one data seed (``data_seed`` overrides the
-    file's). All groups' names are checked before the first one trains. With a
-    tracker, the experiment is one parent run (the same one again when the same experiment is run again)."""
+    file's). Every group is checked (``check_experiment``) before the first one trains. With a tracker, the
+    experiment is one parent run (the same one again when the same experiment is run again)."""
     from bench.experiments import Experiment, load_experiment
 
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     if quick:
         exp = exp.quick_version()
-    for group in exp.groups:  # fail on any name before training anything (values: when the group is built)
-        for spec in [*group.datasets, *group.train]:
-            parse_dataset_spec(spec)
-        for spec in group.methods:
-            check_method_spec(spec)
-    _check_device(device)
+    check_experiment(exp, device=device, data_root=data_root)  # every group, before the first one trains
     seeds = list(seeds or exp.seeds)
     data_seed = exp.data_seed if data_seed is None else data_seed
     say = progress or (lambda message: None)
@@ -440,6 +557,7 @@ def run_experiment(
 
                     found = runtime(group.methods, dataset=group.datasets[0], batch_sizes=group.batch_sizes,
                                     repeats=group.repeats, device=device, data_root=data_root, seed=seed,
+                                    data_seed=data_seed,
                                     experiment=exp.name, variants=group.variants or None, tracker=tracker,
                                     parent=parent, force=force, progress=progress, sink=sink)  # fmt: skip
                 else:

@@ -24,7 +24,7 @@ from bench.errors import ConfigError
 from bench.method import MethodContext, config_hash
 from bench.results import ROW_FIELDS
 
-__all__ = ["time_predict", "runtime"]
+__all__ = ["check_timing", "runtime", "time_predict"]
 
 
 def _sync(device: str) -> None:
@@ -46,6 +46,15 @@ def time_predict(method: Any, batch: Any, *, repeats: int, warmup: int, device: 
     return times
 
 
+def check_timing(batch_sizes: Sequence[int], repeats: int) -> None:
+    """ConfigError unless every batch size is an integer >= 1 and ``repeats`` >= 5 (the median of at least 5
+    timed calls)."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 5:
+        raise ConfigError(f"runtime: repeats must be >= 5 (the median of at least 5 timed calls), got {repeats!r}")
+    if not batch_sizes or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batch_sizes):
+        raise ConfigError(f"runtime: batch sizes must be integers >= 1, got {list(batch_sizes)}")
+
+
 def runtime(
     methods: Sequence[str],
     *,
@@ -56,6 +65,7 @@ def runtime(
     device: str = "cpu",
     data_root: Any = None,
     seed: int = 0,
+    data_seed: int = 0,
     experiment: str = "runtime",
     variants: Sequence[str] | None = None,
     tracker: Any = None,
@@ -65,41 +75,44 @@ def runtime(
     sink: Callable[[Any], None] | None = None,
 ) -> Any:
     """Time every method (one unit each) on the first samples of ``dataset`` (module docstring); returns
-    ``bench.runner.Results`` with one row per method and batch size."""
-    from bench.runner import Results, _build, _check_device, load_dataset_spec, tracked_unit
+    ``bench.runner.Results`` with one row per method and batch size. ``seed`` is the methods' (training) seed,
+    ``data_seed`` the one the input set is loaded with (``bench.runner``)."""
+    from bench.body_model import resolve_model
+    from bench.results import data_labels, label_tags
+    from bench.runner import Results, _build, body_model_label, check_device, load_dataset_spec, tracked_unit
     from bench.tracking import environment_tags
 
-    if repeats < 5:
-        raise ConfigError(f"runtime: repeats must be >= 5 (the median of at least 5 timed calls), got {repeats}")
-    if not batch_sizes or any(b < 1 for b in batch_sizes):
-        raise ConfigError(f"runtime: batch sizes must be >= 1, got {list(batch_sizes)}")
-    _check_device(device)
+    check_timing(batch_sizes, repeats)
+    check_device(device)
     say = progress or (lambda message: None)
     variants = list(variants or methods)
     context = MethodContext(device=device, seed=seed)
     built = [(spec, _build(spec, context)) for spec in methods]
-    samples = load_dataset_spec(dataset, data_root=data_root, seed=seed)
+    samples = load_dataset_spec(dataset, data_root=data_root, seed=data_seed)
     if len(samples) < max(batch_sizes):
         raise ConfigError(f"runtime: {dataset} has {len(samples)} samples, fewer than the batch size "
                           f"{max(batch_sizes)}")  # fmt: skip
     env = environment_tags(device)
-    synthetic = bool(samples.info.get("synthetic", False))
+    labels = data_labels(samples, body_model_label(resolve_model(context.model_path)))
     results = Results()
     for (spec, method), variant in zip(built, variants, strict=True):
         reason = method.supports(samples)
         key = config_hash({"experiment": experiment, "kind": "runtime", "config": dict(method.config),
                            "family": getattr(method, "family", spec), "dataset": dataset, "batches": list(batch_sizes),
                            "repeats": repeats, "warmup": warmup, "device": str(device),
-                           "device_name": env["device_name"]})  # fmt: skip
+                           "device_name": env["device_name"],
+                           # absent for data seed 0: units timed before the data seed was kept apart stay found
+                           **({"data_seed": data_seed} if data_seed else {})})  # fmt: skip
 
         def work(method=method, spec=spec, variant=variant, key=key, reason=reason) -> tuple[Any, list[tuple[Path, str]]]:  # noqa: E501
             unit = Results()
             for size in batch_sizes:
                 base = {"experiment": experiment, "unit": key, "method": getattr(method, "family", spec.split("[")[0]),
                         "variant": variant, "dataset": dataset, "protocol": samples.info.get("protocol", ""),
-                        "view": "all", "group": "all", "bin": "all", "seed": seed, "metric": "seconds_per_image",
-                        "device": device, "device_name": env["device_name"], "batch": size, "train": "",
-                        "model_cached": False, "synthetic": synthetic, "faults": 0, "failed": 0}  # fmt: skip
+                        "view": "all", "group": "all", "bin": "all", "seed": seed, "data_seed": data_seed,
+                        "metric": "seconds_per_image", "device": device, "device_name": env["device_name"],
+                        "batch": size, "train": "", "model_cached": False, **labels, "faults": 0,
+                        "failed": 0}  # fmt: skip
                 if reason is not None:
                     unit.rows.append({k: base.get(k, "") for k in ROW_FIELDS} | {"value": float("nan"), "n": 0,
                                      "skipped": repeats, "skip_reason": reason})  # fmt: skip
@@ -115,9 +128,9 @@ def runtime(
                     f"{min(times) / size * 1000:.2f}-{max(times) / size * 1000:.2f} ms) on {env['device_name']}")
             return unit, []
 
-        tags = {**env, "hmrbench.experiment": experiment, "hmrbench.variant": variant,
-                "synthetic": str(synthetic).lower()}
-        params = {"method": spec, "variant": variant, "dataset": dataset, "batch_sizes": list(batch_sizes),
+        tags = {**env, "hmrbench.experiment": experiment, "hmrbench.variant": variant, **label_tags([labels])}
+        params = {"method": spec, "variant": variant, "dataset": dataset, "data_seed": data_seed,
+                  "batch_sizes": list(batch_sizes),
                   "repeats": repeats, "warmup": warmup, "device": device,
                   **{f"config.{k}": v for k, v in dict(method.config).items()}}  # fmt: skip
         unit = tracked_unit(tracker, key, f"{experiment}: {variant} runtime", work, tags=tags, params=params,

@@ -6,6 +6,8 @@
   through ``MethodContext.checkpoint``.
 - Storage: ``OUT/optuna.db`` (SQLite) by default, or any RDB URL (``--storage postgresql://...``): every
   ``hmrbench sweep`` process given the same study name and storage works on the same study, on one machine or many.
+- Data: every set is loaded with the data seed (``data_seed``, default 0), apart from the training seed (``seed``),
+  as in ``bench.runner``.
 - Validation: the last subject (sorted) of the first training set that has more than one is held out of training
   and scored (``holdout``); or ``validation`` names a set. Never the test split unless the user names it.
 - Tracking: one MLflow parent run per study (``sweep <study>``), one child run per trial with its parameters, the
@@ -35,7 +37,7 @@ from bench.files import atomic_write
 from bench.method import MethodContext, config_hash, format_spec, parse_spec
 from bench.tracking import file_lock
 
-__all__ = ["SPACE", "SweepResult", "holdout", "resolve_storage", "sweep"]
+__all__ = ["SPACE", "SweepResult", "check_sweep", "holdout", "resolve_storage", "sweep"]
 
 # name -> (kind, low, high, log scale); the paper's values: w_pm 20, w_3d 60, w_2d 6, w_r 0.5, STS every 5
 SPACE: dict[str, tuple[str, float, float, bool]] = {
@@ -118,6 +120,24 @@ def _plots(study: Any, folder: Path) -> dict[str, Path]:
     return files
 
 
+def check_sweep(method: str, *, trials: int, train: Sequence[str], validation: str | None, val_limit: int,
+                iterations: int | None, report_every: int | None, device: str, data_root: Any) -> None:  # fmt: skip
+    """Everything ``sweep`` would fail on before its first trial, checked before anything is written: the method
+    spec and its swept parameters, the set specs and their data, the counts (>= 1) and the device."""
+    from bench.runner import check_at_least_one, check_device, check_sources, parse_dataset_spec
+
+    check_at_least_one("sweep: --trials", trials)
+    check_at_least_one("sweep: --val-limit", val_limit)
+    check_at_least_one("sweep: --iterations", iterations, optional=True)
+    check_at_least_one("sweep: --report-every", report_every, optional=True)
+    _space(method)
+    sets = [*train, *([validation] if validation else [])]
+    for spec in sets:
+        parse_dataset_spec(spec)
+    check_device(device)
+    check_sources(sets, data_root)
+
+
 def sweep(
     method: str,
     *,
@@ -131,6 +151,7 @@ def sweep(
     iterations: int | None = None,
     report_every: int | None = None,
     seed: int = 0,
+    data_seed: int = 0,
     worker: int = 0,
     device: str = "cpu",
     data_root: Any = None,
@@ -138,19 +159,17 @@ def sweep(
     progress: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Run ``trials`` trials of a study of ``method`` (a spec; its own values are the fixed part) and write the
-    best config and the plots (module docstring). ``iterations`` overrides the method's training length."""
+    best config and the plots (module docstring). ``iterations`` overrides the method's training length. ``seed``
+    is the training seed (and the sampler's), ``data_seed`` the one every set is loaded with (``bench.runner``)."""
     import optuna
 
     from bench.evaluate import evaluate
-    from bench.runner import _build, _check_device, load_dataset_spec, parse_dataset_spec
+    from bench.runner import _build, load_dataset_spec
 
-    if trials < 1:
-        raise ConfigError(f"sweep: --trials must be >= 1, got {trials}")
+    check_sweep(method, trials=trials, train=train, validation=validation, val_limit=val_limit,
+                iterations=iterations, report_every=report_every, device=device, data_root=data_root)  # fmt: skip
     name, base = parse_spec(method)
     space = _space(method)
-    _check_device(device)
-    for spec in [*train, *([validation] if validation else [])]:
-        parse_dataset_spec(spec)
     if iterations is not None:
         base["iterations"] = iterations
     from bench.registry import get_method
@@ -159,14 +178,17 @@ def sweep(
     report_every = max(1, report_every or total // 5)
     base["log_every"] = report_every
     say = progress or (lambda message: None)
-    train_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=seed) for spec in train}
+    train_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=data_seed) for spec in train}
     if validation:
-        val, val_text = load_dataset_spec(validation, data_root=data_root, seed=seed, limit=val_limit), validation
+        val, val_text = load_dataset_spec(validation, data_root=data_root, seed=data_seed, limit=val_limit), validation
     else:
         train_sets, val, val_text = holdout(train_sets)
         if len(val) > val_limit:
             val = val.subset(np.unique(np.linspace(0, len(val) - 1, val_limit).round().astype(int)))
-    study_name = study or f"{name}-{config_hash({'method': format_spec(name, base), 'train': list(train), 'val': val_text, 'seed': seed})[:8]}"  # noqa: E501
+    described = {"method": format_spec(name, base), "train": list(train), "val": val_text, "seed": seed,
+                 # sweeps once loaded their sets with the training seed: a study on those same sets keeps its name
+                 **({"data_seed": data_seed} if data_seed != seed else {})}  # fmt: skip
+    study_name = study or f"{name}-{config_hash(described)[:8]}"
     storage_url = resolve_storage(out, storage)
     local = storage_url.startswith("sqlite:///")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -187,6 +209,7 @@ def sweep(
 
         parent = tracker.parent(config_hash({"study": study_name, "storage": storage_url}), f"sweep {study_name}",
                                 {"method": method, "train": ",".join(train), "validation": val_text,
+                                 "data_seed": data_seed,
                                  "storage": storage_url, "space": json.dumps(space)},
                                 {**environment_tags(device), "hmrbench.experiment": "sweep",
                                  "optuna.study": study_name})  # fmt: skip

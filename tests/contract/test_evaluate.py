@@ -136,3 +136,17 @@ def test_every_registered_method_scores_or_gives_a_reason(tiny_sets, method_name
         ok = ~result.failed
         assert np.isfinite(result.mpjpe[ok]).all() and np.isfinite(result.pa_mpjpe[ok]).all(), (name, result)
         assert (result.mpjpe[ok] > 0).all() and (result.pa_mpjpe[ok] > 0).all()
+
+
+def test_an_empty_set_is_skipped_with_its_protocol_not_scored_as_nan(tiny_sets):
+    """An H36M tree holding only training subjects, scored with split=test, loads as a set of 0 samples: a skipped
+    evaluation whose reason names the set's protocol, without asking the method anything."""
+
+    class Untouchable(Oracle):
+        def supports(self, samples):
+            raise AssertionError("supports() called on an empty set")
+
+    s = tiny_sets["h36m"].subset(np.zeros(0, dtype=int))
+    result = evaluate(Untouchable(), s)
+    assert result.skipped is not None and result.skipped.startswith("empty set: no samples to score")
+    assert s.info["protocol"] in result.skipped and result.n_samples == 0 and result.summary()["n"] == 0

@@ -114,3 +114,61 @@ def test_rows_carry_the_data_seed_and_the_collapse_flag(scored):
     rows = evaluation_rows(ev, s, {"seed": 1, "data_seed": 0, "collapsed": True})
     assert {r["data_seed"] for r in rows} == {0} and {r["collapsed"] for r in rows} == {True}
     assert {r["collapsed"] for r in evaluation_rows(ev, s, {"seed": 1})} == {""}
+
+
+@pytest.mark.parametrize(
+    "synthetic, body_model, keypoints2d, expected",
+    [
+        (True, "smplx", "detections", True),  # synthetic data
+        (False, "embedded", "detections", True),  # real data scored with the embedded model
+        (False, "smplx", "simulated", True),  # real 3D, 2D by projection plus simulated detector noise
+        (False, "smplx", "exact", True),
+        (False, "smplx", None, True),  # the adapter does not say where its 2D comes from
+        (False, "smplx", "detections", False),  # every part real
+    ],
+)
+def test_what_is_synthetic_is_labelled_part_by_part(scored, synthetic, body_model, keypoints2d, expected):
+    from bench.results import data_labels
+
+    s, ev = scored
+    s = s.subset(np.arange(len(s)))
+    s.info["synthetic"] = synthetic
+    s.info.pop("keypoints2d", None)
+    if keypoints2d is not None:
+        s.info["keypoints2d"] = keypoints2d
+    labels = data_labels(s, body_model)
+    assert labels == {"synthetic": expected, "data": "synthetic" if synthetic else "real", "body_model": body_model,
+                      "keypoints2d": keypoints2d or "unknown"}  # fmt: skip
+    rows = evaluation_rows(ev, s, {"experiment": "x", "body_model": body_model})
+    assert all({k: r[k] for k in labels} == labels for r in rows)
+
+
+def test_a_mistyped_2d_source_is_an_error_not_a_label(scored):
+    from bench.errors import ConfigError
+    from bench.results import data_labels
+
+    s, _ = scored
+    s = s.subset(np.arange(len(s)))
+    s.info["keypoints2d"] = "detection"
+    with pytest.raises(ConfigError, match="keypoints2d.*'detection'"):
+        data_labels(s, "smplx")
+
+
+def test_synthetic_parts_name_data_body_model_and_2d():
+    from bench.results import synthetic_parts
+
+    rows = [{"synthetic": True, "data": "real", "body_model": "embedded", "keypoints2d": "detections"},
+            {"synthetic": True, "data": "real", "body_model": "smplx", "keypoints2d": "simulated"},
+            {"synthetic": False, "data": "real", "body_model": "smplx", "keypoints2d": "detections"}]  # fmt: skip
+    assert synthetic_parts(rows) == ["body model (embedded)", "2D (simulated)"]
+    assert synthetic_parts(rows[2:]) == []
+    assert synthetic_parts([{"synthetic": True}]) == ["data"]  # a row from before the labels: synthetic data
+
+
+def test_an_empty_set_gives_skipped_rows_with_the_reason(scored):
+    s, _ = scored
+    empty = s.subset(np.zeros(0, dtype=int))
+    ev = evaluate(Oracle(), empty)
+    rows = evaluation_rows(ev, empty, {"experiment": "x"})
+    assert [r["metric"] for r in rows] == ["mpjpe_mm", "pa_mpjpe_mm"]
+    assert all(r["n"] == 0 and r["skip_reason"] == ev.skipped and "empty set" in r["skip_reason"] for r in rows)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.cli import main
+from bench.cli import main, print_rows
 from bench.runner import ROW_FIELDS, run
+from bench.tracking import Tracker
 
 TINY_PROPOSED = (
     "proposed[iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2]"
@@ -36,10 +37,18 @@ def test_run_trains_scores_and_labels_synthetic_results(root, tmp_path, capsys):
     assert h36m["n"] == "5" and np.isfinite(float(h36m["value"])) and h36m["method"] == "proposed"
     assert float(_overall(rows, "pa_mpjpe_mm")[0]["value"]) > 0
     assert h36m["synthetic"] == "True" and "limit=5 of" in h36m["protocol"] and h36m["train"] == "h36m[split=train]"
+    # what is synthetic, part by part: the data, the embedded body model (and the 2D source, as the adapter says)
+    assert (h36m["data"], h36m["body_model"]) == ("synthetic", "embedded") and h36m["keypoints2d"]
+    assert "SYNTHETIC (data, body model (embedded)" in captured.out
+    assert f"h36m: {h36m['protocol']}" in captured.out  # every scored set's protocol, on the console too
     assert "no body keypoints" in stb["skip_reason"] and stb["n"] == "0"  # a skipped row, not a crash
     assert {r["view"] for r in rows} > {"all"} and {"torso", "arms", "legs"} <= {r["group"] for r in rows}
     assert f"results, trained models and reports under {tmp_path / 'res'}" in captured.err
     assert (tmp_path / "res" / "mlflow.db").is_file() and "tracking store sqlite:///" in captured.err
+    (unit,) = Tracker(tmp_path / "res").connect().unit_runs()
+    tags = unit.data.tags
+    assert (tags["synthetic"], tags["data"], tags["body_model"]) == ("true", "synthetic", "embedded")
+    assert tags["keypoints2d"] == ",".join(sorted({h36m["keypoints2d"], stb["keypoints2d"]}))
 
     # a second invocation takes the finished unit from the store: nothing trained or scored again, same rows
     assert main(argv) == 0
@@ -97,7 +106,7 @@ def test_data_seed_on_the_command_line(root, tmp_path):
     [
         (["-m", "nope", "-d", "h36m"], "unknown method 'nope'"),
         (["-m", "proposed[colour=red]", "-d", "h36m"], "unknown parameter(s) ['colour']"),
-        (["-m", "proposed[projection=xyz]", "-d", "h36m"], "projection must be"),
+        (["-m", "proposed[projection=xyz]", "-d", "h36m"], "projection='xyz'"),
         (["-m", "lifter[width=abc]", "-d", "h36m"], "width='abc': expected int"),
         (["-m", "proposed", "-d", "nope"], "unknown dataset 'nope'"),
         (["-m", "proposed", "-d", "h36m[protocol=p9]"], "p9"),
@@ -160,3 +169,113 @@ def test_list_shows_every_method_and_dataset_with_parameters_and_availability(ro
 def test_a_typo_writes_nothing(tmp_path, capsys, argv):
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     assert "error" in capsys.readouterr().err and not (tmp_path / "o").exists()  # no folder, no tracking store
+
+
+def _without_test_subjects(root, tmp_path):
+    """A copy of the tiny H36M tree holding only the training subjects (its test annotation file removed)."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(root / "h36m", data / "h36m")
+    (data / "h36m" / "annotations" / "h36m_test.npz").unlink()
+    return data
+
+
+def test_an_empty_test_set_is_a_skipped_row_with_its_reason(root, tmp_path, capsys):
+    """H36M data with training subjects only, scored with split=test: a skipped row naming the set's protocol, not
+    a NaN with n = 0 and no reason; the unit is not FAILED, and the console says so."""
+    argv = ["run", "-m", TINY_PROPOSED, "-d", "h36m", "-d", "h36m[split=train]", "--limit", "3",
+            "--data-root", str(_without_test_subjects(root, tmp_path)), "--out", str(tmp_path / "res")]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    test, train = _overall(list(csv.DictReader((tmp_path / "res" / "run.csv").open())))
+    assert test["n"] == "0" and test["skip_reason"].startswith("empty set: no samples to score (h36m p1")
+    assert "split=test" in test["skip_reason"] and train["n"] == "3" and not train["skip_reason"]
+    assert f"1 row(s) skipped: {test['skip_reason']}" in captured.out
+    assert "FAILED" not in captured.err and "h36m: skipped (empty set" in captured.err
+
+
+def test_rows_written_is_said_only_when_the_file_was_written(root, tmp_path, capsys, monkeypatch):
+    import bench.results
+
+    def full_disk(rows, fields, path):  # noqa: ANN001, ANN202
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(bench.results, "write_table", full_disk)  # the rows CSV only; the store writes its own
+    argv = ["run", "-m", TINY_PROPOSED, "-d", "h36m", "--data-root", str(root), "--limit", "2",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "rows written" not in err and not (tmp_path / "run.csv").exists()
+    assert f"cannot write the rows file {tmp_path / 'run.csv'} (No space left on device)" in err
+    assert f"no rows file written: cannot write {tmp_path / 'run.csv'}" in err
+
+
+@pytest.mark.parametrize("fallback_works", [True, False])
+def test_a_model_that_cannot_be_saved_is_kept_and_its_unit_scored(root, tmp_path, monkeypatch, fallback_works):
+    """The model cache on a full or read-only disk: the trained model stays in memory, the unit is scored, the
+    model goes to the fallback folder (or, failing that too, is said to be kept in memory only), in one line
+    naming the path that failed."""
+    import bench.runner as runner
+
+    models, fallback = tmp_path / "models", tmp_path / "fallback"
+    build = runner._build
+
+    def unsavable(spec, context):  # noqa: ANN001, ANN202
+        method = build(spec, context)
+        save = method.save
+
+        def refuse(path):  # noqa: ANN001, ANN202
+            if str(path).startswith(str(models)) or not fallback_works:
+                raise OSError(30, "Read-only file system", str(path))
+            return save(path)
+
+        method.save = refuse
+        return method
+
+    monkeypatch.setattr(runner, "_build", unsavable)
+    monkeypatch.setattr(runner, "fallback_model_folder", lambda: fallback)
+    said = []
+    result = run([TINY_PROPOSED], ["h36m"], data_root=root, limit=2, models=models, progress=said.append)
+    assert not result.failures and _overall(result.rows)[0]["n"] == 2  # scored with the model in memory
+    (line,) = [m for m in said if "could not save the trained model" in m]
+    assert str(models) in line and "Read-only file system" in line and "this unit is scored" in line
+    saved = list(fallback.glob("*.model"))
+    if fallback_works:
+        assert len(saved) == 1 and f"saved it to {saved[0]} instead" in line
+    else:
+        assert saved == [] and f"nor to {fallback}" in line and "kept in memory" in line
+    assert not list(models.glob("*.model"))
+
+
+def test_each_printed_row_names_its_experiment_and_each_set_its_protocol(capsys):
+    """paper --quick printed values of distance-quick with n of table2-quick: one line per experiment now."""
+    base = {"view": "all", "group": "all", "bin": "all", "variant": "proposed", "dataset": "h36m", "seed": 0,
+            "failed": 0, "skip_reason": "", "synthetic": False}  # fmt: skip
+    rows = [{**base, "experiment": e, "metric": m, "value": v, "n": n, "protocol": f"h36m p1; limit={n}"}
+            for e, n, v0 in (("table2-quick", 48, 70.0), ("distance-quick", 300, 90.0))
+            for m, v in (("mpjpe_mm", v0), ("pa_mpjpe_mm", v0 / 2))]  # fmt: skip
+    print_rows(rows)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["experiment", "variant", "dataset", "seed"]
+    assert lines[1].split() == ["table2-quick", "proposed", "h36m", "0", "70.0", "35.0", "48", "0"]
+    assert lines[2].split() == ["distance-quick", "proposed", "h36m", "0", "90.0", "45.0", "300", "0"]
+    assert "  h36m: h36m p1; limit=48" in lines and "  h36m: h36m p1; limit=300" in lines
+    assert "SYNTHETIC" not in out
+
+
+def test_runtime_and_sweep_load_their_sets_with_the_data_seed(root, tmp_path, monkeypatch):
+    import bench.runner as runner
+    from bench.runtime import runtime
+    from bench.sweep import sweep
+
+    loads = []
+    load = runner.load_dataset
+    monkeypatch.setattr(runner, "load_dataset", lambda name, **kw: loads.append(kw["seed"]) or load(name, **kw))
+    timed = runtime([TINY_PROPOSED], dataset="h36m", batch_sizes=(1,), repeats=5, data_root=root, seed=4)
+    assert loads == [0] and {(r["seed"], r["data_seed"]) for r in timed.rows} == {(4, 0)}
+    loads.clear()
+    sweep(TINY_PROPOSED, trials=1, out=tmp_path, train=("h36m[split=train]",), iterations=2, val_limit=4, seed=3,
+          data_seed=1, data_root=root)  # fmt: skip
+    assert loads == [1]

@@ -163,7 +163,7 @@ def _openpose_2d(folder: Path, sequence: str, camera: str, n: int, faults: Fault
     ok = np.zeros(n, dtype=bool)
     for frame in range(n):
         path = stb.openpose_path(folder, sequence, camera, frame)
-        if not path.is_file():
+        if not path.exists():  # a folder in its place is read, and refused by name
             faults.skip("missing 2D keypoint file", str(path))
             continue
         people = read_openpose(path)
@@ -181,7 +181,7 @@ def _openpose_2d(folder: Path, sequence: str, camera: str, n: int, faults: Fault
 
 def _smplx(folder: Path, sequence: str, camera: str, n: int) -> dict[str, np.ndarray] | None:
     path = stb.smplx_gt_path(folder, sequence, camera)
-    if not path.is_file():
+    if not path.exists():
         return None
     params, root_rest, ids, _ = read_smplx_gt(path)
     frames = ids.get("frame")
@@ -237,7 +237,7 @@ def check(folder: Path) -> list[dict]:
             if (folder / "openpose" / sequence).is_dir():
                 for frame in range(n):
                     side = stb.openpose_path(folder, sequence, camera, frame)
-                    if side.is_file():
+                    if side.exists():
                         read_openpose(side)
                         files += 1
             _smplx(folder, sequence, camera, n)

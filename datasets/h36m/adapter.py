@@ -2,13 +2,22 @@
 
 Layout read (``<data_root>/h36m/``; the file names are ``datasets.h36m.format``'s constants)::
 
-    annotations/*.npz   SPIN/mmpose-style annotation files (all read, in name order; the protocol selects)
-    cameras.pkl         mmpose's calibration (optional: without it K is a default and R, t the identity)
-    metadata.xml        H36M's metadata (optional; needed by variant='hmr' for the subaction ids)
-    smplx_gt.npz        ground-truth SMPL-X, world frame (synthetic trees only)
+    annotations/*.npz                 annotation files (all read, in name order; the protocol selects): mmpose's
+                                      17-joint npz or SPIN's 24-joint npz, told apart by the joint count
+    annotations/<stem>_2d_detection.npy
+                                      optional: mmpose's 2D detections of annotations/<stem>.npz (N, 17, 3)
+    cameras.pkl                       mmpose's calibration (optional, see "Cameras")
+    metadata.xml                      H36M's metadata (optional; needed by variant='hmr' for the subaction ids)
+    smplx_gt.npz                      ground-truth SMPL-X, world frame (synthetic trees only)
 
-For the real files: put mmpose's ``h36m_test.npz`` (or SPIN's files converted to the 17-joint npz) under
-``annotations/``, mmpose's ``cameras.pkl`` and H36M's ``metadata.xml`` beside it (symbolic links are fine).
+For the real files: put mmpose's ``h36m_test.npz`` or SPIN's ``h36m_valid_protocol1.npz`` under ``annotations/``,
+mmpose's detections beside it renamed ``<stem>_2d_detection.npy`` (``h36m_test_2d_detection.npy``), mmpose's
+``cameras.pkl`` and H36M's ``metadata.xml`` beside ``annotations/`` (symbolic links are fine).
+
+2D input (``keypoints``): the stored 'openpose_2d' key, mmpose's detection files, or the files' 2D ground truth
+``part`` (projected motion capture) passed through the detector-noise model; ``info['keypoints2d']`` says which
+('detections'; 'simulated' for ``part`` with noise and for any 2D of a generated tree; 'exact' for ``part``
+without noise). SPIN's validation files have no ``part``: read them with detections.
 
 Protocol facts (PROTOCOLS.md "Human3.6M", lines 23-31): test subjects S9, S11, train S1, S5-S8 (line 23); every
 5th frame (line 24); SPIN's P1 = all 4 cameras, P2 = camera 60457274, root = pelvis, 14 LSP evaluation joints
@@ -16,7 +25,12 @@ Protocol facts (PROTOCOLS.md "Human3.6M", lines 23-31): test subjects S9, S11, t
 subaction 2, camera 54138969) excluded (lines 29-30). The selection itself is
 :func:`datasets.h36m.format.select_protocol`.
 
-Cameras: ``K, R, t`` are cameras.pkl's converted to OpenCV (``x_cam = R X + t``, metres, H36M's z-up world);
+Cameras: without ``cameras.pkl`` (SPIN's files come without one) each sample gets ``DEFAULT_K``, ``R = I``,
+``t = 0`` and no lens distortion, which is exact for the extrinsics (the files' 3D is in the camera frame) and
+within ~1 % of the focal length and ~12 px of the principal point of the real cameras; ``info['cameras']``, the
+protocol line and ``hmrbench data check`` say which source was used. A ``cameras.pkl`` that is there but is a
+folder, unreadable or malformed is an error naming it, never the default. With it, ``K, R, t`` are cameras.pkl's
+converted to OpenCV (``x_cam = R X + t``, metres, H36M's z-up world);
 ``dist`` = ``(k1, k2, p1, p2, k3)`` = H36M's ``(k[0], k[1], p[0], p[1], k[2])``. H36M's lens is VideoPose3D's
 model (:func:`datasets.h36m.format.project_h36m`, PROTOCOLS.md line 32), not OpenCV's: the radial terms agree, the
 tangential ones differ by ``(p[1] x^2 + p[0] x y, p[0] y^2 + p[1] x y)`` in normalised coordinates (~0.2 px on
@@ -26,49 +40,56 @@ exactly, project with :func:`h36m_camera` + ``project_h36m``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 import numpy as np
 
-from bench.errors import ConfigError, DataFileError
-from bench.registry import register_dataset
+from bench.errors import DataFileError
+from bench.registry import read_synthetic_marker, register_dataset
 from bench.samples import FaultLog, SampleSet
+from bench.settings import NonNegativeInt, OneOf
 from bench.skeletons import Skeleton, convert, get_skeleton
 from datasets.h36m.format import (
     ANNOTATIONS_DIR,
     CAMERAS_FILE,
+    DETECTION_SUFFIX,
     FRAME_STEP,
     JOINT_ORDERS,
     METADATA_FILE,
     OPENPOSE_KEY,
     PROTOCOLS,
     SMPLX_GT_FILE,
+    SPIN_24,
     TEST_SUBJECTS,
     TRAIN_SUBJECTS,
     VARIANTS,
     H36MAnnotations,
     H36MCamera,
+    detection_file,
     read_annotations,
     read_cameras,
+    read_detections,
     read_sequences,
     select_protocol,
 )
 from datasets.h36m.synth import GENERATOR_VERSION, synthesize
-from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise
+from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise, keypoints2d_label
 from datasets.synth import read_smplx_gt, smplx_to_camera
 
-__all__ = ["DEFAULT_IMAGE_SIZE", "DEFAULT_K", "KEYPOINT_SOURCES", "SPLITS", "check", "dist_from_h36m", "h36m_camera",
-           "load"]  # fmt: skip
+__all__ = ["DEFAULT_CAMERAS", "DEFAULT_IMAGE_SIZE", "DEFAULT_K", "KEYPOINT_SOURCES", "SPLITS", "check",
+           "dist_from_h36m", "h36m_camera", "load"]  # fmt: skip
 
 SPLITS = {"test": TEST_SUBJECTS, "train": TRAIN_SUBJECTS}
 JOINT_SETS = {17: "h36m_17", 14: "lsp_14"}
-KEYPOINT_SOURCES = ("auto", "openpose", "part")
+KEYPOINT_SOURCES = ("auto", "openpose", "detections", "part")
 # Without cameras.pkl: the mean intrinsics of the 44 cameras of the real cameras.pkl (f 1147.3 / 1146.2 px,
 # c 514.0 / 506.7 px), rounded, and the common image size; R = I, t = 0 (the joints are camera-frame already).
 DEFAULT_K = np.array([[1147.0, 0.0, 514.0], [0.0, 1146.0, 507.0], [0.0, 0.0, 1.0]])
 DEFAULT_IMAGE_SIZE = (1000, 1000)
+DEFAULT_CAMERAS = f"default K, R = I (no {CAMERAS_FILE})"  # the camera source named when there is no cameras.pkl
 MIN_VALID_JOINTS = 3
 _LAYOUT = get_skeleton("openpose_137")
 _H36M17 = get_skeleton("h36m_17")
@@ -126,13 +147,17 @@ def _read_openpose(path: Path, n: int) -> np.ndarray | None:
 def _read_tree(
     folder: Path, joint_order: str, *, need_sequences: bool = False
 ) -> tuple[list[tuple[Path, H36MAnnotations]], dict | None, dict | None]:
-    """(annotations per file, cameras or None, sequence table or None) of a tree; DataFileError when malformed."""
+    """(annotations per file, cameras or None, sequence table or None) of a tree; DataFileError when malformed.
+
+    cameras.pkl is None only when there is nothing at that path: a folder, an unreadable or a malformed file there
+    is an error naming it (never the default cameras)."""
     folder = Path(folder)
     metadata = folder / METADATA_FILE
-    if need_sequences and not metadata.is_file():
+    if need_sequences and not os.path.lexists(metadata):
         raise DataFileError(f"{metadata}: missing (variant='hmr' needs H36M's metadata.xml for the subaction ids)")
-    sequences = read_sequences(metadata) if metadata.is_file() else None
-    cameras = read_cameras(folder / CAMERAS_FILE) if (folder / CAMERAS_FILE).is_file() else None
+    sequences = read_sequences(metadata) if os.path.lexists(metadata) else None
+    cameras_path = folder / CAMERAS_FILE
+    cameras = read_cameras(cameras_path) if os.path.lexists(cameras_path) else None
     annotations = [(p, read_annotations(p, joint_order=joint_order, sequences=sequences))
                    for p in _annotation_files(folder)]  # fmt: skip
     if cameras is not None:
@@ -141,30 +166,54 @@ def _read_tree(
             for key in sorted(keys - set(cameras)):
                 i = int(np.flatnonzero((ann.ids.subject == key[0]) & (ann.ids.camera == key[1]))[0])
                 raise DataFileError(
-                    f"{folder / CAMERAS_FILE}: camera {key!r} missing (needed by {path.name}: imgname[{i}] "
-                    f"{ann.imgname[i]!r})"
+                    f"{cameras_path}: camera {key!r} missing (needed by {path.name}: imgname[{i}] {ann.imgname[i]!r})"
                 )
     return annotations, cameras, sequences
 
 
-def _setting(name: str, value: Any, valid: Any) -> None:
-    if value not in valid:
-        raise ConfigError(f"h36m: {name}={value!r} is not valid; valid: {', '.join(map(repr, valid))}")
+def _detections(path: Path, ann: H36MAnnotations, joint_order: str) -> np.ndarray | None:
+    """(N, 137, 3) mmpose 2D detections of annotation file ``path`` in the 'openpose_137' slots, or None."""
+    found = detection_file(path)
+    if found is None:
+        return None
+    xy, score = read_detections(found, len(ann), joint_order=joint_order)
+    return _h36m17_to_openpose(xy, score)
+
+
+def _layout_note(ann: H36MAnnotations) -> str:
+    joints = "SPIN 24-joint" if ann.layout == SPIN_24.name else f"17-joint ({ann.layout})"
+    return f"{joints}, 3D {'root-relative' if ann.root_relative else 'absolute'}"
 
 
 def check(folder: Path) -> list[dict]:
-    """Validate a tree (DataFileError on the first malformed file: annotations with their 'openpose_2d',
-    cameras.pkl and every camera the image names need, metadata.xml, smplx_gt.npz) and count its samples.
+    """Validate a tree (DataFileError on the first malformed file: annotations with their 'openpose_2d' and
+    detection files, cameras.pkl and every camera the image names need, metadata.xml, smplx_gt.npz) and count
+    its samples.
 
-    Rows: one per (split, subject, view) with 'samples' (a partition of the files' samples); then one per
-    (split, protocol, variant) with the number of samples the protocol keeps ('hmr' only when metadata.xml is
-    present).
+    Rows: one per (split, subject, view) with 'samples' (a partition of the files' samples); one per (split,
+    protocol, variant) with the number of samples the protocol keeps ('hmr' only when metadata.xml is present);
+    then one per file read ('file', 'read_as'), the camera source among them (cameras.pkl or the default).
     """
-    annotations, _, sequences = _read_tree(folder, "mmpose")
+    folder = Path(folder)
+    annotations, cameras, sequences = _read_tree(folder, "mmpose")
+    files: list[dict] = []
     for path, ann in annotations:
-        _read_openpose(path, len(ann))
-    if (Path(folder) / SMPLX_GT_FILE).is_file():
-        read_smplx_gt(Path(folder) / SMPLX_GT_FILE)
+        stored = _read_openpose(path, len(ann))
+        note = _layout_note(ann) + (f", {OPENPOSE_KEY} stored" if stored is not None else "")
+        files.append({"file": str(path.relative_to(folder)), "read_as": f"annotations: {note}", "samples": len(ann)})
+        found = detection_file(path)
+        if found is not None:
+            _detections(path, ann, "mmpose")
+            files.append({"file": str(found.relative_to(folder)), "read_as": "2D detections (mmpose)",
+                          "samples": len(ann)})  # fmt: skip
+    total = sum(len(ann) for _, ann in annotations)
+    if cameras is not None:
+        files.append({"file": CAMERAS_FILE, "read_as": f"camera source: {CAMERAS_FILE}, {len(cameras)} cameras",
+                      "samples": total})  # fmt: skip
+    else:
+        files.append({"file": "-", "read_as": f"camera source: {DEFAULT_CAMERAS}", "samples": total})
+    if (folder / SMPLX_GT_FILE).is_file():
+        read_smplx_gt(folder / SMPLX_GT_FILE)
     rows: list[dict] = []
     ids = [ann.ids for _, ann in annotations]
     subject = np.concatenate([i.subject for i in ids])
@@ -178,7 +227,7 @@ def check(folder: Path) -> list[dict]:
             for protocol in PROTOCOLS:
                 kept = sum(int(select_protocol(i, protocol, variant, subjects=subjects).sum()) for i in ids)
                 rows.append({"split": sp, "protocol": protocol, "variant": variant, "samples": kept})
-    return rows
+    return rows + files
 
 
 def _gt_rows(path: Path, subject: np.ndarray, sequence: np.ndarray, frame: np.ndarray
@@ -195,9 +244,43 @@ def _gt_rows(path: Path, subject: np.ndarray, sequence: np.ndarray, frame: np.nd
     return params, root_rest, row
 
 
+def _stored_2d(
+    keypoints: str, used: list[tuple[Path, H36MAnnotations]], joint_order: str
+) -> tuple[str, list[np.ndarray | None]]:
+    """The 2D source of the files that hold selected samples ('openpose', 'detections' or 'part'; see ``load``)
+    and, per file, its stored (N, 137, 3) 2D (None for 'part'). DataFileError when a source asked for is missing."""
+    if keypoints in ("auto", "openpose"):
+        stored = [_read_openpose(path, len(ann)) for path, ann in used]
+        missing = next((path for (path, _), s in zip(used, stored, strict=True) if s is None), None)
+        if missing is None and used:
+            return "openpose", stored
+        if keypoints == "openpose":
+            raise DataFileError(f"{missing}: {OPENPOSE_KEY}: missing (keypoints='openpose')")
+    if keypoints in ("auto", "detections"):
+        missing = next((path for path, _ in used if detection_file(path) is None), None)
+        if missing is None and used:
+            return "detections", [_detections(path, ann, joint_order) for path, ann in used]
+        if keypoints == "detections":
+            raise DataFileError(
+                f"{missing.with_name(missing.stem + DETECTION_SUFFIX)}: missing (keypoints='detections' reads "
+                f"mmpose's 2D detections of {missing.name} from it)"
+            )
+    return "part", [None] * len(used)
+
+
+def _empty_note(annotations: list[tuple[Path, H36MAnnotations]], subjects: tuple[str, ...]) -> str:
+    """Why a selection kept nothing: the subjects asked for and those the files hold."""
+    held = sorted({str(s) for _, ann in annotations for s in ann.ids.subject}, key=lambda s: (len(s), s))
+    asked = "+".join(subjects)
+    if not set(subjects) & set(held):
+        return f"no samples: none of the subjects {asked} in the files, which hold {', '.join(held) or 'none'}"
+    return f"no samples: subjects {asked} found, but no frame of theirs passes the protocol"
+
+
 @register_dataset(
     "h36m",
-    description="Human3.6M (mmpose/SPIN annotation npz + cameras.pkl + metadata.xml): SPIN/HMR protocols 1 and 2",
+    description="Human3.6M (mmpose/SPIN annotation npz, SPIN 24-joint npz, mmpose 2D detections, cameras.pkl, "
+    "metadata.xml): SPIN/HMR protocols 1 and 2",
     check=check,
     synthesize=synthesize,
     generator_version=GENERATOR_VERSION,
@@ -205,76 +288,76 @@ def _gt_rows(path: Path, subject: np.ndarray, sequence: np.ndarray, frame: np.nd
 def load(
     folder: Path,
     *,
-    protocol: str = "p1",
-    variant: str = "spin",
-    split: str = "test",
-    joints: int = 17,
-    keypoints: str = "auto",
-    noise: str = "detector",
-    noise_seed: int = 0,
-    joint_order: str = "mmpose",
+    protocol: Annotated[str, OneOf(PROTOCOLS)] = "p1",
+    variant: Annotated[str, OneOf(VARIANTS)] = "spin",
+    split: Annotated[str, OneOf(tuple(SPLITS))] = "test",
+    joints: Annotated[int, OneOf(tuple(JOINT_SETS))] = 17,
+    keypoints: Annotated[str, OneOf(KEYPOINT_SOURCES)] = "auto",
+    noise: Annotated[str, OneOf(NOISE_KINDS)] = "detector",
+    noise_seed: NonNegativeInt = 0,
+    joint_order: Annotated[str, OneOf(tuple(JOINT_ORDERS))] = "mmpose",
 ) -> SampleSet:
-    """Read a Human3.6M tree (module docstring) as a SampleSet.
+    """Read a Human3.6M tree (module docstring) as a SampleSet. The settings' values are checked by the registry
+    against these declarations before anything is read.
 
     protocol: 'p1' | 'p2'; variant: 'spin' | 'hmr' (PROTOCOLS.md lines 24-30; see module docstring).
     split: 'test' (S9, S11) | 'train' (S1, S5-S8), both every 5th frame.
     joints: the joints scored (``info['eval_joints']``): 17 -> all of 'h36m_17'; 14 -> the 14 LSP joints of
         'lsp_14' (SPIN's evaluation set, PROTOCOLS.md line 28). joints3d stays in 'h36m_17' either way, so the
         root (pelvis for 'spin', the midpoint of the hips for 'hmr') is available to align on, as SPIN does.
-    keypoints: the 2D source. 'openpose': the files' stored 'openpose_2d' detections (N, 137, 3), used as they
-        are; 'part': the 17-joint 2D ground truth mapped into the 'openpose_137' slots by joint name (thorax ->
-        OpenPose neck), then the noise model ``noise`` (seeded by ``noise_seed``; no occlusion information);
-        'auto': 'openpose' when every file has it, else 'part'.
-    joint_order: the files' 17-joint order ('mmpose', as the real mmpose files; 'spin').
+    keypoints: the 2D source, decided over the files that hold selected samples. 'openpose': the files' stored
+        'openpose_2d' detections (N, 137, 3), used as they are; 'detections': mmpose's 2D detection file beside
+        each annotation file (``<stem>_2d_detection.npy``), mapped into the 'openpose_137' slots by joint name,
+        scores as confidences (clipped at 0), no noise added; 'part': the 17-joint 2D ground truth mapped the same
+        way, then the noise model ``noise`` (seeded by ``noise_seed``; no occlusion information); 'auto':
+        'openpose' when every such file has it, else 'detections' when every one has a detection file, else 'part'.
+    joint_order: the order of the files' 17-joint arrays ('mmpose', as the real mmpose files; 'spin'). A 24-joint
+        file is SPIN's layout whatever this says.
 
-    joints3d: camera frame, metres, as the files store them (absolute in mmpose's files). smplx: the side file's
-    bodies moved into each camera (``smplx_to_camera``) when ``smplx_gt.npz`` and cameras.pkl exist.
+    joints3d: camera frame, metres, as the files store them (absolute in mmpose's files, relative to the pelvis in
+    SPIN's). smplx: the side file's bodies moved into each camera (``smplx_to_camera``) when ``smplx_gt.npz`` and
+    cameras.pkl exist. A selection without samples is an empty set whose ``info['protocol']`` says which subjects
+    were asked for and which the files hold.
     Faults (skipped, counted): a sample with fewer than 3 valid 3D joints; a sample with no 2D keypoint.
     """
-    _setting("protocol", protocol, PROTOCOLS)
-    _setting("variant", variant, VARIANTS)
-    _setting("split", split, tuple(SPLITS))
-    _setting("joints", joints, tuple(JOINT_SETS))
-    _setting("keypoints", keypoints, KEYPOINT_SOURCES)
-    _setting("noise", noise, NOISE_KINDS)
-    _setting("joint_order", joint_order, tuple(JOINT_ORDERS))
     folder = Path(folder)
     annotations, cameras, _ = _read_tree(folder, joint_order, need_sequences=variant == "hmr")
-    openpose = [_read_openpose(path, len(ann)) for path, ann in annotations]
-    if keypoints == "openpose" and any(o is None for o in openpose):
-        missing = next(path for (path, _), o in zip(annotations, openpose, strict=True) if o is None)
-        raise DataFileError(f"{missing}: {OPENPOSE_KEY}: missing (keypoints='openpose')")
-    all_stored = all(o is not None for o in openpose)
-    source = "openpose" if keypoints == "openpose" or (keypoints == "auto" and all_stored) else "part"
+    subjects = SPLITS[split]
+    keeps = [select_protocol(ann.ids, protocol, variant, subjects=subjects) for _, ann in annotations]
+    used = [(item, keep) for item, keep in zip(annotations, keeps, strict=True) if keep.any()]
+    source, stored = _stored_2d(keypoints, [item for item, _ in used], joint_order)
     skeleton = "h36m_17"
     id_keys = ("subject", "sequence", "action", "frame", "camera")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("kp", "j3", "v3", "imgname", *id_keys)}
     faults = FaultLog()
-    for (path, ann), detected in zip(annotations, openpose, strict=True):
-        keep = select_protocol(ann.ids, protocol, variant, subjects=SPLITS[split])
+    for ((path, ann), keep), given in zip(used, stored, strict=True):
         few = keep & (ann.valid_3d.sum(axis=1) < MIN_VALID_JOINTS)
         for i in np.flatnonzero(few):
             faults.skip(f"fewer than {MIN_VALID_JOINTS} valid 3D joints", f"{path.name}: S[{i}] {ann.imgname[i]}")
-        keep &= ~few
-        if source == "openpose":
-            kp = detected[keep]
+        keep = keep & ~few
+        if given is not None:
+            kp = given[keep]
         else:
             if ann.joints_2d is None:
-                raise DataFileError(f"{path}: part: missing (no 2D: neither '{OPENPOSE_KEY}' nor 'part')")
-            kp = _part_to_openpose(ann, keep)
+                raise DataFileError(
+                    f"{path}: part: missing (no 2D: neither '{OPENPOSE_KEY}', nor 'part', nor "
+                    f"{path.stem}{DETECTION_SUFFIX} beside it)"
+                )
+            kp = _h36m17_to_openpose(ann.joints_2d[keep], ann.valid_2d[keep].astype(np.float64))
         no_2d = ~(kp[..., 2] > 0).any(axis=1)
         kept_index = np.flatnonzero(keep)
         for i in kept_index[no_2d]:
             faults.skip("no 2D keypoint", f"{path.name}: {ann.imgname[i]}")
         keep[kept_index[no_2d]] = False
-        kp = kp[~no_2d]
-        parts["kp"].append(kp)
+        parts["kp"].append(kp[~no_2d])
         parts["j3"].append(convert(ann.joints_3d[keep], _H36M17, skeleton)[0])
         parts["v3"].append(convert(ann.valid_3d[keep][..., None], _H36M17, skeleton)[0][..., 0])
         parts["imgname"].append(ann.imgname[keep])
         for key in id_keys:
             parts[key].append(getattr(ann.ids, key)[keep])
-    cols = {k: np.concatenate(v) for k, v in parts.items()}
+    empty = {"kp": np.zeros((0, len(_LAYOUT), 3)), "j3": np.zeros((0, len(_H36M17), 3)),
+             "v3": np.zeros((0, len(_H36M17)), bool), "frame": np.zeros(0, np.int64)}  # fmt: skip
+    cols = {k: np.concatenate(v) if v else empty.get(k, np.zeros(0, str)) for k, v in parts.items()}
     n = len(cols["frame"])
     if source == "part":
         present = cols["kp"][..., 2] > 0
@@ -292,16 +375,29 @@ def load(
     elif gt_path.is_file():
         gt_note = f"{SMPLX_GT_FILE} present but unused (no cameras.pkl)" if n else "none"
     root = ("pelvis",) if variant == "spin" else ("left_hip", "right_hip")
-    two_d = f"{OPENPOSE_KEY} (stored)" if source == "openpose" else f"part->openpose_137 + noise={noise}"
-    camera_note = CAMERAS_FILE if cameras is not None else "default K (no cameras.pkl), R=I, t=0"
+    generated = read_synthetic_marker(folder) is not None
+    two_d, label = {
+        "openpose": (f"{OPENPOSE_KEY} (stored)", "simulated" if generated else "detections"),
+        "detections": (f"mmpose *{DETECTION_SUFFIX}", "simulated" if generated else "detections"),
+        "part": (f"part->openpose_137 + noise={noise}", keypoints2d_label(noise)),
+    }[source]
+    camera_note = CAMERAS_FILE if cameras is not None else DEFAULT_CAMERAS
     scored = JOINT_SETS[joints]
-    settings = f"variant={variant} split={split} joints={scored} frame_step={FRAME_STEP} root={'+'.join(root)}"
+    settings = (f"variant={variant} split={split} subjects={'+'.join(subjects)} joints={scored} "
+                f"frame_step={FRAME_STEP} root={'+'.join(root)}")  # fmt: skip
+    protocol_text = f"h36m {protocol} {settings} 2d={two_d} cameras={camera_note}"
+    if used and all(ann.root_relative for (_, ann), _ in used):
+        protocol_text += " 3d=root-relative"
+    if not n:
+        protocol_text += f" ({_empty_note(annotations, subjects) if not used else 'no samples: all skipped'})"
     info = {
-        "protocol": f"h36m {protocol} {settings} 2d={two_d} cameras={camera_note}",
+        "protocol": protocol_text,
         "root_joints": root,
         "eval_joints": get_skeleton(JOINT_SETS[joints]).joints,
         "keypoints_source": source,
+        "keypoints2d": label,
         "cameras": camera_note,
+        "files": {str(path.name): _layout_note(ann) for (path, ann), _ in used},
         "smplx_gt": gt_note,
         "lens": "dist = H36M (k1, k2, p1, p2, k3) in OpenCV slots; exact 2D: h36m_camera() + project_h36m",
     }
@@ -314,11 +410,11 @@ def load(
     )  # fmt: skip
 
 
-def _part_to_openpose(ann: H36MAnnotations, keep: np.ndarray) -> np.ndarray:
-    """(n, 137, 3) exact 2D of the kept samples in the 'openpose_137' slots, confidence 1 where the file's 2D is
-    valid, (0, 0, 0) elsewhere (slots H36M lacks: eyes, ears, feet, hands, face)."""
-    xy = np.concatenate([ann.joints_2d[keep], ann.valid_2d[keep][..., None].astype(np.float64)], axis=-1)
-    out, _ = convert(xy, _H36M17_AS_OPENPOSE, _LAYOUT)
+def _h36m17_to_openpose(xy: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """(n, 137, 3): 'h36m_17' 2D points (n, 17, 2) with their confidence (n, 17) in the 'openpose_137' slots by
+    joint name; (0, 0, 0) where the confidence is 0 and in the slots H36M lacks (eyes, ears, feet, hands, face)."""
+    out, _ = convert(np.concatenate([xy, confidence[..., None]], axis=-1), _H36M17_AS_OPENPOSE, _LAYOUT)
+    out[out[..., 2] <= 0] = 0.0
     return out
 
 

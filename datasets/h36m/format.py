@@ -17,10 +17,21 @@ Units and frames are converted at the edge (PROTOCOLS.md, "Units and frames", "H
   reversed (``[p[1], p[0]]``); applying VideoPose3D's formula to ``p`` in stored order is 0.18 px off on the
   fixture.
 - Annotation ``.npz`` (mmpose ``preprocess_h36m.py::generate_annotations``, SPIN ``datasets/preprocess/h36m.py``):
-  ``imgname`` (N,), ``S`` (N, 17, 4) camera-frame 3D in metres + confidence, ``part`` (N, 17, 3) pixels +
+  ``imgname`` (N,), ``S`` (N, J, 4) camera-frame 3D in metres + confidence, ``part`` (N, J, 3) pixels +
   confidence, ``center`` (N, 2) pixels, ``scale`` (N,) = box size / 200 px. mmpose's 3D is absolute; SPIN's is
-  root-relative. Readers return joints in the 'h36m_17' order of ``bench.skeletons`` (SPIN's); the file's own
-  order is the ``joint_order`` argument, see ``JOINT_ORDERS``.
+  root-relative. Readers return joints in the 'h36m_17' order of ``bench.skeletons`` (SPIN's). The layout is told
+  by the joint count J: 17 joints in the order of the ``joint_order`` argument (``JOINT_ORDERS``: mmpose's, right
+  leg first, or SPIN's); 24 joints in SPIN's ground-truth superset (``SPIN_24``; nkolot/SPIN ``constants.py``
+  ``JOINT_NAMES[25:]``, filled by ``datasets/preprocess/h36m.py`` at ``global_idx``), mapped by name. SPIN's own
+  files (``h36m_valid_protocol1.npz``, ``h36m_train.npz``) are this 24-joint layout; the validation files have no
+  ``part``.
+- mmpose's 2D detections (``Human36mDataset(keypoint_2d_src='detection', keypoint_2d_det_file=...)``): a ``.npy``
+  of shape (N, 17, 3) = x, y (pixels), score, one row per row of the annotation file it belongs to, joints in that
+  file's 17-joint order. Found beside the annotation file by name (:func:`detection_file`).
+- Units (PROTOCOLS.md "Units and frames": H36M 3D arrives in millimetres raw, metres in the npz files): a file's
+  3D is refused unless its median bone length (``BONE_RANGE_M``) is that of a body in metres, and cameras.pkl's
+  ``T`` unless the camera centre is within ``CAMERA_CENTRE_MAX_M`` of the world origin; the message names the
+  file, the field, the measured value and the unit expected.
 
 Every reader error (missing or unreadable file, missing key, wrong shape, NaN/inf, unparseable image name) raises
 :class:`bench.errors.DataFileError` naming the file and the field.
@@ -28,6 +39,7 @@ Every reader error (missing or unreadable file, missing key, wrong shape, NaN/in
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import xml.etree.ElementTree as ET
@@ -44,7 +56,10 @@ from bench.skeletons import Skeleton, convert, get_skeleton
 
 __all__ = [
     "ANNOTATIONS_DIR",
+    "BONE_RANGE_M",
     "CAMERAS_FILE",
+    "CAMERA_CENTRE_MAX_M",
+    "DETECTION_SUFFIX",
     "CAMERA_IDS",
     "FRAME_STEP",
     "FRONTAL_CAMERA",
@@ -54,18 +69,22 @@ __all__ = [
     "OPENPOSE_KEY",
     "PROTOCOLS",
     "SMPLX_GT_FILE",
+    "SPIN_24",
     "SPIN_RAW32_TO_17",
     "TEST_SUBJECTS",
     "TRAIN_SUBJECTS",
     "VARIANTS",
+    "check_metres",
     "H36MAnnotations",
     "H36MCamera",
     "H36MIds",
+    "detection_file",
     "h36m17_from_raw32",
     "parse_imgnames",
     "project_h36m",
     "read_annotations",
     "read_cameras",
+    "read_detections",
     "read_sequences",
     "select_protocol",
     "write_annotations",
@@ -79,6 +98,7 @@ CAMERAS_FILE = "cameras.pkl"
 METADATA_FILE = "metadata.xml"
 SMPLX_GT_FILE = "smplx_gt.npz"  # synthetic trees only: ground-truth SMPL-X, world frame
 OPENPOSE_KEY = "openpose_2d"  # optional annotation key: (N, 137, 3) detections, 'openpose_137' layout, pixels
+DETECTION_SUFFIX = "_2d_detection.npy"  # mmpose's 2D detections beside an annotation file (detection_file)
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
@@ -111,6 +131,26 @@ _MMPOSE_H36M17 = Skeleton(
     parents=None,
 )  # fmt: skip
 JOINT_ORDERS = {"mmpose": _MMPOSE_H36M17, "spin": _H36M17}
+# SPIN's 24 ground-truth joints (nkolot/SPIN constants.py JOINT_NAMES[25:]), under the 'h36m_17' names where
+# SPIN's H36M preprocessing puts an H36M joint: its global_idx [14, 3, 4, 5, 2, 1, 0, 16, 12, 17, 18, 9, 10, 11,
+# 8, 7, 6] sends 'h36m_17' joint i to slot global_idx[i] (so H36M's thorax is SPIN's 'Neck (LSP)', its head
+# 'Jaw (H36M)' and its head top 'Head (H36M)'). mmpose's old Body3DH36MDataset read the same slots
+# (JOINT_IDX_GLOBAL, right leg first). The other slots (LSP head top, MPII thorax, nose, eyes, ears) stay
+# zero in H36M files and are not read.
+SPIN_24 = Skeleton(
+    "spin_24",
+    ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
+     "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
+     "thorax", "spin_lsp_head_top", "pelvis", "spin_mpii_thorax", "h36m_spine", "h36m_head",
+     "head_top", "spin_nose", "spin_left_eye", "spin_right_eye", "spin_left_ear", "spin_right_ear"),
+    parents=None,
+)  # fmt: skip
+# Units (module docstring): the median length of the 'h36m_17' bones over a file's valid joints, in metres
+# (the real files: ~0.25 m; millimetres give ~250, centimetres ~25); and H36M's cameras stand 4-6 m from the
+# world origin (the real cameras.pkl), so a centre farther than 50 is not metres.
+BONE_RANGE_M = (0.02, 2.0)
+CAMERA_CENTRE_MAX_M = 50.0
+_TYPICAL_BONE_M = 0.25
 
 # File-name action words -> metadata.xml action names (used when no metadata.xml is given).
 _ACTION_ALIASES = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog", "WalkTogether": "WalkingTogether",
@@ -196,6 +236,12 @@ def _camera_from_pkl(entry: Any, key: tuple[str, str], where: str) -> H36MCamera
             f"{where}.R: not a rotation (max |R R^T - I| = {deviation:.2e}, det {np.linalg.det(R_c2w):.3f})"
         )
     centre = _array(entry["T"], (3, 1), f"{where}.T", alt=(3,))[:, 0]
+    distance = float(np.linalg.norm(centre))
+    if distance > CAMERA_CENTRE_MAX_M:
+        raise DataFileError(
+            f"{where}.T: camera centre {distance:.4g} from the world origin; expected metres (at most "
+            f"{CAMERA_CENTRE_MAX_M:g}; H36M's cameras stand 4-6 m away){_unit_hint(distance / 5.0)}"
+        )
     f = _array(entry["f"], (2, 1), f"{where}.f", alt=(2,))[:, 0]
     c = _array(entry["c"], (2, 1), f"{where}.c", alt=(2,))[:, 0]
     k = _array(entry["k"], (3, 1), f"{where}.k", alt=(3,))[:, 0]
@@ -224,8 +270,8 @@ def read_cameras(path: str | Path) -> dict[tuple[str, str], H36MCamera]:
     try:
         with open(path, "rb") as fh:
             data = _NumpyUnpickler(fh).load()
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError) as exc:
-        raise DataFileError(f"{path}: cannot read camera pickle: {exc}") from None
+    except Exception as exc:  # OS, truncation and format errors all mean the same to the user
+        raise DataFileError(f"{path}: cannot read camera pickle: {type(exc).__name__}: {exc}") from None
     if not isinstance(data, Mapping):
         raise DataFileError(f"{path}: expected a dict keyed by (subject, camera id), got {type(data).__name__}")
     cameras = {}
@@ -506,6 +552,7 @@ class H36MAnnotations:
         center: (N, 2) float64 box centre, pixels, or None.
         scale: (N,) float64 box size / 200 px, or None.
         ids: parsed from ``imgname`` (:func:`parse_imgnames`).
+        layout: the file's joint layout ('h36m_17_mmpose', 'h36m_17' or 'spin_24'; module docstring).
     """
 
     imgname: np.ndarray
@@ -516,9 +563,16 @@ class H36MAnnotations:
     center: np.ndarray | None
     scale: np.ndarray | None
     ids: H36MIds
+    layout: str = "h36m_17"
 
     def __len__(self) -> int:
         return len(self.imgname)
+
+    @property
+    def root_relative(self) -> bool:
+        """True when every valid pelvis is at the origin (SPIN's files: 3D relative to the pelvis)."""
+        pelvis = self.joints_3d[self.valid_3d[:, 0], 0]
+        return bool(len(pelvis)) and bool(np.abs(pelvis).max() < 1e-9)
 
 
 def _joint_order(joint_order: str) -> Skeleton:
@@ -528,27 +582,65 @@ def _joint_order(joint_order: str) -> Skeleton:
         raise ValueError(f"unknown joint order {joint_order!r}; valid orders: {', '.join(JOINT_ORDERS)}") from None
 
 
-def _keypoints(
-    npz: Mapping[str, np.ndarray], keys: tuple[str, ...], n: int, dims: tuple[int, int], where: Path, order: Skeleton
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(coordinates in 'h36m_17' order, validity) from the first of ``keys`` present, or None."""
-    key = next((k for k in keys if k in npz), None)
-    if key is None:
-        return None
-    arr = npz[key]
-    if arr.ndim != 3 or arr.shape[:2] != (n, NUM_JOINTS) or arr.shape[2] not in dims or arr.dtype.kind not in "iuf":
+def _unit_hint(ratio: float) -> str:
+    """What a value ``ratio`` times its expected size in metres suggests about the file's unit."""
+    if 300 <= ratio <= 3000:
+        return ": this looks like millimetres (divide by 1000)"
+    if 30 <= ratio < 300:
+        return ": this looks like centimetres (divide by 100)"
+    return ""
+
+
+def check_metres(joints: np.ndarray, valid: np.ndarray, where: str) -> None:
+    """DataFileError naming ``where`` unless ``joints`` (N, 17, 3) in 'h36m_17' order are a body in metres: the
+    median bone length over the valid joints within ``BONE_RANGE_M`` (module docstring). No valid bone: no check."""
+    parents = np.asarray(_H36M17.parents)
+    child = np.flatnonzero(parents >= 0)
+    ok = valid[:, child] & valid[:, parents[child]]
+    if not ok.any():
+        return
+    median = float(np.median(np.linalg.norm(joints[:, child] - joints[:, parents[child]], axis=-1)[ok]))
+    low, high = BONE_RANGE_M
+    if not low <= median <= high:
         raise DataFileError(
-            f"{where}: {key}: expected (N, {NUM_JOINTS}, {dims[0]} or {dims[1]}) numbers with N = {n} from imgname, "
-            f"got {arr.shape} {arr.dtype}"
+            f"{where}: median bone length {median:.4g} in the file's unit; expected metres ({low:g}-{high:g}, "
+            f"a body's bones are ~{_TYPICAL_BONE_M:g} m){_unit_hint(median / _TYPICAL_BONE_M)}"
+        )
+
+
+def _to_h36m17(
+    arr: np.ndarray, key: str, n: int, dims: tuple[int, int], where: Path, order: Skeleton
+) -> tuple[np.ndarray, np.ndarray, Skeleton]:
+    """(coordinates in 'h36m_17' order, validity, the file's layout) of a (N, J, C) array: J = 17 in ``order``
+    or 24 in ``SPIN_24`` (module docstring), C = ``dims[0]`` or ``dims[1]`` (+ confidence)."""
+    layouts = {NUM_JOINTS: order, len(SPIN_24): SPIN_24}
+    if (
+        arr.ndim != 3 or arr.shape[0] != n or arr.shape[1] not in layouts or arr.shape[2] not in dims
+        or arr.dtype.kind not in "iuf"
+    ):  # fmt: skip
+        raise DataFileError(
+            f"{where}: {key}: expected (N, {NUM_JOINTS} or {len(SPIN_24)}, {dims[0]} or {dims[1]}) numbers with "
+            f"N = {n} from imgname, got {arr.shape} {arr.dtype}"
         )
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         sample = int(np.argwhere(~np.isfinite(arr))[0, 0])
         raise DataFileError(f"{where}: {key}: contains NaN or inf (sample {sample})")
-    arr, _ = convert(arr, order, _H36M17)
+    layout = layouts[arr.shape[1]]
+    arr, _ = convert(arr, layout, _H36M17)
     coords = arr[..., : dims[0]]
     valid = arr[..., dims[0]] > 0 if arr.shape[-1] == dims[1] else np.ones(arr.shape[:2], dtype=bool)
-    return coords, valid
+    return coords, valid, layout
+
+
+def _keypoints(
+    npz: Mapping[str, np.ndarray], keys: tuple[str, ...], n: int, dims: tuple[int, int], where: Path, order: Skeleton
+) -> tuple[np.ndarray, np.ndarray, Skeleton, str] | None:
+    """(coordinates in 'h36m_17' order, validity, layout, key) from the first of ``keys`` present, or None."""
+    key = next((k for k in keys if k in npz), None)
+    if key is None:
+        return None
+    return (*_to_h36m17(npz[key], key, n, dims, where, order), key)
 
 
 def _optional(npz: Mapping[str, np.ndarray], key: str, shape: tuple[int, ...], where: Path) -> np.ndarray | None:
@@ -571,11 +663,14 @@ def read_annotations(
 ) -> H36MAnnotations:
     """Read a SPIN/mmpose-style H36M annotation ``.npz`` (module docstring).
 
-    Keys: ``imgname`` (N,); 3D ``S`` or ``joints_3d`` (N, 17, 3 or 4), metres (+ confidence); optional 2D ``part``
-    or ``joints_2d`` (N, 17, 2 or 3), pixels (+ confidence); optional ``center`` (N, 2), ``scale`` (N,).
-    joint_order: the file's 17-joint order, a key of ``JOINT_ORDERS`` ('mmpose': mmpose's preprocess_h36m.py,
-        right leg first, as the fixture; 'spin': 'h36m_17'). The result is always in 'h36m_17' order.
+    Keys: ``imgname`` (N,); 3D ``S`` or ``joints_3d`` (N, 17 or 24, 3 or 4), metres (+ confidence); optional 2D
+    ``part`` or ``joints_2d`` (N, 17 or 24, 2 or 3), pixels (+ confidence); optional ``center`` (N, 2), ``scale``
+    (N,). Other keys (SPIN's ``pose``, ``shape``, ...) are ignored.
+    joint_order: the order of a 17-joint array, a key of ``JOINT_ORDERS`` ('mmpose': mmpose's preprocess_h36m.py,
+        right leg first, as the fixture; 'spin': 'h36m_17'). A 24-joint array is SPIN's ``SPIN_24`` whatever
+        ``joint_order`` says. The result is always in 'h36m_17' order.
     sequences: metadata.xml's table (:func:`read_sequences`) to fill ``ids.subaction``.
+    The 3D must be metres (:func:`check_metres`).
     """
     order = _joint_order(joint_order)
     path = Path(path)
@@ -590,6 +685,7 @@ def read_annotations(
     joints_3d = _keypoints(data, ("S", "joints_3d"), n, (3, 4), path, order)
     if joints_3d is None:
         raise DataFileError(f"{path}: S: missing (3D joints are read from 'S' or 'joints_3d')")
+    check_metres(joints_3d[0], joints_3d[1], f"{path}: {joints_3d[3]}")
     joints_2d = _keypoints(data, ("part", "joints_2d"), n, (2, 3), path, order)
     return H36MAnnotations(
         imgname=imgname,
@@ -600,7 +696,46 @@ def read_annotations(
         center=_optional(data, "center", (n, 2), path),
         scale=_optional(data, "scale", (n,), path),
         ids=parse_imgnames(imgname, sequences, source=str(path)),
+        layout=joints_3d[2].name,
     )
+
+
+def detection_file(annotation: str | Path) -> Path | None:
+    """mmpose's 2D detections of an annotation file, when there: ``<stem>_2d_detection.npy`` beside it, or for
+    ``<name>_body3d.npz`` also ``<name>_2d_detection.npy`` (mmpose's own sample files: ``test_h36m_body3d.npz``
+    and ``test_h36m_2d_detection.npy``). A path that exists but is no readable file is returned (and refused by
+    :func:`read_detections`); None when there is none."""
+    annotation = Path(annotation)
+    stems = [annotation.stem] + ([annotation.stem[: -len("_body3d")]] if annotation.stem.endswith("_body3d") else [])
+    for stem in stems:
+        candidate = annotation.with_name(stem + DETECTION_SUFFIX)
+        if os.path.lexists(candidate):
+            return candidate
+    return None
+
+
+def read_detections(path: str | Path, n: int, *, joint_order: str = "mmpose") -> tuple[np.ndarray, np.ndarray]:
+    """Read mmpose's 2D detections (module docstring): an (N, 17, 3) ``.npy`` of x, y (pixels) and score, one row
+    per row of its annotation file (``n`` rows), joints in ``joint_order`` (a 24-joint array: ``SPIN_24``).
+
+    Returns (xy (n, 17, 2), score (n, 17)) in 'h36m_17' order, score 0 where the detector gave none (a negative
+    score counts as none). DataFileError naming the file and what is wrong.
+    """
+    order = _joint_order(joint_order)
+    path = Path(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:  # OS, format and pickle errors all mean the same to the user
+        raise DataFileError(f"{path}: cannot read mmpose 2D detection .npy: {type(exc).__name__}: {exc}") from None
+    if not isinstance(arr, np.ndarray):
+        arr.close()
+        raise DataFileError(f"{path}: expected one .npy array of (N, 17, 3) detections, got an .npz archive")
+    xy, _, layout = _to_h36m17(arr, "keypoints (x, y, score)", n, (2, 3), path, order)
+    if arr.shape[-1] == 3:
+        score = np.clip(convert(arr[..., 2:3].astype(np.float64), layout, _H36M17)[0][..., 0], 0.0, None)
+    else:
+        score = np.ones(xy.shape[:2])
+    return xy, score
 
 
 def write_annotations(

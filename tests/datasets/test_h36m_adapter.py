@@ -1,10 +1,12 @@
 """Human3.6M generator and adapter: round trips against the GT side file re-rendered independently, 2D consistent
-with H36M's lens model, protocol settings, noise, determinism, the real sample files (through symbolic links) and
-every bad-input case."""
+with H36M's lens model, protocol settings (declared, checked by the registry), the 2D source and its label,
+SPIN's 24-joint files and mmpose's 2D detections, the camera source, empty selections, units, determinism, the
+real sample files (through symbolic links) and every bad-input case."""
 
 from __future__ import annotations
 
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -12,13 +14,16 @@ import numpy as np
 import pytest
 from _shared_fixtures import FIXTURES
 
+from bench.cli import main
 from bench.errors import ConfigError, DataFileError
+from bench.evaluate import empty_reason
+from bench.method import parse_spec
 from bench.projections import project_camera
-from bench.registry import load_dataset
+from bench.registry import SYNTHETIC_MARKER, load_dataset, typed_dataset_settings
 from bench.skeletons import get_skeleton, mapping
 from datasets.h36m import format as h36m
 from datasets.h36m import synth
-from datasets.h36m.adapter import DEFAULT_K, check, h36m_camera, load
+from datasets.h36m.adapter import DEFAULT_CAMERAS, DEFAULT_K, check, h36m_camera, load
 from datasets.synth import generator_model, read_smplx_gt, render_bodies
 
 SUBJECTS = ("S1", "S9", "S11")
@@ -80,6 +85,7 @@ def test_round_trip_3d_and_2d(exact_tree, truth, split):
     subjects = [s for s in SUBJECTS if s in (h36m.TEST_SUBJECTS if split == "test" else h36m.TRAIN_SUBJECTS)]
     assert len(samples) == len(subjects) * len(ACTIONS) * 2 * 4 * FRAMES and not samples.faults.total
     assert samples.info["keypoints_source"] == "openpose" and "openpose_2d (stored)" in samples.info["protocol"]
+    assert samples.info["keypoints2d"] == "simulated"  # a generated tree's 'openpose_2d' is the noise model's
     cameras = h36m.read_cameras(exact_tree / h36m.CAMERAS_FILE)
     rows = _truth_rows(truth, samples)
     for i in range(len(samples)):
@@ -109,6 +115,7 @@ def test_2d_follows_h36m_lens_through_sample_fields(exact_tree):
     # the sample's K, R, t, dist; OpenCV's model on the same dist is measurably off (why dist is documented).
     samples = load(exact_tree, keypoints="part", noise="none")
     assert samples.info["keypoints_source"] == "part" and "noise=none" in samples.info["protocol"]
+    assert samples.info["keypoints2d"] == "exact"
     opencv_error = 0.0
     for i in range(len(samples)):
         cam = h36m_camera(samples, i)
@@ -145,6 +152,7 @@ def test_part_source_applies_the_noise_model(exact_tree):
     clean = load(exact_tree, keypoints="part", noise="none")
     noisy = load(exact_tree, keypoints="part", noise="detector", noise_seed=1)
     assert "part->openpose_137 + noise=detector" in noisy.info["protocol"]
+    assert noisy.info["keypoints2d"] == "simulated" and clean.info["keypoints2d"] == "exact"
     slots = [s for s, _ in SLOT_JOINT]
     both = (clean.keypoints2d[:, slots, 2] > 0) & (noisy.keypoints2d[:, slots, 2] > 0)
     diff = np.linalg.norm(clean.keypoints2d[:, slots, :2] - noisy.keypoints2d[:, slots, :2], axis=-1)[both]
@@ -228,12 +236,35 @@ def test_14_joints_score_the_lsp_set_and_keep_the_pelvis_root(exact_tree):
 
 
 @pytest.mark.parametrize(
-    ("setting", "value"),
-    [("protocol", "p3"), ("variant", "vibe"), ("split", "val"), ("joints", 24), ("keypoints", "x"), ("noise", "y")],
+    ("setting", "value", "expected"),
+    [
+        ("protocol", "p3", "expected one of p1|p2 (default 'p1')"),
+        ("variant", "vibe", "expected one of spin|hmr"),
+        ("split", "val", "expected one of test|train"),
+        ("joints", "24", "expected one of 17|14"),
+        ("joints", "x", "expected int"),
+        ("keypoints", "x", "expected one of auto|openpose|detections|part"),
+        ("noise", "y", "expected one of detector|none"),
+        ("noise_seed", "-1", "expected >= 0"),
+        ("joint_order", "coco", "expected one of mmpose|spin"),
+    ],
 )
-def test_bad_setting_values(exact_tree, setting, value):
-    with pytest.raises(ConfigError, match=f"{setting}={value!r}"):
-        load(exact_tree, **{setting: value})
+def test_bad_setting_values(exact_tree, tmp_path, setting, value, expected):
+    """Every setting declares its values; the registry refuses others before anything is read (the spec text
+    'h36m[protocol=p3]' named neither the value's choices nor came before the output folder was made)."""
+    raw = parse_spec(f"h36m[{setting}={value}]")[1]
+    message = f"dataset 'h36m': {setting}={raw[setting]!r}: {expected}"
+    with pytest.raises(ConfigError) as caught:
+        typed_dataset_settings("h36m", raw)
+    assert message in str(caught.value)
+    with pytest.raises(ConfigError, match=re.escape(message)):  # before the data root is looked at
+        load_dataset("h36m", data_root=tmp_path / "nowhere", **raw)
+
+
+def test_settings_typed_from_spec_text():
+    spec = "h36m[protocol=p2,joints=14,noise_seed=3,keypoints=detections]"
+    typed = typed_dataset_settings("h36m", parse_spec(spec)[1])
+    assert typed == {"protocol": "p2", "joints": 14, "noise_seed": 3, "keypoints": "detections"}
 
 
 def test_registry_and_unknown_setting(exact_tree, tmp_path):
@@ -246,17 +277,133 @@ def test_registry_and_unknown_setting(exact_tree, tmp_path):
         load_dataset("h36m", data_root=root, camera="x")
 
 
-def test_without_cameras_or_metadata(exact_tree, tmp_path):
+def test_without_cameras_or_metadata(exact_tree, tmp_path, capsys):
     tree = _copy(exact_tree, tmp_path)
     (tree / h36m.METADATA_FILE).unlink()
     with pytest.raises(DataFileError, match=r"metadata\.xml: missing"):
         load(tree, variant="hmr")
     assert len(load(tree)) == len(load(exact_tree))
+    assert load(tree).info["cameras"] == h36m.CAMERAS_FILE
     (tree / h36m.CAMERAS_FILE).unlink()
     samples = load(tree)
-    assert samples.smplx is None and "default K" in samples.info["protocol"]
+    assert samples.smplx is None and f"cameras={DEFAULT_CAMERAS}" in samples.info["protocol"]
+    assert samples.info["cameras"] == DEFAULT_CAMERAS == "default K, R = I (no cameras.pkl)"
     np.testing.assert_array_equal(samples.K[0], DEFAULT_K)
     np.testing.assert_array_equal(samples.joints3d, load(exact_tree).joints3d)
+    # data check says which camera source it used (it never did)
+    sources = [r["read_as"] for r in check(tree) if r.get("file") in ("-", h36m.CAMERAS_FILE)]
+    assert sources == [f"camera source: {DEFAULT_CAMERAS}"]
+    assert main(["data", "check", str(tree)]) == 0
+    assert f"camera source: {DEFAULT_CAMERAS}" in capsys.readouterr().out
+    assert main(["data", "check", str(exact_tree)]) == 0
+    assert "camera source: cameras.pkl, 12 cameras" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage", ["directory", "garbage"])
+def test_a_cameras_pkl_that_cannot_be_read_is_an_error_not_the_default(exact_tree, tmp_path, damage):
+    """A cameras.pkl that was a folder silently meant the default K with R = I."""
+    tree = _copy(exact_tree, tmp_path)
+    path = tree / h36m.CAMERAS_FILE
+    path.unlink()
+    path.mkdir() if damage == "directory" else path.write_bytes(b"\x00garbage")
+    for call in (load, check):
+        with pytest.raises(DataFileError, match=re.escape(f"{path}: cannot read camera pickle")):
+            call(tree)
+
+
+def _spin24_from_mmpose(S: np.ndarray) -> np.ndarray:
+    """mmpose's 17 (right leg first) into SPIN's 24 slots (mmpose's old JOINT_IDX_GLOBAL), root-centred as SPIN's."""
+    out = np.zeros((len(S), 24, 4))
+    out[:, [14, 2, 1, 0, 3, 4, 5, 16, 12, 17, 18, 9, 10, 11, 8, 7, 6]] = S
+    out[..., :3] -= out[:, 14:15, :3] * (out[..., 3:] > 0)
+    return out
+
+
+def _as_real(tree: Path) -> Path:
+    (tree / SYNTHETIC_MARKER).unlink()
+    return tree
+
+
+def test_spin24_file_with_mmpose_detections(exact_tree, tmp_path):
+    tree = _as_real(_copy(exact_tree, tmp_path))
+    with np.load(_test_npz(tree)) as npz:
+        names, S, part = npz["imgname"], npz["S"], npz["part"]
+    _test_npz(tree).unlink()
+    spin = tree / h36m.ANNOTATIONS_DIR / "h36m_valid_protocol1.npz"
+    np.savez(spin, imgname=names, center=np.ones((len(names), 2)), scale=np.ones(len(names)), S=_spin24_from_mmpose(S))
+    with pytest.raises(DataFileError, match=r"h36m_valid_protocol1\.npz: part: missing \(no 2D"):
+        load(tree)  # SPIN's validation files hold no 2D
+    detections = part.copy()
+    detections[..., 2] = 0.75
+    np.save(tree / h36m.ANNOTATIONS_DIR / "h36m_valid_protocol1_2d_detection.npy", detections)
+    samples, reference = load(tree), load(exact_tree)
+    np.testing.assert_allclose(samples.joints3d, reference.joints3d - reference.joints3d[:, :1], rtol=0, atol=1e-12)
+    assert samples.info["keypoints_source"] == "detections" and samples.info["keypoints2d"] == "detections"
+    assert "3d=root-relative" in samples.info["protocol"] and "_2d_detection.npy" in samples.info["protocol"]
+    assert samples.info["files"] == {"h36m_valid_protocol1.npz": "SPIN 24-joint, 3D root-relative"}
+    exact = load(exact_tree, keypoints="part", noise="none")
+    slots = [s for s, _ in SLOT_JOINT]
+    np.testing.assert_allclose(samples.keypoints2d[:, slots, :2], exact.keypoints2d[:, slots, :2], atol=1e-9)
+    assert set(np.unique(samples.keypoints2d[:, slots, 2])) == {0.75}
+    rows = {r["file"]: r["read_as"] for r in check(tree) if "file" in r}
+    assert rows["annotations/h36m_valid_protocol1.npz"] == "annotations: SPIN 24-joint, 3D root-relative"
+    assert rows["annotations/h36m_valid_protocol1_2d_detection.npy"] == "2D detections (mmpose)"
+
+
+def test_mmpose_detections_are_the_2d_input_when_present(exact_tree, tmp_path):
+    tree = _copy(exact_tree, tmp_path)
+    with np.load(_test_npz(tree)) as npz:
+        data = {k: npz[k] for k in npz.files if k != h36m.OPENPOSE_KEY}
+    np.savez(_test_npz(tree), **data)
+    assert load(tree).info["keypoints_source"] == "part"
+    with pytest.raises(DataFileError, match=r"h36m_test_2d_detection\.npy: missing \(keypoints='detections'"):
+        load(tree, keypoints="detections")
+    detections = data["part"].copy()
+    detections[..., :2] += 3.0
+    detections[:, 4, 2] = 0.0  # a joint the detector missed
+    np.save(tree / h36m.ANNOTATIONS_DIR / "h36m_test_2d_detection.npy", detections)
+    samples = load(tree)  # auto: the detections, as they are (no noise)
+    assert samples.info["keypoints_source"] == "detections"
+    assert samples.info["keypoints2d"] == "simulated"  # a generated tree's 2D is never called a detector's
+    assert samples.info["keypoints2d"] != load(_as_real(tree)).info["keypoints2d"] == "detections"
+    exact = load(tree, keypoints="part", noise="none")
+    slots = [s for s, _ in SLOT_JOINT]
+    seen = samples.keypoints2d[:, slots, 2] > 0
+    assert (~seen).sum() == len(samples)  # mmpose's joint 4 (left hip) only
+    assert not samples.keypoints2d[:, LAYOUT.index("left_hip")].any()
+    shifted = exact.keypoints2d[:, slots, :2][seen] + 3.0  # float32 in the file: 6e-5 px steps near 500 px
+    np.testing.assert_allclose(samples.keypoints2d[:, slots, :2][seen], shifted, rtol=0, atol=1e-3)
+    train = load(tree, split="train")  # the train file has no detections: its own stored 2D, decided per selection
+    assert len(train) > 0 and train.info["keypoints_source"] == "openpose"
+
+
+def test_empty_test_set_says_which_subjects(exact_tree, tmp_path):
+    """Training subjects only, scored with split=test: an empty set whose protocol says what was asked and found
+    (it scored NaN with exit 0 and no reason)."""
+    tree = _copy(exact_tree, tmp_path)
+    _test_npz(tree).unlink()
+    samples = load(tree)
+    assert len(samples) == 0 and samples.keypoints2d.shape == (0, 137, 3) and samples.joints3d.shape == (0, 17, 3)
+    note = "no samples: none of the subjects S9+S11 in the files, which hold S1"
+    assert note in samples.info["protocol"] and "subjects=S9+S11" in samples.info["protocol"]
+    assert note in empty_reason(samples)
+    assert len(load(tree, split="train")) > 0 and "no samples" not in load(tree, split="train").info["protocol"]
+
+
+def test_3d_in_millimetres_is_refused_by_load_and_data_check(exact_tree, tmp_path, capsys):
+    tree = _copy(exact_tree, tmp_path)
+    with np.load(_test_npz(tree)) as npz:
+        S = npz["S"].copy()
+    S[..., :3] *= 1000.0
+    _rewrite(_test_npz(tree), S=S)
+    for call in (load, check):
+        with pytest.raises(DataFileError) as caught:
+            call(tree)
+        text = str(caught.value)
+        assert f"{_test_npz(tree)}: S: median bone length" in text and "expected metres" in text, text
+        assert "millimetres (divide by 1000)" in text
+    assert main(["data", "check", str(tree)]) == 2
+    assert "S: median bone length" in capsys.readouterr().err
 
 
 def test_check_counts(exact_tree):
@@ -408,8 +555,12 @@ def test_real_files_load_and_2d_is_reproduced(real_tree):
         for slot, joint in SLOT_JOINT:
             worst = max(worst, np.abs(samples.keypoints2d[i, slot, :2] - uv[joint]).max())
     assert worst < 1e-3, worst
-    assert len(load(real_tree)) == 0  # no test subject in the sample files
-    assert len(load(real_tree, split="train", variant="hmr", protocol="p2")) == 0  # cameras 1 and 2 only
+    assert samples.info["keypoints2d"] == "exact" and load(real_tree, split="train").info["keypoints2d"] == "simulated"
+    empty = load(real_tree)  # no test subject in the sample files
+    assert len(empty) == 0
+    assert "none of the subjects S9+S11 in the files, which hold S1, S5, S7, S8" in empty.info["protocol"]
+    p2 = load(real_tree, split="train", variant="hmr", protocol="p2")  # cameras 1 and 2 only
+    assert len(p2) == 0 and "subjects S1+S5+S6+S7+S8 found, but no frame of theirs passes" in p2.info["protocol"]
     noisy = load(real_tree, split="train")
     assert noisy.keypoints2d.shape == (4, 137, 3) and not np.array_equal(noisy.keypoints2d, samples.keypoints2d)
 

@@ -12,7 +12,7 @@ from _shared_fixtures import FIXTURES
 from scipy.spatial.transform import Rotation
 
 from bench.errors import DataFileError
-from bench.skeletons import get_skeleton
+from bench.skeletons import convert, get_skeleton
 from datasets.h36m import format as h36m
 from datasets.h36m.format import (
     CAMERA_IDS,
@@ -249,7 +249,7 @@ def test_annotations_written_in_the_files_joint_order(tmp_path):
 
 def test_annotations_without_optional_fields(tmp_path):
     names = np.array(["images/S11_Walking.60457274_000006.jpg"])
-    np.savez(tmp_path / "spin.npz", imgname=names, S=np.ones((1, 17, 3)))
+    np.savez(tmp_path / "spin.npz", imgname=names, S=BODY[None])
     ann = read_annotations(tmp_path / "spin.npz", joint_order="spin")
     assert ann.joints_2d is None and ann.valid_2d is None and ann.center is None and ann.scale is None
     assert ann.valid_3d.all() and ann.ids.frame.tolist() == [5] and ann.ids.camera.tolist() == [FRONTAL_CAMERA]
@@ -403,8 +403,17 @@ def test_write_cameras_rejects_skew(tmp_path):
         write_cameras(tmp_path / "c.pkl", {("S9", camera.id): bad})
 
 
+# A standing body in the 'h36m_17' order (SPIN's), camera frame, metres: bones 0.1-0.45 m.
+BODY = np.array([
+    [0, 0, 0], [0.13, 0, 0], [0.13, 0.45, 0], [0.13, 0.9, 0], [-0.13, 0, 0], [-0.13, 0.45, 0], [-0.13, 0.9, 0],
+    [0, -0.25, 0], [0, -0.5, 0], [0, -0.6, -0.05], [0, -0.75, 0], [0.18, -0.48, 0], [0.2, -0.2, 0], [0.22, 0.05, 0],
+    [-0.18, -0.48, 0], [-0.2, -0.2, 0], [-0.22, 0.05, 0],
+]) + [0.0, 0.0, 5.0]  # fmt: skip
+
+
 def _good_npz_arrays() -> dict:
-    return {"imgname": np.array(["S9_Directions_1.54138969_000001.jpg"] * 2), "S": np.ones((2, 17, 4)),
+    S = np.concatenate([np.stack([BODY, BODY + 0.01]), np.ones((2, 17, 1))], axis=-1)
+    return {"imgname": np.array(["S9_Directions_1.54138969_000001.jpg"] * 2), "S": S,
             "part": np.ones((2, 17, 3)), "center": np.ones((2, 2)), "scale": np.ones(2)}  # fmt: skip
 
 
@@ -413,10 +422,10 @@ def _good_npz_arrays() -> dict:
     [
         ("imgname", None, r"imgname: missing"),
         ("S", None, r"S: missing"),
-        ("S", np.ones((2, 17, 5)), r"S: expected \(N, 17, 3 or 4\)"),
+        ("S", np.ones((2, 17, 5)), r"S: expected \(N, 17 or 24, 3 or 4\)"),
         ("S", np.ones((3, 17, 4)), r"S: expected .* N = 2"),
         ("S", np.full((2, 17, 4), np.nan), r"S: contains NaN or inf \(sample 0\)"),
-        ("part", np.ones((2, 16, 3)), r"part: expected \(N, 17, 2 or 3\)"),
+        ("part", np.ones((2, 16, 3)), r"part: expected \(N, 17 or 24, 2 or 3\)"),
         ("center", np.ones((2, 3)), r"center: expected \(2, 2\)"),
         ("scale", np.array([1.0, np.inf]), r"scale: contains NaN or inf"),
         ("imgname", np.array(["S9_Directions_1.54138969_000001.jpg", "frame_0001.png"]),
@@ -493,3 +502,137 @@ def test_write_annotations_extra_keys(tmp_path):
     assert read_annotations(tmp_path / "a.npz").imgname.tolist() == ann.imgname.tolist()
     with pytest.raises(ValueError, match="'S' clashes"):
         write_annotations(tmp_path / "b.npz", ann, extra={"S": extra})
+
+
+# --- SPIN's 24-joint files, mmpose's 2D detections, units ------------------------------------------------------
+
+# nkolot/SPIN datasets/preprocess/h36m.py: 'h36m_17' joint i (its h36m_idx selection, our order) is stored in
+# slot global_idx[i] of SPIN's 24; mmpose's old Body3DH36MDataset read its 17 (right leg first) from JOINT_IDX_GLOBAL.
+SPIN_GLOBAL_IDX = [14, 3, 4, 5, 2, 1, 0, 16, 12, 17, 18, 9, 10, 11, 8, 7, 6]
+MMPOSE_JOINT_IDX_GLOBAL = [14, 2, 1, 0, 3, 4, 5, 16, 12, 17, 18, 9, 10, 11, 8, 7, 6]
+
+
+def _spin24(rows17: np.ndarray, channels: int) -> np.ndarray:
+    """(N, 24, channels + 1) in SPIN's layout, as its preprocessing writes it: zeros, the 17 at global_idx, 1."""
+    out = np.zeros((len(rows17), 24, channels + 1))
+    out[:, SPIN_GLOBAL_IDX, :channels] = rows17
+    out[:, SPIN_GLOBAL_IDX, channels] = 1
+    return out
+
+
+def test_spin24_layout_read_by_name(tmp_path):
+    rng = np.random.default_rng(7)
+    S17 = BODY[None] + rng.normal(0, 0.02, (3, 17, 3))
+    S17 -= S17[:, :1]  # SPIN's 3D is root-centred
+    part17 = rng.uniform(0, 1000, (3, 17, 2))
+    names = np.array([f"images/S9_Walking_1.{CAMERA_IDS[i]}_{5 * i + 1:06d}.jpg" for i in range(3)])
+    path = tmp_path / "h36m_valid_protocol1.npz"
+    np.savez(path, imgname=names, center=np.ones((3, 2)), scale=np.ones(3), S=_spin24(S17, 3),
+             part=_spin24(part17, 2), pose=np.zeros((3, 72)), shape=np.zeros((3, 10)))  # fmt: skip
+    for joint_order in h36m.JOINT_ORDERS:  # a 24-joint file is SPIN's whatever the 17-joint order says
+        ann = read_annotations(path, joint_order=joint_order)
+        np.testing.assert_allclose(ann.joints_3d, S17, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ann.joints_2d, part17, rtol=0, atol=1e-12)
+        assert ann.valid_3d.all() and ann.valid_2d.all() and ann.layout == "spin_24" and ann.root_relative
+    np.savez(path, imgname=names, S=_spin24(S17, 3))  # SPIN's validation files: no 2D
+    assert read_annotations(path).joints_2d is None
+    # the same 24 slots are what mmpose read as its right-leg-first 17
+    from bench.skeletons import mapping
+
+    assert mapping(h36m.SPIN_24, h36m.JOINT_ORDERS["mmpose"])[0].tolist() == MMPOSE_JOINT_IDX_GLOBAL
+    assert mapping(h36m.SPIN_24, "h36m_17")[0].tolist() == SPIN_GLOBAL_IDX
+
+
+def test_absolute_3d_is_not_root_relative():
+    ann = _synthetic_annotations(np.random.default_rng(8))
+    assert not ann.root_relative and ann.layout == "h36m_17"
+
+
+@pytest.mark.parametrize(("scale", "hint"), [(1000.0, "millimetres (divide by 1000)"), (100.0, "centimetres")])
+def test_3d_in_the_wrong_unit_is_refused(tmp_path, scale, hint):
+    arrays = _good_npz_arrays()
+    arrays["S"][..., :3] *= scale
+    np.savez(tmp_path / "h36m_test.npz", **arrays)
+    with pytest.raises(DataFileError) as caught:
+        read_annotations(tmp_path / "h36m_test.npz")
+    text = str(caught.value)
+    parents = np.array(H36M17.parents)
+    bones = np.linalg.norm(BODY[1:] - BODY[parents[1:]], axis=-1)  # both samples have these bones
+    measured = f"median bone length {np.median(bones) * scale:.4g} in the file's unit"
+    for part in (str(tmp_path / "h36m_test.npz"), f": S: {measured}", "expected metres", hint):
+        assert part in text, text
+    arrays["joints_3d"] = arrays.pop("S")
+    np.savez(tmp_path / "h36m_test.npz", **arrays)
+    with pytest.raises(DataFileError, match=r"h36m_test\.npz: joints_3d: median bone length"):
+        read_annotations(tmp_path / "h36m_test.npz")
+
+
+def test_3d_in_metres_passes_the_unit_check():
+    h36m.check_metres(BODY[None], np.ones((1, 17), bool), "x")
+    h36m.check_metres(BODY[None] * 1000, np.zeros((1, 17), bool), "x")  # nothing valid: nothing to measure
+
+
+@pytest.mark.fixtures
+def test_fixture_3d_is_metres(fixture_annotations):
+    h36m.check_metres(fixture_annotations.joints_3d, fixture_annotations.valid_3d, "fixture")  # the real file
+
+
+def test_camera_centre_in_millimetres_is_refused(tmp_path):
+    entry = _camera_entry() | {"T": np.array([[1841.1], [4955.3], [1563.4]])}  # the real S1 camera, in mm
+    path = tmp_path / "cameras.pkl"
+    path.write_bytes(pickle.dumps({("S9", "54138969"): entry}))
+    with pytest.raises(DataFileError) as caught:
+        read_cameras(path)
+    for part in (str(path), "('S9', '54138969').T", "camera centre 5513 ", "expected metres", "millimetres"):
+        assert part in str(caught.value), str(caught.value)
+    path.write_bytes(pickle.dumps({("S9", "54138969"): entry | {"T": entry["T"] / 1000}}))
+    assert read_cameras(path)[("S9", "54138969")].center[2] == pytest.approx(1.5634)
+
+
+def test_detection_file_beside_its_annotations(tmp_path):
+    (tmp_path / "h36m_test.npz").touch()
+    assert h36m.detection_file(tmp_path / "h36m_test.npz") is None
+    np.save(tmp_path / "h36m_test_2d_detection.npy", np.zeros((1, 17, 3)))
+    assert h36m.detection_file(tmp_path / "h36m_test.npz") == tmp_path / "h36m_test_2d_detection.npy"
+    np.save(tmp_path / "test_h36m_2d_detection.npy", np.zeros((1, 17, 3)))  # mmpose's sample-file naming
+    assert h36m.detection_file(tmp_path / "test_h36m_body3d.npz") == tmp_path / "test_h36m_2d_detection.npy"
+    (tmp_path / "x_2d_detection.npy").mkdir()  # there but no file: returned, so the reader names it
+    assert h36m.detection_file(tmp_path / "x.npz") == tmp_path / "x_2d_detection.npy"
+
+
+def test_read_detections_in_the_files_joint_order(tmp_path):
+    rng = np.random.default_rng(9)
+    xy17 = rng.uniform(0, 1000, (4, 17, 2))  # 'h36m_17' order
+    score = rng.uniform(0.2, 1.2, (4, 17))
+    score[1, 3] = -0.5  # no detection
+    mm = h36m.JOINT_ORDERS["mmpose"]
+    stored, _ = convert(np.concatenate([xy17, score[..., None]], axis=-1), "h36m_17", mm)
+    np.save(tmp_path / "d.npy", stored)
+    xy, conf = h36m.read_detections(tmp_path / "d.npy", 4)  # default: mmpose's order
+    np.testing.assert_allclose(xy, xy17, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(conf, np.clip(score, 0, None), rtol=0, atol=1e-12)
+    assert conf[1, 3] == 0
+    xy, _ = h36m.read_detections(tmp_path / "d.npy", 4, joint_order="spin")  # the legs read swapped
+    np.testing.assert_allclose(xy[:, H36M17.index("left_hip")], xy17[:, H36M17.index("right_hip")])
+    np.save(tmp_path / "d24.npy", _spin24(xy17, 2))
+    np.testing.assert_allclose(h36m.read_detections(tmp_path / "d24.npy", 4)[0], xy17, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: np.save(p, np.zeros((5, 17, 3))), r"keypoints \(x, y, score\): expected .* N = 4"),
+        (lambda p: np.save(p, np.zeros((4, 16, 3))), r"keypoints \(x, y, score\): expected \(N, 17 or 24"),
+        (lambda p: np.save(p, np.full((4, 17, 3), np.nan)), r"keypoints \(x, y, score\): contains NaN or inf"),
+        (lambda p: np.save(p, np.array(["a"] * 4)), r"keypoints \(x, y, score\): expected"),
+        (lambda p: p.write_bytes(b"garbage"), r"cannot read mmpose 2D detection \.npy"),
+        (lambda p: np.savez(p, a=np.zeros((4, 17, 3))), r"expected one \.npy array .* \.npz archive"),
+    ],
+)
+def test_bad_detections(tmp_path, make, message):
+    path = tmp_path / "h36m_test_2d_detection.npy"
+    make(path)
+    if not path.exists():  # np.savez adds '.npz'
+        (tmp_path / "h36m_test_2d_detection.npy.npz").rename(path)
+    with pytest.raises(DataFileError, match=r"h36m_test_2d_detection\.npy: " + message):
+        h36m.read_detections(path, 4)

@@ -1,10 +1,12 @@
 """End to end: MLflow tracking of runs (params, metrics, tags, artifacts), failures recorded while the other units go
-on, a killed run resumed by the next invocation, and an unreachable tracking server refused before any training."""
+on, a killed run resumed by the next invocation, an unreachable tracking server refused before any training, and an
+output folder moved to another place resumed and reported from there."""
 
 from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,7 +71,8 @@ def test_units_are_child_runs_with_config_metrics_tags_and_artifacts(root, tmp_p
     # the method's collapse flag: a tag of the unit and a column of every row of it
     assert tags["collapsed"] in ("true", "false")
     assert {r["collapsed"].lower() for r in rows_csv if r["variant"] == unit.data.params["variant"]} == {
-        tags["collapsed"]}
+        tags["collapsed"]
+    }
     assert unit.data.params["data_seed"] == "0" and {r["data_seed"] for r in rows_csv} == {"0"}
     models = sorted((tmp_path / "out" / "models").glob("*.model"))
     assert len(models) == 2 and all(m.with_suffix(".fit.json").is_file() for m in models)
@@ -191,3 +194,21 @@ def test_files_from_before_the_data_seed_read_their_training_seed_as_data_seed(t
     tracker.end(run_id)
     rows, samples = tracker.load_tables([run_id])
     assert list(rows["data_seed"]) == [2] and samples.empty
+
+
+def test_a_moved_output_folder_resumes_and_reports_from_its_new_place(root, tmp_path, capsys):
+    """MLflow records artifact locations as absolute paths: after ``mv hmrbench-out results-v1`` the report found
+    "1 finished unit(s), 0 rows" and a run took its units from the store with no rows and wrote no table."""
+    argv = ["run", "-m", f"proposed[{TINY}]", "-d", "h36m", "--train", "h36m[split=train]", "--data-root", str(root),
+            "--limit", "2"]  # fmt: skip
+    first = tmp_path / "hmrbench-out"
+    assert main([*argv, "--out", str(first)]) == 0
+    before = list(csv.DictReader((first / "run.csv").open()))
+    moved = Path(shutil.move(first, tmp_path / "results-v1"))
+    capsys.readouterr()
+    assert main([*argv, "--out", str(moved)]) == 0
+    assert "0 unit(s) run, 1 taken from the store" in capsys.readouterr().err
+    assert list(csv.DictReader((moved / "run.csv").open())) == before
+    assert main(["report", "--out", str(moved)]) == 0
+    assert f"1 finished unit(s), {len(before)} rows" in capsys.readouterr().err
+    assert not first.exists()  # nothing written to the old place

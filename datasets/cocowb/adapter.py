@@ -9,25 +9,32 @@ Files (the released layout; reader :func:`datasets.cocowb.format.read_cocowb`)::
     <folder>/annotations/coco_wholebody_train_v1.0.json
     <folder>/annotations/coco_wholebody_val_v1.0.json
 
-Samples: one per person annotation of the chosen split, in file order. Skipped and counted in
-``SampleSet.faults``: crowd regions (``iscrowd``), and people with fewer than ``min_keypoints`` labelled body points
-(of COCO's 17; COCO's ``num_keypoints > 0`` rule is ``min_keypoints=1``). A labelled point outside the image
+Samples: one per person annotation of the chosen split, in file order; several people of one image are several
+samples (same ``frame`` = image id, their own ``person`` = annotation id). Skipped and counted in
+``SampleSet.faults``: crowd regions (``iscrowd``), people with a box but no labelled keypoint at all (COCO's
+annotations of small people), and people with fewer than ``min_keypoints`` labelled body points (of COCO's 17;
+COCO's ``num_keypoints > 0`` rule is ``min_keypoints=1``). A labelled point outside the image
 rectangle ``[0, width] x [0, height]`` is dropped (counted in ``info['points_outside_image']``), never clamped.
 
 2D input: the 133 points mapped by name into the 'openpose_137' layout (:func:`datasets.cocowb.format.to_openpose`):
 confidence 1 for a labelled point (v > 0, the dataset authors' rule), (0, 0, 0) for a missing one; OpenPose's Neck
 and MidHip, which COCO lacks, are the midpoints of the shoulders / hips when both are labelled, with confidence
 ``derived_confidence`` x the weaker source's, flagged in ``extra['derived']`` (N, 137) and named in
-``info['derived']`` (default 1: the weaker source's confidence, so 'exact' 2D stays 0/1). They are not the body
-model's neck and pelvis: on the embedded model the shoulders' midpoint lies ~3 cm below SMPL-X's neck and the hips'
-midpoint ~7 cm below its pelvis, so a method fitting SMPL-X's neck / pelvis to them should use the mask (or lower
-the setting).
+``info['derived']`` and the protocol text (default 1: the weaker source's confidence, so 'exact' 2D stays 0/1).
+They are not the body model's neck and pelvis: on the embedded model the shoulders' midpoint lies ~3 cm below
+SMPL-X's neck and the hips' midpoint ~7 cm below its pelvis, so a method fitting SMPL-X's neck / pelvis to them
+should use the mask (or lower the setting).
 
 Camera (assumed, as COCO stores none; in ``info['protocol']``): the image size from the file's ``images`` table,
 ``fx = fy = max(width, height)``, principal point at the image centre, no distortion, ``R = I``, ``t = 0``.
 
 Ids: ``sequence`` = the file's stem (e.g. 'coco_wholebody_train_v1.0'), ``frame`` = ``image_id``, ``person`` =
 the annotation ``id``, ``view`` = the image's ``file_name``; ``subject``, ``action`` = ''.
+
+``info['keypoints2d']`` is 'detections': the file's points are human (or detector) annotations, not
+projections of 3D. (A synthetic tree's are the generator's, which the set's ``synthetic`` label says.)
+
+Settings: typed and range-checked by the ``load`` annotations (``bench.settings``) before anything is read.
 
 Ground truth: none. ``joints3d`` is (N, 133, 3) zeros in the 'coco_wholebody_133' skeleton with every joint
 invalid, so nothing is scored on this set (``info['eval_joints']`` names COCO's 17 body points, none of them valid;
@@ -37,12 +44,14 @@ invalid, so nothing is scored on this set (``info['eval_joints']`` names COCO's 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 
-from bench.errors import ConfigError, DataFileError
+from bench.errors import DataFileError
 from bench.registry import register_dataset
 from bench.samples import ID_FIELDS, NUM_KEYPOINTS, FaultLog, SampleSet
+from bench.settings import OneOf, Range, UnitFloat
 from bench.skeletons import get_skeleton
 from datasets.cocowb.format import DERIVED, LAYOUT, annotation_path, read_cocowb, to_openpose
 from datasets.cocowb.synth import GENERATOR_VERSION, synthesize
@@ -59,7 +68,7 @@ def check(folder: Path) -> list[dict]:
     rows = []
     for split in SPLITS:
         path = annotation_path(folder, split)
-        if not path.is_file():
+        if not path.exists():  # a folder in its place is read, and refused by name
             continue
         doc = read_cocowb(path)
         people = sum(not p.iscrowd for p in doc.annotations)
@@ -71,18 +80,6 @@ def check(folder: Path) -> list[dict]:
     return rows
 
 
-def _check_settings(split: str, min_keypoints: int, derived_confidence: float) -> None:
-    if split not in SPLITS:
-        raise ConfigError(f"dataset 'cocowb': split must be one of {', '.join(SPLITS)}, got {split!r}")
-    if isinstance(min_keypoints, bool) or not isinstance(min_keypoints, (int, np.integer)) or \
-            not 0 <= min_keypoints <= len(_BODY17):  # fmt: skip
-        raise ConfigError(f"dataset 'cocowb': min_keypoints must be an integer in [0, {len(_BODY17)}] (labelled "
-                          f"body points), got {min_keypoints!r}")  # fmt: skip
-    if isinstance(derived_confidence, bool) or not isinstance(derived_confidence, (int, float)) or \
-            not 0.0 <= derived_confidence <= 1.0:  # fmt: skip
-        raise ConfigError(f"dataset 'cocowb': derived_confidence must be in [0, 1], got {derived_confidence!r}")
-
-
 @register_dataset(
     "cocowb",
     description="COCO-WholeBody JSON as a 2D-only training set (no 3D, no camera); synthetic in-the-wild default",
@@ -90,15 +87,20 @@ def _check_settings(split: str, min_keypoints: int, derived_confidence: float) -
     synthesize=synthesize,
     generator_version=GENERATOR_VERSION,
 )
-def load(folder: Path, *, split: str = "train", min_keypoints: int = 4, derived_confidence: float = 1.0) -> SampleSet:
+def load(
+    folder: Path,
+    *,
+    split: Annotated[str, OneOf(SPLITS)] = "train",
+    min_keypoints: Annotated[int, Range(min=0, max=len(_BODY17))] = 4,
+    derived_confidence: UnitFloat = 1.0,
+) -> SampleSet:
     """Read one split of a COCO-WholeBody tree (module docstring) into a 2D-only SampleSet.
 
     split: 'train' or 'val'. min_keypoints: labelled body points (of 17) a person needs. derived_confidence: the
     derived Neck / MidHip's confidence relative to the weaker source (0 = leave them missing).
     """
-    _check_settings(split, min_keypoints, derived_confidence)
     path = annotation_path(folder, split)
-    if not path.is_file():
+    if not path.exists():
         raise DataFileError(f"{path}: file not found (the '{split}' split of COCO-WholeBody)")
     doc = read_cocowb(path)
     images = doc.image_table()
@@ -108,6 +110,8 @@ def load(folder: Path, *, split: str = "train", min_keypoints: int = 4, derived_
         where = f"{path}: annotations[{j}] (id {person.id})"
         if person.iscrowd:
             faults.skip("crowd region (iscrowd)", where)
+        elif not (person.keypoints[:, 2] > 0).any():
+            faults.skip("no labelled keypoints (a box only)", where)
         elif int((person.keypoints[:17, 2] > 0).sum()) < min_keypoints:
             faults.skip(f"fewer than {min_keypoints} labelled body keypoints", where)
         else:
@@ -155,7 +159,7 @@ def load(folder: Path, *, split: str = "train", min_keypoints: int = 4, derived_
         info={"protocol": protocol, "root_joints": ("left_hip", "right_hip"), "eval_joints": _BODY17,
               "ground_truth": False, "images": len(doc.images), "points_outside_image": int(dropped.sum()),
               "derived": {name: DERIVED[name] for name in DERIVED} if derived_confidence > 0 else {},
-              "focal_assumed": True},
+              "focal_assumed": True, "keypoints2d": "detections"},
         faults=faults,
         extra={"derived": derived},
     )  # fmt: skip

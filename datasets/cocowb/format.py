@@ -19,8 +19,14 @@ File (the real format, ``annotations/coco_wholebody_{train,val}_v1.0.json``; COC
 - ``iscrowd`` annotations mark crowd regions without keypoints; the reader keeps them (the adapter skips them).
 
 Every reader error (missing key, wrong type or length, NaN/inf, negative size, ``v`` out of range, unknown or
-duplicate id) raises :class:`bench.errors.DataFileError` naming the file and the field, e.g.
-``.../coco_wholebody_train_v1.0.json: annotations[3].face_kpts: expected 204 values (68 x 3), got 201``.
+duplicate id, coordinates normalised to [0, 1] instead of pixels) raises :class:`bench.errors.DataFileError` naming
+the file and the field, and for an annotation its id, e.g. ``.../coco_wholebody_train_v1.0.json:
+annotations[3].face_kpts: expected 204 values (68 x 3), got 201 (annotation id 1717641)``; an annotation whose
+``image_id`` has no ``images`` entry names that image id. A plain COCO person-keypoints file (no whole-body keys) is
+refused saying so.
+
+Units: COCO-WholeBody stores pixels. A file whose labelled points all lie in [0, 1] (``NORMALISED_MAX``) while its
+images are larger than ``MIN_IMAGE_PX`` has normalised coordinates and is refused, naming the largest value.
 
 Mapping to 'openpose_137' (:func:`to_openpose`): by joint name; confidence 1 for a labelled point, 0 otherwise.
 OpenPose's Neck and MidHip have no COCO point: each is derived as the midpoint of the shoulders / hips when both
@@ -77,6 +83,9 @@ for _key, _n in PART_KEYS:
     _SPANS[_key] = slice(_start, _start + _n)
     _start += _n
 MAX_V = 2.0
+# The units rule: every labelled point within [0, NORMALISED_MAX] in images of MIN_IMAGE_PX or more = normalised.
+NORMALISED_MAX = 1.0
+MIN_IMAGE_PX = 32
 # OpenPose points with no COCO-WholeBody counterpart, derived from two COCO points (both labelled).
 DERIVED: dict[str, tuple[str, str]] = {"neck": ("left_shoulder", "right_shoulder"),
                                        "pelvis": ("left_hip", "right_hip")}  # fmt: skip
@@ -170,9 +179,10 @@ class _Reader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.context = ""  # appended to every message while one annotation is read: ' (annotation id N)'
 
     def fail(self, where: str, what: str) -> DataFileError:
-        return DataFileError(f"{self.path}: {where}: {what}")
+        return DataFileError(f"{self.path}: {where}: {what}{self.context}")
 
     def get(self, obj: dict, key: str, where: str) -> Any:
         if key not in obj:
@@ -226,9 +236,10 @@ def _read_person(r: _Reader, entry: Any, j: int, images: dict[int, CocoImage]) -
     if not isinstance(entry, dict):
         raise r.fail(where, f"expected an object, got {type(entry).__name__}")
     ann_id = r.integer(entry, "id", where)
+    r.context = f" (annotation id {ann_id})"
     image_id = r.integer(entry, "image_id", where)
     if image_id not in images:
-        raise r.fail(f"{where}.image_id", f"unknown image_id {image_id} (not in images)")
+        raise r.fail(f"{where}.image_id", f"image id {image_id} has no entry in the file's images table")
     iscrowd = r.flag(entry, "iscrowd", where)
     category = r.integer(entry, "category_id", where)
     bbox = r.numbers(entry, "bbox", where, 4, "x, y, w, h")
@@ -236,6 +247,10 @@ def _read_person(r: _Reader, entry: Any, j: int, images: dict[int, CocoImage]) -
         raise r.fail(f"{where}.bbox", f"negative size (w, h) = ({bbox[2]:g}, {bbox[3]:g})")
     if iscrowd:  # crowd regions carry no usable keypoints; the whole-body keys are not required
         return CocoPerson(ann_id, image_id, np.zeros((NUM_KEYPOINTS, 3)), bbox, iscrowd=True, category_id=category)
+    absent = [key for key, _ in PART_KEYS if key not in entry]
+    if absent and len(absent) == len(PART_KEYS) - 1 and "keypoints" in entry:
+        raise r.fail(f"{where}.{absent[0]}", f"missing key: a plain COCO person-keypoints annotation (17 body points "
+                                             f"only), not COCO-WholeBody (also {', '.join(absent)})")  # fmt: skip
     kp = np.zeros((NUM_KEYPOINTS, 3))
     for key, n in PART_KEYS:
         values = r.numbers(entry, key, where, 3 * n, f"{n} x 3").reshape(n, 3)
@@ -252,8 +267,20 @@ def _read_person(r: _Reader, entry: Any, j: int, images: dict[int, CocoImage]) -
                              or area < 0):  # fmt: skip
         raise r.fail(f"{where}.area", f"expected a finite number >= 0, got {area!r}")
     boxes = {key: r.numbers(entry, key, where, 4, "x, y, w, h") for key in BOX_KEYS if key in entry}
+    r.context = ""
     return CocoPerson(ann_id, image_id, kp, bbox, iscrowd=False, category_id=category, valid=valid, boxes=boxes,
                       area=None if area is None else float(area), num_keypoints=num)  # fmt: skip
+
+
+def _check_pixels(r: _Reader, people: list[CocoPerson], images: dict[int, CocoImage]) -> None:
+    """The units rule (module docstring): labelled points all within [0, 1] in larger images are normalised."""
+    points = [p.keypoints[p.keypoints[:, 2] > 0, :2] for p in people if not p.iscrowd]
+    points = np.concatenate(points) if points else np.zeros((0, 2))
+    smallest = min((min(im.width, im.height) for im in images.values()), default=0)
+    if len(points) and np.abs(points).max() <= NORMALISED_MAX and smallest >= MIN_IMAGE_PX:
+        raise r.fail("annotations[*].keypoints", f"every labelled point lies within [0, {NORMALISED_MAX:g}] (largest "
+                     f"coordinate {np.abs(points).max():.4g}) in images of {smallest} px or more: the coordinates look "
+                     "normalised; COCO-WholeBody stores pixels")  # fmt: skip
 
 
 def read_cocowb(path: str | Path) -> CocoWholeBody:
@@ -279,6 +306,7 @@ def read_cocowb(path: str | Path) -> CocoWholeBody:
             raise r.fail(f"annotations[{j}].id", f"duplicate annotation id {person.id}")
         seen.add(person.id)
         people.append(person)
+    _check_pixels(r, people, images)
     info = data.get("info", {})
     return CocoWholeBody(list(images.values()), people, list(data["categories"]), info if isinstance(info, dict)
                          else {})  # fmt: skip

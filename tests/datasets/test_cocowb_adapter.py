@@ -6,6 +6,7 @@ image, derived Neck / MidHip, faults and settings, and a hand-written COCO-Whole
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,9 @@ def test_neck_and_midhip_are_derived_midpoints_flagged(tree):
         np.testing.assert_array_equal(kp[both, slot, 2], np.minimum(kp[both, ia, 2], kp[both, ib, 2]))
         np.testing.assert_array_equal(kp[~both, slot], 0.0)
         np.testing.assert_array_equal(s.extra["derived"][:, slot], both)
+    assert s.info["derived"] == {"neck": ("left_shoulder", "right_shoulder"), "pelvis": ("left_hip", "right_hip")}
+    assert "Neck / MidHip = midpoint of the shoulders / hips when both are labelled" in s.info["protocol"]
+    assert load(root / "cocowb", derived_confidence=0.0).info["derived"] == {}
     half = load(root / "cocowb", min_keypoints=0, derived_confidence=0.5)
     assert set(np.unique(half.keypoints2d[:, OP.index("neck"), 2])) <= {0.0, 0.5}
     assert "confidence 0.5 x the weaker" in half.info["protocol"]
@@ -172,12 +176,15 @@ def test_faults_filters_and_settings(tree):
         {"split": "val", "images": len(_raw(root / "cocowb", "val")["images"]),
          "crowd": sum(a["iscrowd"] for a in _raw(root / "cocowb", "val")["annotations"]), "samples": len(val)},
     ]  # fmt: skip
-    for settings, pattern in (({"split": "test"}, "split must be one of train, val"),
-                              ({"min_keypoints": -1}, "min_keypoints must be"),
-                              ({"min_keypoints": 18}, "min_keypoints must be"),
-                              ({"derived_confidence": 1.5}, "derived_confidence must be in")):  # fmt: skip
-        with pytest.raises(ConfigError, match=pattern):
-            load(root / "cocowb", **settings)
+    for settings, pattern in (({"split": "test"}, "split='test': expected one of train|val"),
+                              ({"min_keypoints": -1}, "min_keypoints=-1: expected in [0, 17]"),
+                              ({"min_keypoints": "18"}, "min_keypoints='18': expected in [0, 17]"),
+                              ({"min_keypoints": 2.5}, "min_keypoints=2.5: expected int"),
+                              ({"derived_confidence": 1.5}, "derived_confidence=1.5: expected in [0, 1]")):  # fmt: skip
+        with pytest.raises(ConfigError, match=f"dataset 'cocowb': {re.escape(pattern)}"):
+            load_dataset("cocowb", data_root=root, **settings)
+    typed = load_dataset("cocowb", data_root=root, min_keypoints="0", derived_confidence="0.5")  # spec text
+    assert len(typed) == len(all_people) and "confidence 0.5 x the weaker" in typed.info["protocol"]
     assert get_dataset("cocowb").settings == {"split": "train", "min_keypoints": 4, "derived_confidence": 1.0}
 
 
@@ -246,3 +253,31 @@ def test_labelled_points_outside_the_image_are_dropped_and_counted(tmp_path):
     s = load(tmp_path / "cocowb")
     np.testing.assert_array_equal(s.keypoints2d[0, OP.index("nose")], 0.0)
     assert s.info["points_outside_image"] == 1
+
+
+def test_several_people_of_one_image_keep_their_own_points_and_the_image_size(tmp_path):
+    path = _real_like(tmp_path / "cocowb")
+    s = load(path.parents[1])
+    two = np.flatnonzero(s.ids["frame"] == 872)
+    assert len(two) == 2 and s.ids["person"][two].tolist() == [1717641, 1742046]
+    np.testing.assert_allclose(s.keypoints2d[two, OP.index("nose"), 0], [20.0, 300.0])  # each its own points
+    np.testing.assert_array_equal(s.image_size[two], [[621, 640]] * 2)
+
+
+def test_a_person_with_a_box_but_no_keypoints_is_a_counted_fault(tmp_path):
+    path = _real_like(tmp_path / "cocowb")
+    doc = json.loads(path.read_text())
+    box_only = dict(doc["annotations"][0], id=5555, num_keypoints=0)
+    for key, n in PART_KEYS:
+        box_only[key] = [0] * (3 * n)
+    doc["annotations"].append(box_only)
+    path.write_text(json.dumps(doc))
+    s = load(tmp_path / "cocowb", min_keypoints=0)  # kept by no rule: a sample without a single 2D point
+    assert len(s) == 3 and 5555 not in s.ids["person"].tolist()
+    assert s.faults.counts["no labelled keypoints (a box only)"] == 1
+
+
+def test_2d_is_labelled_detections(tmp_path):
+    _real_like(tmp_path / "cocowb")
+    s = load_dataset("cocowb", data_root=tmp_path)
+    assert s.info["keypoints2d"] == "detections" and s.info["synthetic"] is False

@@ -195,13 +195,24 @@ _CORRUPTIONS = {
     "images not a list": (_set("images", {"id": 1}), r"images: expected a list"),
     "missing face_kpts": (_set("annotations/0/face_kpts", _DELETE), r"annotations\[0\]\.face_kpts: missing key"),
     "short keypoints": (_set("annotations/1/keypoints", [1.0] * 50),
-                        r"annotations\[1\]\.keypoints: expected 51 values \(17 x 3\), got 50"),
+                        r"annotations\[1\]\.keypoints: expected 51 values \(17 x 3\), got 50 \(annotation id \d+\)"),
     "long lefthand": (_set("annotations/0/lefthand_kpts", [0] * 66), r"annotations\[0\]\.lefthand_kpts: expected 63"),
     "string in foot": (_set("annotations/0/foot_kpts", ["a"] * 18), r"annotations\[0\]\.foot_kpts: expected a flat"),
     "negative width": (_set("images/1/width", -352), r"images\[1\]\.width: .*negative size"),
     "zero height": (_set("images/0/height", 0), r"images\[0\]\.height: expected >= 1"),
     "negative bbox": (_set("annotations/3/bbox", [1.0, 2.0, -5.0, 4.0]), r"annotations\[3\]\.bbox: negative size"),
-    "unknown image_id": (_set("annotations/3/image_id", 12345), r"annotations\[3\]\.image_id: unknown image_id 12345"),
+    "unknown image_id": (_set("annotations/3/image_id", 12345),
+                         r"annotations\[3\]\.image_id: image id 12345 has no entry in the file's images table "
+                         r"\(annotation id \d+\)"),
+    "plain COCO": (lambda d: [a.pop(k) for a in d["annotations"] for k in ("foot_kpts", "face_kpts", "lefthand_kpts",
+                                                                          "righthand_kpts") if k in a],
+                   r"annotations\[0\]\.foot_kpts: missing key: a plain COCO person-keypoints annotation"),
+    "normalised": (lambda d: [a.update({k: [v / 1000.0 if i % 3 < 2 else v for i, v in enumerate(a[k])]
+                                        for k in ("keypoints", "foot_kpts", "face_kpts", "lefthand_kpts",
+                                                  "righthand_kpts") if k in a}) for a in d["annotations"]],
+                   r"annotations\[\*\]\.keypoints: every labelled point lies within \[0, 1\] \(largest coordinate "
+                   r"0\.\d+\) in images of \d+ px or more: the coordinates look normalised; COCO-WholeBody stores "
+                   r"pixels"),
     "visibility 3": (_set("annotations/0/keypoints/2", 3), r"annotations\[0\]\.keypoints: visibility v = 3"),
     "negative visibility": (_set("annotations/0/face_kpts/5", -1), r"annotations\[0\]\.face_kpts: visibility v = -1"),
     "duplicate image id": (_set("images/1/id", 397133), r"images\[1\]\.id: duplicate image id 397133"),

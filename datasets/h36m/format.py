@@ -29,9 +29,10 @@ Units and frames are converted at the edge (PROTOCOLS.md, "Units and frames", "H
   of shape (N, 17, 3) = x, y (pixels), score, one row per row of the annotation file it belongs to, joints in that
   file's 17-joint order. Found beside the annotation file by name (:func:`detection_file`).
 - Units (PROTOCOLS.md "Units and frames": H36M 3D arrives in millimetres raw, metres in the npz files): a file's
-  3D is refused unless its median bone length (``BONE_RANGE_M``) is that of a body in metres, and cameras.pkl's
-  ``T`` unless the camera centre is within ``CAMERA_CENTRE_MAX_M`` of the world origin; the message names the
-  file, the field, the measured value and the unit expected.
+  3D is refused unless its median bone length (``BONE_RANGE_M``) is that of a body in metres, its 2D (``part``,
+  detections) unless the median 2D bone is at least ``MIN_BONE_PX`` pixels, and cameras.pkl's ``T`` unless the
+  camera centre is within ``CAMERA_CENTRE_MAX_M`` of the world origin; the message names the file, the field,
+  the measured value and the unit expected.
 
 Every reader error (missing or unreadable file, missing key, wrong shape, NaN/inf, unparseable image name) raises
 :class:`bench.errors.DataFileError` naming the file and the field.
@@ -59,6 +60,7 @@ __all__ = [
     "BONE_RANGE_M",
     "CAMERAS_FILE",
     "CAMERA_CENTRE_MAX_M",
+    "MIN_BONE_PX",
     "DETECTION_SUFFIX",
     "CAMERA_IDS",
     "FRAME_STEP",
@@ -75,6 +77,7 @@ __all__ = [
     "TRAIN_SUBJECTS",
     "VARIANTS",
     "check_metres",
+    "check_pixels",
     "H36MAnnotations",
     "H36MCamera",
     "H36MIds",
@@ -150,6 +153,9 @@ SPIN_24 = Skeleton(
 # world origin (the real cameras.pkl), so a centre farther than 50 is not metres.
 BONE_RANGE_M = (0.02, 2.0)
 CAMERA_CENTRE_MAX_M = 50.0
+# 2D is pixels: a body's median 2D bone is tens of pixels in H36M's 1000 px images (the real file: 40-60 px);
+# under 2 is normalised or metric coordinates, which mmpose's pipelines (not its files) use.
+MIN_BONE_PX = 2.0
 _TYPICAL_BONE_M = 0.25
 
 # File-name action words -> metadata.xml action names (used when no metadata.xml is given).
@@ -594,17 +600,33 @@ def _unit_hint(ratio: float) -> str:
 def check_metres(joints: np.ndarray, valid: np.ndarray, where: str) -> None:
     """DataFileError naming ``where`` unless ``joints`` (N, 17, 3) in 'h36m_17' order are a body in metres: the
     median bone length over the valid joints within ``BONE_RANGE_M`` (module docstring). No valid bone: no check."""
+    median = _median_bone(joints, valid)
+    low, high = BONE_RANGE_M
+    if median is not None and not low <= median <= high:
+        raise DataFileError(
+            f"{where}: median bone length {median:.4g} in the file's unit; expected metres ({low:g}-{high:g}, "
+            f"a body's bones are ~{_TYPICAL_BONE_M:g} m){_unit_hint(median / _TYPICAL_BONE_M)}"
+        )
+
+
+def _median_bone(points: np.ndarray, valid: np.ndarray) -> float | None:
+    """Median length of the 'h36m_17' bones whose two joints are valid, over all samples; None without one."""
     parents = np.asarray(_H36M17.parents)
     child = np.flatnonzero(parents >= 0)
     ok = valid[:, child] & valid[:, parents[child]]
     if not ok.any():
-        return
-    median = float(np.median(np.linalg.norm(joints[:, child] - joints[:, parents[child]], axis=-1)[ok]))
-    low, high = BONE_RANGE_M
-    if not low <= median <= high:
+        return None
+    return float(np.median(np.linalg.norm(points[:, child] - points[:, parents[child]], axis=-1)[ok]))
+
+
+def check_pixels(points: np.ndarray, valid: np.ndarray, where: str) -> None:
+    """DataFileError naming ``where`` unless 2D ``points`` (N, 17, 2) in 'h36m_17' order are pixels: a median bone
+    of at least ``MIN_BONE_PX`` over the valid joints (module docstring). No valid bone: no check."""
+    median = _median_bone(points, valid)
+    if median is not None and median < MIN_BONE_PX:
         raise DataFileError(
-            f"{where}: median bone length {median:.4g} in the file's unit; expected metres ({low:g}-{high:g}, "
-            f"a body's bones are ~{_TYPICAL_BONE_M:g} m){_unit_hint(median / _TYPICAL_BONE_M)}"
+            f"{where}: median 2D bone length {median:.4g} in the file's unit; expected pixels (at least "
+            f"{MIN_BONE_PX:g}; a body's bones are tens of pixels): normalised coordinates are not read"
         )
 
 
@@ -674,7 +696,7 @@ def read_annotations(
     """
     order = _joint_order(joint_order)
     path = Path(path)
-    data = read_npz(path, "npz")
+    data = read_npz(path, "H36M annotation npz")
     if "imgname" not in data:
         raise DataFileError(f"{path}: imgname: missing")
     imgname = data["imgname"]
@@ -687,6 +709,8 @@ def read_annotations(
         raise DataFileError(f"{path}: S: missing (3D joints are read from 'S' or 'joints_3d')")
     check_metres(joints_3d[0], joints_3d[1], f"{path}: {joints_3d[3]}")
     joints_2d = _keypoints(data, ("part", "joints_2d"), n, (2, 3), path, order)
+    if joints_2d is not None:
+        check_pixels(joints_2d[0], joints_2d[1], f"{path}: {joints_2d[3]}")
     return H36MAnnotations(
         imgname=imgname,
         joints_3d=joints_3d[0],
@@ -730,11 +754,13 @@ def read_detections(path: str | Path, n: int, *, joint_order: str = "mmpose") ->
     if not isinstance(arr, np.ndarray):
         arr.close()
         raise DataFileError(f"{path}: expected one .npy array of (N, 17, 3) detections, got an .npz archive")
-    xy, _, layout = _to_h36m17(arr, "keypoints (x, y, score)", n, (2, 3), path, order)
+    field = "keypoints (x, y, score)"
+    xy, _, layout = _to_h36m17(arr, field, n, (2, 3), path, order)
     if arr.shape[-1] == 3:
         score = np.clip(convert(arr[..., 2:3].astype(np.float64), layout, _H36M17)[0][..., 0], 0.0, None)
     else:
         score = np.ones(xy.shape[:2])
+    check_pixels(xy, score > 0, f"{path}: {field}")
     return xy, score
 
 

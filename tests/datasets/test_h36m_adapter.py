@@ -434,7 +434,7 @@ def _test_npz(tree: Path) -> Path:
 def test_malformed_npz(exact_tree, tmp_path):
     tree = _copy(exact_tree, tmp_path)
     _test_npz(tree).write_bytes(b"not a zip")
-    with pytest.raises(DataFileError, match=r"h36m_test\.npz: cannot read npz"):
+    with pytest.raises(DataFileError, match=r"h36m_test\.npz: cannot read H36M annotation npz"):
         load(tree)
     with pytest.raises(DataFileError, match=r"h36m_test\.npz"):
         check(tree)

@@ -413,8 +413,9 @@ BODY = np.array([
 
 def _good_npz_arrays() -> dict:
     S = np.concatenate([np.stack([BODY, BODY + 0.01]), np.ones((2, 17, 1))], axis=-1)
+    part = np.concatenate([S[..., :2] / S[..., 2:3] * 1145.0 + 500.0, S[..., 3:]], axis=-1)  # pixels
     return {"imgname": np.array(["S9_Directions_1.54138969_000001.jpg"] * 2), "S": S,
-            "part": np.ones((2, 17, 3)), "center": np.ones((2, 2)), "scale": np.ones(2)}  # fmt: skip
+            "part": part, "center": np.ones((2, 2)), "scale": np.ones(2)}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -565,6 +566,17 @@ def test_3d_in_the_wrong_unit_is_refused(tmp_path, scale, hint):
     np.savez(tmp_path / "h36m_test.npz", **arrays)
     with pytest.raises(DataFileError, match=r"h36m_test\.npz: joints_3d: median bone length"):
         read_annotations(tmp_path / "h36m_test.npz")
+
+
+def test_2d_in_normalised_coordinates_is_refused(tmp_path):
+    arrays = _good_npz_arrays()
+    arrays["part"][..., :2] /= 1000.0
+    np.savez(tmp_path / "h36m_test.npz", **arrays)
+    with pytest.raises(DataFileError, match=r"h36m_test\.npz: part: median 2D bone length 0\.0\d+ .* expected pixels"):
+        read_annotations(tmp_path / "h36m_test.npz")
+    np.save(tmp_path / "d.npy", arrays["part"])
+    with pytest.raises(DataFileError, match=r"d\.npy: keypoints \(x, y, score\): median 2D bone length .* pixels"):
+        h36m.read_detections(tmp_path / "d.npy", 2, joint_order="spin")
 
 
 def test_3d_in_metres_passes_the_unit_check():

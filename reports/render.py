@@ -42,8 +42,11 @@ def table_markdown(table: Table) -> str:
 
 
 def latex_escape(text: str) -> str:
-    """``text`` with LaTeX's special characters escaped and the few non-ASCII signs the tables use spelled out."""
-    return "".join(_LATEX_CHARS.get(ch, ch) for ch in str(text))
+    """``text`` with LaTeX's special characters escaped, the signs only math mode has put in math mode, the few
+    non-ASCII signs the tables use spelled out, and ``--`` kept two hyphens (``-{}-``, not an en dash: '--quick')."""
+    text = str(text)
+    return "".join("-{}" if ch == "-" and text[i + 1 : i + 2] == "-" else _LATEX_CHARS.get(ch, ch)
+                   for i, ch in enumerate(text))  # fmt: skip
 
 
 def table_latex(table: Table) -> str:

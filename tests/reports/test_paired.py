@@ -165,3 +165,28 @@ def test_units_written_without_identity_are_left_out_and_said_so():
     assert compare(mixed, D2S, WPP, metric="mpjpe_mm", dataset="h36m[protocol=p1]") is None  # never one '' sample
     with pytest.raises(ConfigError, match="metric"):
         compare(mixed, D2S, PP, metric="mpjpe", dataset="h36m[protocol=p1]")
+
+
+def test_the_note_says_why_samples_were_left_out_failed_or_not_scored():
+    """Samples without an error are not all failures: a sample whose ground truth has no valid root joint is not
+    scored by any method (the rows count it as skipped, the tables' 'failed' does not), a failed one is the method's
+    failure (counted in 'failed'), and one scored by one unit only is neither. The note tells them apart."""
+    not_scored, failed = np.zeros(N, bool), np.zeros(N, bool)
+    not_scored[[3, 7]] = True  # no valid ground-truth root: NaN for both methods, failed for neither
+    failed[11] = True  # PP failed on this one
+    units = []
+    for seed in (0, 1, 2):
+        d2s, pp = _unit(D2S, seed, BASE), _unit(PP, seed, BASE + 1.0, limit=N - 4)
+        d2s.loc[not_scored, ["mpjpe_mm", "pa_mpjpe_mm"]] = np.nan
+        keep = limit_index(N, N - 4)
+        pp.loc[not_scored[keep], ["mpjpe_mm", "pa_mpjpe_mm"]] = np.nan
+        pp.loc[failed[keep], ["mpjpe_mm", "pa_mpjpe_mm", "failed"]] = [np.nan, np.nan, True]
+        units += [d2s, pp]
+    frames = _frames(*units)
+    result = compare(frames, D2S, PP, metric="mpjpe_mm", dataset="h36m[protocol=p1]")
+    assert (result.left_out.not_scored, result.left_out.failed, result.left_out.one_side) == (3 * 2, 3 * 1, 3 * 4)
+    assert result.unpaired == 3 * 7 and [n for _, _, n in result.per_seed] == [N - 7] * 3
+    note = next(n for n in paired_table(frames, n_boot=50).notes if n.startswith("Left out of the pairs"))
+    assert "21 sample(s)" in note and "6 not scored although no method failed on them" in note
+    assert "3 failed by a method" in note and "12 scored by one unit only" in note
+    assert "non-finite" not in note

@@ -6,7 +6,7 @@ never MLflow's own log lines, and never a store silently started afresh.
   "database disk image is malformed" with no way out), and the file is left as it was.
 - A folder that cannot be written (simulated for root, who may write anywhere: creating or opening a file for
   writing under it raises EROFS, and SQLite refuses every write to the store): the error names the folder or
-  ``mlflow.db`` and the OS's reason, in one line.
+  ``mlflow.db`` and the OS's reason, in one line, also when the disk turns read-only after a unit was trained.
 - ``--out`` that cannot be a folder (a file, a path under a file, ``/proc/x``): a ``ConfigError`` naming it.
 - A moved output folder: its runs' rows are read from the new place (MLflow recorded absolute paths); a finished
   run whose artifacts are gone is an error naming the run and the folder, not 0 rows.
@@ -20,6 +20,7 @@ import builtins
 import errno
 import io
 import os
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -32,6 +33,8 @@ from bench.cli import main
 from bench.errors import ConfigError, TrackingError
 from bench.tracking import Tracker, check_store_file, check_writable, out_folder
 
+TINY = "iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2"
+MLFLOW_LOG_LINE = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) (mlflow|alembic|sqlalchemy)")
 ROWS = pd.DataFrame([{"unit": "u1", "variant": "proposed", "dataset": "h36m", "seed": 0, "data_seed": 0,
                       "metric": "mpjpe_mm", "value": 91.5}])  # fmt: skip
 
@@ -129,7 +132,7 @@ def test_a_damaged_store_through_the_cli_is_one_line_exit_2(out, capfd):
     assert main(["report", "--out", str(out)]) == 2
     err = capfd.readouterr().err
     assert_names(err, out / "mlflow.db", "is damaged")
-    assert "Traceback" not in err and "ERROR mlflow" not in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and not MLFLOW_LOG_LINE.search(err) and len(err.strip().splitlines()) == 1
 
 
 def test_another_programs_sqlite_file_is_not_taken_over(tmp_path):
@@ -201,6 +204,35 @@ def test_a_store_that_cannot_be_written_is_one_line_naming_mlflow_db(out, capfd)
     assert "\n" not in str(caught.value)
     err = capfd.readouterr().err
     assert "Traceback" not in err and "SQLAlchemy" not in err and not err  # MLflow logs this with a traceback
+
+
+@pytest.fixture(scope="module")
+def h36m_root(tmp_path_factory, embedded_cache) -> Path:
+    """A tiny synthetic data root (h36m, one frame per sequence)."""
+    root = tmp_path_factory.mktemp("root")
+    assert main(["data", "synth", "h36m", "--out", str(root / "h36m"), "--frames", "1", "--seed", "0"]) == 0
+    return root
+
+
+def test_a_store_made_read_only_mid_run_is_one_line_through_the_cli(h36m_root, tmp_path, capfd, monkeypatch):
+    """The unit trained and scored, then the disk turned read-only: MLflow used to log the database error with its
+    traceback (three of them in a real run) and the message blamed "the tracking store"."""
+    original = Tracker.log_metrics
+
+    def log_metrics(self: Tracker, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        _refuse_store_writes(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Tracker, "log_metrics", log_metrics)
+    out = tmp_path / "out"
+    argv = ["run", "-m", f"proposed[{TINY}]", "-d", "h36m", "--data-root", str(h36m_root), "--limit", "2", "--out",
+            str(out)]  # fmt: skip
+    assert main(argv) != 0
+    err = capfd.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, err
+    assert_names(errors[0], out / "mlflow.db", "read-only")
+    assert "Traceback" not in err and not MLFLOW_LOG_LINE.search(err), err
 
 
 @pytest.mark.parametrize("where", ["file", "under a file", "proc"])

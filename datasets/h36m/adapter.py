@@ -199,9 +199,11 @@ def check(folder: Path) -> list[dict]:
     files: list[dict] = []
     for path, ann in annotations:
         stored = _read_openpose(path, len(ann))
-        note = _layout_note(ann) + (f", {OPENPOSE_KEY} stored" if stored is not None else "")
-        files.append({"file": str(path.relative_to(folder)), "read_as": f"annotations: {note}", "samples": len(ann)})
         found = detection_file(path)
+        note = _layout_note(ann) + (f", {OPENPOSE_KEY} stored" if stored is not None else "")
+        if stored is None and found is None and ann.joints_2d is None:
+            note += f", no 2D: load needs {path.stem}{DETECTION_SUFFIX} beside it"
+        files.append({"file": str(path.relative_to(folder)), "read_as": f"annotations: {note}", "samples": len(ann)})
         if found is not None:
             _detections(path, ann, "mmpose")
             files.append({"file": str(found.relative_to(folder)), "read_as": "2D detections (mmpose)",

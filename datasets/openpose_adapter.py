@@ -11,7 +11,10 @@ Files (PROTOCOLS.md, "2D keypoint inputs"; the reader is :func:`datasets.openpos
 - Several people per file: one sample per person, ``person`` = its index in ``people``.
 
 Per-sample faults (skipped and counted in ``SampleSet.faults``): a file with no people, a person with no
-keypoint of positive confidence. A malformed file is an error (DataFileError naming file and field).
+keypoint of positive confidence. A malformed file is an error (DataFileError naming file and field), and so are a
+folder or a broken link named like a keypoint file and a file in normalised coordinates (the reader's units rule).
+A detected point well outside the image the settings describe is a ConfigError naming the settings and the point
+(``OUTSIDE_MARGIN``): OpenPose reports points inside its image, so the size given is not that image's.
 
 Camera (assumptions, printed in ``info['protocol']``): OpenPose JSON stores neither the image size nor the
 camera, so ``image_width``/``image_height`` are required settings (a guessed size would silently move the
@@ -22,6 +25,9 @@ and the principal point at the image centre ``(width / 2, height / 2)``; no dist
 Ids: ``sequence`` = the folder's name, ``frame`` = the last number in the file's stem when every file has one and
 they are distinct (``run_000000000012_keypoints.json`` -> 12, ``im1010_openpose.json`` -> 1010), else the
 file's index in sorted order; ``subject``, ``action``, ``view`` = ''.
+
+2D source: ``info['keypoints2d']`` = 'detections' (read from the detector's files; the row label of
+``bench.results.data_labels``).
 
 Ground truth: ``joints3d`` is (N, 25, 3) zeros in the 'openpose_body25' skeleton with every joint invalid;
 ``smplx`` is None.
@@ -37,6 +43,7 @@ import numpy as np
 from bench.errors import ConfigError, DataFileError
 from bench.registry import SYNTHETIC_MARKER, register_dataset
 from bench.samples import ID_FIELDS, NUM_KEYPOINTS, FaultLog, SampleSet
+from bench.settings import PositiveFloat, PositiveInt
 from bench.skeletons import get_skeleton
 from datasets.openpose import read_openpose
 
@@ -44,6 +51,8 @@ __all__ = ["SKELETON", "check", "keypoint_files", "load"]
 
 SKELETON = "openpose_body25"
 _NUM_JOINTS = len(get_skeleton(SKELETON))
+_LAYOUT = get_skeleton("openpose_137")
+OUTSIDE_MARGIN = 0.05  # of the image size: how far outside the image a detected point may lie
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -52,9 +61,10 @@ def keypoint_files(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(f"{folder}: not a folder of OpenPose JSON files")
-    files = sorted(p for p in folder.glob("*_keypoints.json") if p.is_file())
+    # every match is read, so a folder or a broken link named like a keypoint file is refused, not skipped
+    files = sorted(folder.glob("*_keypoints.json"))
     if not files:
-        files = sorted(p for p in folder.glob("*.json") if p.is_file() and p.name != SYNTHETIC_MARKER)
+        files = sorted(p for p in folder.glob("*.json") if p.name != SYNTHETIC_MARKER)
     if not files:
         raise DataFileError(f"{folder}: no OpenPose JSON files (*_keypoints.json or *.json)")
     return files
@@ -73,15 +83,31 @@ def _frame_numbers(files: list[Path]) -> np.ndarray:
     return np.asarray(numbers, dtype=np.int64)
 
 
-def _check_size(name: str, value: object) -> int:
+def _required(name: str, value: int | None) -> int:
+    """A setting without a usable default: its ranges are declared on ``load``; its absence is refused here."""
     if value is None:
         raise ConfigError(
             f"dataset 'openpose': setting {name} is required (OpenPose JSON does not store the image size); "
             "give image_width=<pixels> and image_height=<pixels>"
         )
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ConfigError(f"dataset 'openpose': setting {name} must be a positive integer (pixels), got {value!r}")
-    return int(value)
+    return value
+
+
+def _check_inside(path: Path, people: list, width: int, height: int) -> None:
+    """OpenPose reports points inside the image it ran on: a detected point well outside ``width`` x ``height``
+    (by more than ``OUTSIDE_MARGIN`` of the size) means the settings are not that image's size (a portrait image
+    given as landscape, a resized copy): ConfigError naming the settings, the file, the person and the point."""
+    low, high = -OUTSIDE_MARGIN * np.array([width, height]), (1 + OUTSIDE_MARGIN) * np.array([width, height])
+    for index, person in enumerate(people):
+        kp = person.keypoints
+        outside = (kp[:, 2] > 0) & ((kp[:, :2] < low) | (kp[:, :2] > high)).any(axis=1)
+        if outside.any():
+            j = int(np.flatnonzero(outside)[0])
+            raise ConfigError(
+                f"dataset 'openpose': image_width={width}, image_height={height}: {path}: people[{index}]: "
+                f"keypoint {j} ({_LAYOUT.joints[j]}) at ({kp[j, 0]:.1f}, {kp[j, 1]:.1f}) px lies outside a "
+                f"{width} x {height} image; give the size of the images OpenPose ran on"
+            )
 
 
 def check(folder: Path) -> list[dict]:
@@ -98,20 +124,23 @@ def check(folder: Path) -> list[dict]:
     synthesize=None,
 )
 def load(
-    folder: Path, *, image_width: int | None = None, image_height: int | None = None, focal: float | None = None
+    folder: Path,
+    *,
+    image_width: PositiveInt | None = None,
+    image_height: PositiveInt | None = None,
+    focal: PositiveFloat | None = None,
 ) -> SampleSet:
     """Read a folder of OpenPose JSON files (module docstring) into a SampleSet, one sample per person.
 
-    image_width, image_height: pixels of the images OpenPose ran on (required). focal: pixels, default
-    ``max(image_width, image_height)`` (an assumption, stated in the protocol string).
+    image_width, image_height: pixels of the images OpenPose ran on (required; integers >= 1). focal: pixels
+    (a finite number > 0), default ``max(image_width, image_height)`` (an assumption, stated in the protocol
+    string). The ranges are the annotations' (``bench.settings``, checked by the registry before this runs).
     """
     folder = Path(folder)
-    width, height = _check_size("image_width", image_width), _check_size("image_height", image_height)
+    width, height = _required("image_width", image_width), _required("image_height", image_height)
     if focal is None:
         f, focal_text = float(max(width, height)), f"focal {max(width, height)} px (assumed: max(width, height))"
     else:
-        if isinstance(focal, bool) or not isinstance(focal, (int, float)) or not np.isfinite(focal) or focal <= 0:
-            raise ConfigError(f"dataset 'openpose': setting focal must be a positive number (pixels), got {focal!r}")
         f, focal_text = float(focal), f"focal {float(focal):g} px (setting)"
     files = keypoint_files(folder)
     frames = _frame_numbers(files)
@@ -119,6 +148,7 @@ def load(
     keypoints, frame_ids, person_ids = [], [], []
     for path, frame in zip(files, frames, strict=True):
         people = read_openpose(path)
+        _check_inside(path, people, width, height)
         if not people:
             faults.skip("file with no people", str(path))
         for index, person in enumerate(people):
@@ -152,6 +182,6 @@ def load(
         ids=ids,
         smplx=None,
         info={"protocol": protocol, "root_joints": ("pelvis",), "eval_joints": (), "ground_truth": False,
-              "files": len(files), "focal_assumed": focal is None},
+              "files": len(files), "focal_assumed": focal is None, "keypoints2d": "detections"},
         faults=faults,
     )  # fmt: skip

@@ -18,6 +18,12 @@ Reads (``datasets.panoptic.format``; PROTOCOLS.md "CMU Panoptic", lines 36-60):
     noise model ``datasets.noise`` (setting ``noise``; no occlusion known; the points inside the image, as
     ``visible_in_image`` defines it, are the present ones), seeded per (``noise_seed``, sequence, view), so the
     2D of a sample does not depend on the other settings.
+- ``info['keypoints2d']`` labels that 2D source for the result rows (``bench.results.data_labels``):
+  'detections' when every sequence read has OpenPose JSON, else the projected part's label,
+  ``datasets.noise.keypoints2d_label(noise)``: 'simulated' (noise='detector') or 'exact' (noise='none'); a set
+  mixing JSON and projected sequences takes the projected one's (the label never claims more than the weakest
+  part); ``info['keypoints2d_source']`` gives it per sequence. The synthetic tree's JSON files are its simulated
+  detector's output; such a set is labelled synthetic by its data (the tree's marker), not by this label.
 - ``<seq>/hmrbench_gt/smplx.npz`` (optional): GT SMPL-X, Panoptic world frame, metres, ids frame + person;
   moved into each camera with ``datasets.synth.smplx_to_camera``.
 - ``<seq>/hmrbench_gt/occlusion_joints19.npz`` (optional): per (body, view) joints19 occlusion flags.
@@ -57,18 +63,19 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 
-from bench.errors import ConfigError, DataFileError
+from bench.errors import DataFileError
 from bench.npzio import read_npz
 from bench.projections import project_camera
 from bench.registry import register_dataset
 from bench.samples import SMPLX_FIELDS, FaultLog, SampleSet, concat_sets
+from bench.settings import NonNegativeInt, OneOf
 from bench.skeletons import get_skeleton, mapping, part_indices
-from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise
+from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise, keypoints2d_label
 from datasets.openpose import read_openpose
 from datasets.panoptic.format import (
     Camera,
@@ -186,8 +193,8 @@ def _read_bodies(folder: Path, seq: str, person: int | None, n_views: int, fault
         if len({b.id for b in bodies}) != len(bodies):
             raise DataFileError(f"{path}: bodies[].id: duplicate body ids")
         hand_file, face_file = hand_frame_path(folder, seq, frame), face_frame_path(folder, seq, frame)
-        hands = _by_id(read_hand_frame(hand_file).people, hand_file) if hand_file.is_file() else {}
-        faces = _by_id(read_face_frame(face_file).people, face_file) if face_file.is_file() else {}
+        hands = _by_id(read_hand_frame(hand_file).people, hand_file) if hand_file.exists() else {}
+        faces = _by_id(read_face_frame(face_file).people, face_file) if face_file.exists() else {}
         for i, body in enumerate(bodies):
             if person is not None and body.id != person:
                 continue
@@ -303,7 +310,7 @@ def _json_2d(
     for frame in np.unique(frames):
         idx = np.flatnonzero(frames == frame)
         path = openpose_path(folder, seq, cam.name, int(frame))
-        if not path.is_file():
+        if not path.exists():
             faults.skip("no OpenPose file", str(path), count=int(keep[idx].sum()))
             keep[idx] = False
             continue
@@ -340,7 +347,7 @@ def _load_sequence(
     occ_file = occlusion_path(folder, seq)
     json_dir = openpose_path(folder, seq, "x", 0).parent.parent
     use_json = json_dir.is_dir()
-    if occ_file.is_file():
+    if occ_file.exists():
         occ_rows, occ, occ_cols = _read_occlusion(occ_file, [c.name for c in cams])
         missing = [k for k in zip(frames.tolist(), pids.tolist(), strict=True) if k not in occ_rows]
         if missing:
@@ -391,7 +398,7 @@ def _load_sequence(
             rows.keypoints.append(keypoints[b])
             rows.scored.append(scored[b])
     meta = {"occlusion": occlusion_source, "two_d": "openpose-json" if use_json else f"projection+noise={noise.kind}",
-            "filtered": filtered}  # fmt: skip
+            "keypoints2d": "detections" if use_json else keypoints2d_label(noise), "filtered": filtered}  # fmt: skip
     if not rows.body:
         return _empty_set(faults), meta
     body, view = np.asarray(rows.body), np.asarray(rows.view)
@@ -420,7 +427,7 @@ def _camera_smplx(
     folder: Path, seq: str, frames: np.ndarray, pids: np.ndarray, R: np.ndarray, t: np.ndarray
 ) -> tuple[dict[str, np.ndarray] | None, np.ndarray | None]:
     path = smplx_gt_path(folder, seq)
-    if not path.is_file():
+    if not path.exists():
         return None, None
     params, root_rest, gt_rows = _read_gt(path)
     idx = np.array([gt_rows.get((int(f), int(p)), -1) for f, p in zip(frames, pids, strict=True)])
@@ -446,18 +453,11 @@ def _empty_set(faults: FaultLog) -> SampleSet:
 # --- settings and entry points -----------------------------------------------------------------------------
 
 
-def _names(value: Any, what: str) -> tuple[str, ...]:
-    items = (value,) if isinstance(value, str) else tuple(value)
-    if not items or not all(isinstance(s, str) and s for s in items):
-        raise ConfigError(f"panoptic: {what}: expected a name or a non-empty list of names, got {value!r}")
-    return items
-
-
 def check(folder: Path) -> list[dict[str, Any]]:
     """Validate every sequence under ``folder`` (each sub-folder with a ``calibration_<seq>.json``) with the
     default settings; one row per (sequence, HD view) with the samples that pass the 'strict' filter."""
     folder = Path(folder)
-    seqs = sorted(p.name for p in folder.iterdir() if p.is_dir() and calibration_path(folder, p.name).is_file()) \
+    seqs = sorted(p.name for p in folder.iterdir() if p.is_dir() and calibration_path(folder, p.name).exists()) \
         if folder.is_dir() else []  # fmt: skip
     if not seqs:
         raise DataFileError(f"{folder}: no Panoptic sequence (no <seq>/calibration_<seq>.json)")
@@ -477,41 +477,32 @@ def load(
     *,
     sequences: tuple[str, ...] = DEFAULT_SEQUENCES,
     views: tuple[str, ...] | None = None,
-    visibility: str = "strict",
-    root: str = "mid_hip",
-    person: int | None = None,
-    noise: str = "detector",
-    noise_seed: int = 0,
+    visibility: Annotated[str, OneOf(VISIBILITY)] = "strict",
+    root: Annotated[str, OneOf(tuple(ROOTS))] = "mid_hip",
+    person: NonNegativeInt | None = None,
+    noise: Annotated[str, OneOf(NOISE_KINDS)] = "detector",
+    noise_seed: NonNegativeInt = 0,
 ) -> SampleSet:
     """Read a Panoptic tree (module docstring); one sample per (sequence, frame, body, HD view) that passes
-    the visibility filter.
+    the visibility filter. The settings are typed and checked by their annotations (``bench.settings``, through
+    the registry) before this runs; what depends on the files (a view the calibration lacks) is checked here.
 
     sequences: sequence folders to read (default MTC's test sequences 171204_pose5, 171204_pose6).
-    views: HD camera names (e.g. ('00_16',)); None = every HD camera of each calibration. A name the
-        calibration lacks is a DataFileError naming the calibration file.
+    views: HD camera names (``panoptic[views=00_16]``, several joined by '+': ``views=00_16+00_30``; in a TOML
+        table ``views = ["00_16"]``); None = every HD camera of each calibration. A name the calibration lacks is
+        a DataFileError naming the calibration file and listing its cameras.
     visibility: 'strict' (MTC's rule, the default) | 'partial' (truncated bodies kept, only their joints inside
         the image scored) | 'inside' | 'none' (module docstring). root: 'mid_hip' | 'hips' | 'neck'.
     person: keep only this body id (None = all). noise / noise_seed: the detector-noise model applied when the
         2D comes from projection (no OpenPose JSON); ignored for JSON 2D.
     """
     folder = Path(folder)
-    sequences = _names(sequences, "sequences")
-    views = None if views is None else _names(views, "views")
-    if visibility not in VISIBILITY:
-        raise ConfigError(f"panoptic: visibility={visibility!r}; valid: {', '.join(VISIBILITY)}")
-    if root not in ROOTS:
-        raise ConfigError(f"panoptic: root={root!r}; valid: {', '.join(ROOTS)}")
-    if noise not in NOISE_KINDS:
-        raise ConfigError(f"panoptic: noise={noise!r}; valid: {', '.join(NOISE_KINDS)}")
-    if person is not None and (isinstance(person, bool) or not isinstance(person, int | np.integer)):
-        raise ConfigError(f"panoptic: person={person!r}; expected a body id (int) or None")
-    if isinstance(noise_seed, bool) or not isinstance(noise_seed, int | np.integer):
-        raise ConfigError(f"panoptic: noise_seed={noise_seed!r}; expected an int")
+    sequences, views = tuple(sequences), None if views is None else tuple(views)
     config = NoiseConfig.from_kind(noise)
     sets, metas = [], {}
     for seq in sequences:
         s, meta = _load_sequence(folder, seq, views=views, visibility=visibility, root=root, person=person,
-                                 noise=config, noise_seed=int(noise_seed))  # fmt: skip
+                                 noise=config, noise_seed=noise_seed)  # fmt: skip
         sets.append(s)
         metas[seq] = meta
     samples = concat_sets(sets)
@@ -536,7 +527,10 @@ def _info(sequences, views, visibility, root, person, metas) -> dict[str, Any]:
     protocol = (f"panoptic: sequences={','.join(sequences)}; views={view_text}; visibility={rule}; "
                 f"root={root} ({'+'.join(ROOTS[root])}); 2d={per_seq('two_d')}; joints19 valid if c>0.1; "
                 f"person={'all' if person is None else person}")  # fmt: skip
+    projected = {m["keypoints2d"] for m in metas.values()} - {"detections"}  # one label: one noise setting
+    keypoints2d = projected.pop() if projected else "detections"
     return {"protocol": protocol, "root_joints": ROOTS[root], "eval_joints": J19.joints, "visibility": visibility,
+            "keypoints2d": keypoints2d, "keypoints2d_source": {s: m["keypoints2d"] for s, m in metas.items()},
             "occlusion_source": {s: m["occlusion"] for s, m in metas.items()},
             "two_d_source": {s: m["two_d"] for s, m in metas.items()},
             "filtered": {s: m["filtered"] for s, m in metas.items()}}  # fmt: skip

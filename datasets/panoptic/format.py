@@ -15,8 +15,17 @@ Tree layout under a data root::
     <root>/<seq>/hdFace3d/faceRecon3D_hd%08d.json               people[].face70.landmarks = 70 x 3
 
 Joint orders are the skeletons 'panoptic_joints19', 'openpose_hand21_left/right' and 'openpose_face70' of
-``bench.skeletons``. Every reader error (missing file, malformed JSON, missing key, wrong shape, NaN/inf)
-raises :class:`bench.errors.DataFileError` naming the file and the field.
+``bench.skeletons``. Every reader error (missing file, malformed JSON, missing key, wrong shape, NaN/inf, a
+value that is no camera, a file in another unit) raises :class:`bench.errors.DataFileError` naming the file and
+the field.
+
+Units are checked from the data, by one rule (:func:`check_unit`): a file in metres would be read as a body
+1.8 cm tall, one in millimetres as a body 18 m tall, and both would pass every other check. For each file the
+median over its people of one size, in the file's unit, must lie in the range a real size has in centimetres
+(``PLAUSIBLE_CM``: several times wider than real sizes on each side, and far from a real size in metres or
+millimetres): a body's or a hand's or a face's size is the bounding-box diagonal of its valid points (people
+with at least ``UNIT_MIN_POINTS`` of them: a head alone is no body size); a calibration's is its cameras'
+distance from the world origin (the dome's floor centre).
 """
 
 from __future__ import annotations
@@ -43,10 +52,21 @@ NUM_BODY_JOINTS = len(get_skeleton("panoptic_joints19"))
 NUM_HAND_LANDMARKS = len(get_skeleton("openpose_hand21_left"))
 NUM_FACE_LANDMARKS = len(get_skeleton("openpose_face70"))
 _R_TOLERANCE = 1e-6  # |R R^T - I| allowed in a calibration file (real files: ~1e-10)
+_K_TOLERANCE = 1e-9  # |K[2] - (0, 0, 1)| allowed
+# The units rule (module docstring): plausible sizes in centimetres, by what is measured. Real ones: bodies
+# 110-200 (sitting to standing), hands ~20, faces ~20, HD cameras 280-390 from the dome's origin.
+PLAUSIBLE_CM = {
+    "body size": (20.0, 500.0),
+    "hand size": (3.0, 60.0),
+    "face size": (4.0, 80.0),
+    "camera distance": (50.0, 2000.0),
+}
+UNIT_MIN_POINTS = 10
 
 __all__ = [
     "Body",
     "BodyFrame",
+    "PLAUSIBLE_CM",
     "Calibration",
     "Camera",
     "FaceFrame",
@@ -57,6 +77,7 @@ __all__ = [
     "body_frame_path",
     "calibration_path",
     "camera_points",
+    "check_unit",
     "face_frame_path",
     "get_camera",
     "hand_frame_path",
@@ -168,6 +189,32 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _size(points: np.ndarray, valid: np.ndarray | None = None) -> float | None:
+    """Bounding-box diagonal of the valid points (the non-zero ones when ``valid`` is None), or None when fewer
+    than ``UNIT_MIN_POINTS`` are valid."""
+    pts = np.asarray(points)
+    keep = np.any(pts != 0, axis=-1) if valid is None else np.asarray(valid, dtype=bool)
+    if int(keep.sum()) < UNIT_MIN_POINTS:
+        return None
+    return float(np.linalg.norm(np.ptp(pts[keep], axis=0)))
+
+
+def check_unit(path: Path, where: str, sizes: Iterable[float | None], what: str) -> None:
+    """The units rule (module docstring): the median of ``sizes`` (in the file's unit; None = not measured) lies
+    in ``PLAUSIBLE_CM[what]``, else DataFileError naming the file, the field, the median and the unit expected."""
+    measured = [v for v in sizes if v is not None]
+    if not measured:
+        return
+    median = float(np.median(measured))
+    lo, hi = PLAUSIBLE_CM[what]
+    if lo <= median <= hi:
+        return
+    guesses = {"metres": median * CM_PER_M, "millimetres": median / 10.0}
+    guess = next((f"; it looks like {unit}" for unit, cm in guesses.items() if lo <= cm <= hi), "")
+    raise DataFileError(f"{path}: {where}: median {what} {median:.4g} in the file's unit, where Panoptic files "
+                        f"hold centimetres (a real {what} is {lo:g}-{hi:g} cm){guess}")  # fmt: skip
+
+
 def _finite_out(name: str, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Writer-side check: float64 array of ``shape`` with finite values; ValueError otherwise."""
     arr = np.asarray(arr, dtype=np.float64)
@@ -240,18 +287,26 @@ def read_calibration(path: str | Path) -> Calibration:
         if np.abs(R @ R.T - np.eye(3)).max() > _R_TOLERANCE or np.linalg.det(R) <= 0:
             raise DataFileError(f"{path}: {where}.R: not a rotation (R R^T != I or det(R) <= 0)")
         t_cm = _array(_get(entry, "t", path, where), ((3,), (3, 1)), path, f"{where}.t")
+        K = _array(_get(entry, "K", path, where), ((3, 3),), path, f"{where}.K")
+        if K[0, 0] <= 0 or K[1, 1] <= 0 or np.abs(K[2] - (0.0, 0.0, 1.0)).max() > _K_TOLERANCE:
+            raise DataFileError(f"{path}: {where}.K: not an intrinsic matrix (fx, fy > 0 and last row 0 0 1), got "
+                                f"{K.tolist()}")  # fmt: skip
+        size = tuple(_int(resolution[k], path, f"{where}.resolution[{k}]") for k in (0, 1))
+        if min(size) <= 0:
+            raise DataFileError(f"{path}: {where}.resolution: expected a positive width and height, got {size}")
         calibration[name] = Camera(
             name=name,
             type=_str(_get(entry, "type", path, where), path, f"{where}.type"),
-            resolution=(_int(resolution[0], path, f"{where}.resolution[0]"),
-                        _int(resolution[1], path, f"{where}.resolution[1]")),
-            K=_array(_get(entry, "K", path, where), ((3, 3),), path, f"{where}.K"),
+            resolution=size,
+            K=K,
             dist=_array(_get(entry, "distCoef", path, where), ((5,),), path, f"{where}.distCoef"),
             R=R,
             t=_frozen(t_cm / CM_PER_M),
             panel=_int(_get(entry, "panel", path, where), path, f"{where}.panel"),
             node=_int(_get(entry, "node", path, where), path, f"{where}.node"),
         )  # fmt: skip
+    centres_cm = (float(np.linalg.norm(c.center)) * CM_PER_M for c in calibration.values())
+    check_unit(path, "cameras[].t", centres_cm, "camera distance")
     return calibration
 
 
@@ -403,6 +458,7 @@ def read_body_frame(path: str | Path) -> BodyFrame:
             joints=_frozen(j4[:, :3] / CM_PER_M),
             confidence=_frozen(j4[:, 3]),
         ))  # fmt: skip
+    check_unit(path, "bodies[].joints19", (_size(b.joints * CM_PER_M, b.valid) for b in bodies), "body size")
     fps_type = data.get("fpsType")
     version = data.get("version")
     return BodyFrame(
@@ -498,6 +554,10 @@ def _read_landmarks(entry: Any, key: str, count: int, path: Path, where: str) ->
     )
 
 
+def _check_landmarks_unit(path: Path, where: str, parts: list[Landmarks | None], what: str) -> None:
+    check_unit(path, where, (_size(lm.points * CM_PER_M) for lm in parts if lm is not None), what)
+
+
 def _landmarks_out(name: str, lm: Landmarks, count: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "landmarks": (_finite_out(f"{name}.points", lm.points, (count, 3)) * CM_PER_M).ravel().tolist()
@@ -539,6 +599,8 @@ def read_hand_frame(path: str | Path) -> HandFrame:
         HandPerson(pid, *(_read_landmarks(e, key, NUM_HAND_LANDMARKS, path, w) for _, key in _HAND_KEYS))
         for pid, e, w in people
     ]
+    for attr, key in _HAND_KEYS:
+        _check_landmarks_unit(path, f"people[].{key}.landmarks", [getattr(h, attr) for h in hands], "hand size")
     return HandFrame(hands, univ_time, version)
 
 
@@ -560,6 +622,7 @@ def read_face_frame(path: str | Path) -> FaceFrame:
     path = Path(path)
     people, univ_time, version = _read_people(path)
     faces = [FacePerson(pid, _read_landmarks(e, _FACE_KEY, NUM_FACE_LANDMARKS, path, w)) for pid, e, w in people]
+    _check_landmarks_unit(path, f"people[].{_FACE_KEY}.landmarks", [f.face for f in faces], "face size")
     return FaceFrame(faces, univ_time, version)
 
 

@@ -11,7 +11,8 @@ import pytest
 from _shared_fixtures import FIXTURES
 
 from bench.errors import ConfigError, DataFileError
-from bench.registry import get_dataset, load_dataset
+from bench.registry import get_dataset, load_dataset, typed_dataset_settings
+from bench.results import data_labels
 from bench.skeletons import get_skeleton, part_indices
 from datasets.openpose import OpenPosePerson, read_openpose, write_openpose
 from datasets.openpose_adapter import check, load
@@ -104,11 +105,11 @@ def test_legacy_file_and_any_json_name(tmp_path):
 def test_keypoints_files_preferred_and_marker_ignored(tmp_path):
     folder, _ = _folder(tmp_path, [1, 1])
     (folder / "notes.json").write_text("{}")  # not a *_keypoints.json file: ignored when those exist
-    assert len(load(folder, image_width=10, image_height=10)) == 2
+    assert len(load(folder, image_width=640, image_height=480)) == 2
     other = tmp_path / "plain"
     write_openpose(other / "a1.json", [_person(np.random.default_rng(1))])
     (other / "HMRBENCH_SYNTHETIC.json").write_text("{}")
-    assert len(load(other, image_width=10, image_height=10)) == 1
+    assert len(load(other, image_width=640, image_height=480)) == 1
 
 
 def test_empty_files_and_people_are_counted_faults(tmp_path):
@@ -125,10 +126,33 @@ def test_missing_image_size_is_config_error(tmp_path):
         load(folder, image_height=480)
     with pytest.raises(ConfigError, match="image_height"):
         load(folder, image_width=640)
-    with pytest.raises(ConfigError, match="positive integer"):
-        load(folder, image_width=-5, image_height=480)
-    with pytest.raises(ConfigError, match="focal"):
-        load(folder, image_width=640, image_height=480, focal=0.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"image_width": -5}, "image_width=-5: expected >= 1 or none"),
+        ({"image_height": "0"}, "image_height='0': expected >= 1 or none"),
+        ({"image_width": "640px"}, "image_width='640px': expected int or none"),
+        ({"focal": 0.0}, "focal=0.0: expected > 0 or none"),
+        ({"focal": "inf"}, "focal='inf': expected a finite number > 0 or none"),
+    ],
+)
+def test_sizes_and_focal_refused_by_their_declarations(values, message):
+    """The ranges are load's annotations, checked by the registry before anything is read."""
+    with pytest.raises(ConfigError) as caught:
+        typed_dataset_settings("openpose", values)
+    assert str(caught.value).startswith("dataset 'openpose': ") and message in str(caught.value)
+    assert typed_dataset_settings("openpose", {"image_width": "640", "focal": "1000"}) == {
+        "image_width": 640, "focal": 1000.0}  # fmt: skip
+
+
+def test_2d_labelled_as_detections(tmp_path):
+    folder, _ = _folder(tmp_path, [2, 1])
+    samples = load(folder, image_width=640, image_height=480)
+    assert samples.info["keypoints2d"] == "detections"
+    assert data_labels(samples, "smplx") == {"synthetic": False, "data": "real", "body_model": "smplx",
+                                             "keypoints2d": "detections"}  # fmt: skip
 
 
 def test_malformed_json_names_file(tmp_path):

@@ -6,14 +6,18 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _shared_fixtures import FIXTURES
 
+from bench import registry
 from bench.errors import ConfigError, DataFileError
-from bench.registry import load_dataset
+from bench.registry import load_dataset, typed_dataset_settings
+from bench.results import data_labels
+from bench.runner import load_dataset_spec
 from bench.skeletons import get_skeleton, part_indices
 from datasets.panoptic import adapter
 from datasets.panoptic.format import (
@@ -187,6 +191,7 @@ def test_projection_2d_when_no_openpose_json(exact_tree, loaded, tmp_path):
     ref = loaded["inside"].subset(loaded["inside"].ids["sequence"] == SEQ)
     assert _keys(s) == _keys(ref)
     assert "2d=projection+noise=none" in s.info["protocol"]
+    assert s.info["keypoints2d"] == "exact" and s.info["keypoints2d_source"] == {SEQ: "exact"}
     feet = [get_skeleton("openpose_137").index(n) for n in ("left_big_toe", "right_heel")]
     assert not s.keypoints2d[:, feet].any()  # joints19 has no feet: those slots stay empty
     # every other slot (joints19 by name, hands, face) equals the OpenPose JSON of the exact tree, except the
@@ -201,11 +206,28 @@ def test_projection_2d_when_no_openpose_json(exact_tree, loaded, tmp_path):
     noisy = adapter.load(tree, sequences=(SEQ,), visibility="inside")
     again = adapter.load(tree, sequences=(SEQ,), visibility="inside")
     np.testing.assert_array_equal(noisy.keypoints2d, again.keypoints2d)  # seeded
+    assert noisy.info["keypoints2d"] == "simulated"
     other = adapter.load(tree, sequences=(SEQ,), visibility="inside", noise_seed=1)
     assert not np.array_equal(noisy.keypoints2d, other.keypoints2d)
     shutil.rmtree(tree / SEQ / "hmrbench_gt")
     bare = adapter.load(tree, sequences=(SEQ,))
     assert "occlusion: ignored" in bare.info["protocol"] and bare.smplx is None
+
+
+def test_keypoints2d_label_says_where_the_2d_comes_from(exact_tree, loaded, tmp_path):
+    """info['keypoints2d'] (the row label of what is synthetic): OpenPose JSON is 'detections'; a set mixing
+    JSON and projected sequences takes the projected part's label, and says so per sequence."""
+    assert all(s.info["keypoints2d"] == "detections" for s in loaded.values())
+    assert loaded["strict"].info["keypoints2d_source"] == {seq: "detections" for seq in DEFAULT_SEQUENCES}
+    tree = tmp_path / "mixed"
+    for seq in DEFAULT_SEQUENCES:
+        _copy(exact_tree, tree, seq)
+    shutil.rmtree(tree / DEFAULT_SEQUENCES[1] / "openpose")
+    mixed = adapter.load(tree, visibility="none")
+    assert mixed.info["keypoints2d"] == "simulated"
+    assert mixed.info["keypoints2d_source"] == {DEFAULT_SEQUENCES[0]: "detections", DEFAULT_SEQUENCES[1]: "simulated"}
+    assert adapter.load(tree, visibility="none", noise="none").info["keypoints2d"] == "exact"
+    assert data_labels(mixed, "smplx")["keypoints2d"] == "simulated" and data_labels(mixed, "smplx")["synthetic"]
 
 
 def test_openpose_dropouts_are_the_occlusion_without_side_file(exact_tree, tmp_path):
@@ -249,17 +271,62 @@ def test_settings(exact_tree, loaded, monkeypatch):
     assert base.info["root_joints"] == ("pelvis",) and base.info["eval_joints"] == J19.joints
     hips = adapter.load(exact_tree, root="hips")
     assert hips.info["root_joints"] == ("left_hip", "right_hip") and "root=hips" in hips.info["protocol"]
-    one = adapter.load(exact_tree, views=("00_03",), person=1, sequences=SEQ)
+    one = adapter.load(exact_tree, views=("00_03",), person=1, sequences=(SEQ,))
     assert set(one.ids["view"]) <= {"00_03"} and set(one.ids["person"]) <= {1}
     assert set(one.ids["subject"]) == {SEQ} and set(one.ids["action"]) == {""}
     expected = base.subset((base.ids["view"] == "00_03") & (base.ids["person"] == 1) & (base.ids["sequence"] == SEQ))
     assert _keys(one) == _keys(expected)
-    for bad in ({"visibility": "all"}, {"root": "head"}, {"noise": "gauss"}, {"person": "1"}, {"views": ()}):
-        with pytest.raises(ConfigError):
-            adapter.load(exact_tree, **bad)
+    assert typed_dataset_settings("panoptic", {"person": "1", "sequences": SEQ, "noise_seed": "2"}) == {
+        "person": 1, "sequences": (SEQ,), "noise_seed": 2}  # fmt: skip
     monkeypatch.setenv("HMRBENCH_DATA", str(exact_tree.parent))
     with pytest.raises(ConfigError, match="frame_step"):
         load_dataset("panoptic", frame_step=2)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"visibility": "all"}, "visibility='all': expected one of strict|partial|inside|none (default 'strict')"),
+        ({"root": "head"}, "root='head': expected one of mid_hip|hips|neck"),
+        ({"noise": "gauss"}, "noise='gauss': expected one of detector|none"),
+        ({"person": "one"}, "person='one': expected int or none"),
+        ({"person": -1}, "person=-1: expected >= 0 or none"),
+        ({"noise_seed": -1}, "noise_seed=-1: expected >= 0"),
+        ({"views": ()}, "views=(): expected a non-empty list"),
+        ({"views": 16}, "views=16: expected a non-empty list"),
+    ],
+)
+def test_bad_settings_refused_by_their_declarations(bad, message):
+    """The adapter's own checks are gone: the annotations of ``load`` refuse these, before anything is read."""
+    with pytest.raises(ConfigError) as caught:
+        typed_dataset_settings("panoptic", bad)
+    assert str(caught.value).startswith("dataset 'panoptic': ") and message in str(caught.value)
+
+
+def test_one_view_selected_by_a_spec_on_the_synthetic_default(exact_tree, loaded, monkeypatch):
+    """Issue 12: ``-d 'panoptic[views=00_16]'`` failed with TypeError: 'int' object is not iterable (the spec's
+    text was read as int('00_16') == 16). Through the runner's spec path on the synthetic default (the small
+    tree of this module stands in for the generated one, so nothing is generated here)."""
+    monkeypatch.delenv("HMRBENCH_DATA", raising=False)
+    monkeypatch.setattr(registry, "synthetic_default_root", lambda name, seed=0: exact_tree)
+    none = loaded["none"]
+    one = load_dataset_spec("panoptic[views=00_16,visibility=none]")
+    assert one.info["synthetic"] and len(one) > 0 and set(one.ids["view"]) == {"00_16"}
+    assert _keys(one) == _keys(none.subset(none.ids["view"] == "00_16"))
+    assert "views=00_16;" in one.info["protocol"]
+    two = load_dataset_spec("panoptic[views=00_16+00_30,visibility=none]")
+    assert set(two.ids["view"]) == {"00_16", "00_30"}
+    assert _keys(two) == _keys(none.subset(np.isin(none.ids["view"], ["00_16", "00_30"])))
+    strict = load_dataset_spec("panoptic[views=00_16]")
+    assert _keys(strict) == _keys(loaded["strict"].subset(loaded["strict"].ids["view"] == "00_16"))
+
+
+def test_one_view_selected_in_a_toml_table(exact_tree, loaded):
+    """The TOML form of the same setting, typed by the registry (a list there, a tuple for the adapter)."""
+    settings = typed_dataset_settings("panoptic", tomllib.loads('views = ["00_16"]\nvisibility = "none"'))
+    assert settings == {"views": ("00_16",), "visibility": "none"}
+    s = adapter.load(exact_tree, **settings)
+    assert _keys(s) == _keys(loaded["none"].subset(loaded["none"].ids["view"] == "00_16"))
 
 
 def test_load_dataset_reads_the_panoptic_folder(exact_tree, tmp_path):

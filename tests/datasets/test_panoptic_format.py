@@ -217,7 +217,7 @@ def test_calibration_round_trip(tmp_path):
 def _synthetic_bodies(rng, n: int) -> list[Body]:
     bodies = []
     for i in range(n):
-        joints = rng.uniform(-2, 2, (19, 3))
+        joints = rng.uniform(-0.6, 0.6, (19, 3)) + (0.5, -1.0, 0.2)  # body-sized, metres
         conf = rng.uniform(0, 1, 19)
         invalid = rng.random(19) < 0.2
         joints[invalid], conf[invalid] = 0.0, -1.0
@@ -254,7 +254,7 @@ def test_hand_frame_round_trip_with_missing_hands(tmp_path):
     rng = np.random.default_rng(3)
 
     def hand(score: bool) -> Landmarks:
-        return Landmarks(rng.uniform(-2, 2, (21, 3)), rng.uniform(0, 1, 21) if score else None)
+        return Landmarks(rng.uniform(-0.06, 0.06, (21, 3)) + 1.0, rng.uniform(0, 1, 21) if score else None)
 
     frame = HandFrame(
         people=[HandPerson(0, hand(True), hand(True)), HandPerson(1, None, hand(False)), HandPerson(4, None, None)],
@@ -283,7 +283,10 @@ def test_hand_frame_round_trip_with_missing_hands(tmp_path):
 def test_face_frame_round_trip(tmp_path):
     rng = np.random.default_rng(4)
     frame = FaceFrame(
-        people=[FacePerson(2, Landmarks(rng.uniform(-2, 2, (70, 3)), rng.uniform(0, 1, 70))), FacePerson(5, None)]
+        people=[
+            FacePerson(2, Landmarks(rng.uniform(-0.08, 0.08, (70, 3)) - 1.5, rng.uniform(0, 1, 70))),
+            FacePerson(5, None),
+        ]
     )
     path = face_frame_path(tmp_path, "seq_a", 0)
     assert path.name == "faceRecon3D_hd00000000.json" and path.parent.name == "hdFace3d"

@@ -15,6 +15,11 @@ The body layout is told by its length: 25 points are BODY_25, 18 points are COCO
 also what later versions write under ``--model_pose COCO``), converted to BODY_25 by joint name; BODY_25's
 MidHip and feet have no COCO-18 counterpart and stay (0, 0, 0). A missing, null or empty part gives zeros.
 Every reader error raises :class:`bench.errors.DataFileError` naming the file, the person and the field.
+
+Units: hmrbench reads pixels (OpenPose's default ``--keypoint_scale 0``). Scales 3 and 4 write coordinates
+normalised to [0, 1] or [-1, 1], which would pass as points in the image's top-left pixel. The rule
+(:func:`check_pixels`): a file with at least ``NORMALISED_MIN_POINTS`` detected points (confidence > 0), all of
+them within [-1, 1], is normalised, and refused naming the file and its fields.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ _PART_KEYS = (
 )
 _SLOTS = {part: part_indices(LAYOUT, part) for part in PARTS}
 _BODY_SOURCES = {len(s): s for s in (get_skeleton(BODY25), COCO18)}  # body point count -> its layout
+NORMALISED_MIN_POINTS = 3
 
 
 @dataclass(eq=False)
@@ -113,13 +119,15 @@ def read_openpose(path: str | Path) -> list[OpenPosePerson]:
         raise DataFileError(f"{path}: people: missing key")
     if not isinstance(data["people"], list):
         raise DataFileError(f"{path}: people: expected a list, got {type(data['people']).__name__}")
-    people = []
+    people, keys = [], {}
     for i, entry in enumerate(data["people"]):
         if not isinstance(entry, dict):
             raise DataFileError(f"{path}: people[{i}]: expected an object, got {type(entry).__name__}")
         keypoints = np.zeros((NUM_KEYPOINTS, 3))
         for part, key, legacy_key in _PART_KEYS:
             key = key if key in entry else legacy_key
+            if key in entry:
+                keys[key] = None  # the fields a units error names
             counts = tuple(_BODY_SOURCES) if part == "body" else (len(_SLOTS[part]),)
             values = _read_part(entry.get(key), counts, path, f"people[{i}].{key}")
             if values is None:
@@ -128,7 +136,21 @@ def read_openpose(path: str | Path) -> list[OpenPosePerson]:
                 values, _ = convert(values, _BODY_SOURCES[len(values)], BODY25)
             keypoints[_SLOTS[part]] = values
         people.append(OpenPosePerson(keypoints))
+    check_pixels(path, [p.keypoints for p in people], tuple(keys))
     return people
+
+
+def check_pixels(path: Path, keypoints: list[np.ndarray], fields: tuple[str, ...] = ()) -> None:
+    """The units rule (module docstring): DataFileError when the file's detected points look normalised."""
+    points = np.concatenate([k[k[:, 2] > 0, :2] for k in keypoints]) if keypoints else np.zeros((0, 2))
+    if len(points) < NORMALISED_MIN_POINTS:
+        return
+    largest = float(np.abs(points).max())
+    if largest <= 1.0:
+        where = ", ".join(f"people[].{f}" for f in fields) or "people[]"
+        raise DataFileError(f"{path}: {where}: every detected keypoint lies within [-1, 1] (largest |x|, |y| "
+                            f"{largest:.3g}): coordinates normalised by OpenPose's --keypoint_scale 3 or 4; hmrbench "
+                            f"reads pixels (--keypoint_scale 0, OpenPose's default)")  # fmt: skip
 
 
 def write_openpose(path: str | Path, people: Iterable[OpenPosePerson], version: float = 1.3) -> None:

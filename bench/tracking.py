@@ -451,6 +451,10 @@ class Tracker:
         self.log_params(run.info.run_id, params)
         return run.info.run_id
 
+    def get_run(self, run_id: str) -> Any:
+        """The MLflow run ``run_id`` (its info, params, tags, metrics)."""
+        return self._call(f"get run {run_id}", self.client.get_run, run_id)
+
     def finished_unit(self, key: str) -> str | None:
         """The newest FINISHED run of unit ``key``, or None."""
         found = self._search(f"tags.`{UNIT_TAG}` = '{key}' and attributes.status = 'FINISHED'", max_results=1)
@@ -505,7 +509,7 @@ class Tracker:
     def _artifact_uri(self, run_id: str) -> str:
         """Where run ``run_id``'s artifacts are: as recorded, except in the default store whose output folder was
         moved without the store being repointed (read-only): the same place under ``OUT/mlartifacts``."""
-        uri = self._call("get run", self.client.get_run, run_id).info.artifact_uri
+        uri = self.get_run(run_id).info.artifact_uri
         if self.local and uri.startswith("file:"):
             recorded = _file_path(uri)
             if not recorded.exists() and "mlartifacts" in recorded.parts:

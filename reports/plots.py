@@ -263,7 +263,8 @@ def groups_figure(rows: pd.DataFrame, *, title: str = "") -> Figure | None:
     if stats.empty:
         return None
     datasets = sorted(stats["dataset"].unique())
-    figure = Figure(figsize=(max(6.0, 4.5 * len(datasets)), 4.4), layout="constrained")
+    colours = {v: f"C{i % 10}" for i, (v, _) in enumerate(_series_order([(v, "") for v in stats["variant"].unique()]))}
+    figure = Figure(figsize=(max(6.0, 4.5 * len(datasets)), 4.8), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(datasets), squeeze=False)[0])
     for ax, dataset in zip(axes, datasets, strict=True):
         part = stats[stats["dataset"] == dataset]
@@ -273,14 +274,15 @@ def groups_figure(rows: pd.DataFrame, *, title: str = "") -> Figure | None:
         for i, variant in enumerate(variants):
             one = part[part["variant"] == variant]
             x = np.array([groups.index(g) for g in one["group"]]) + (i - (len(variants) - 1) / 2) * width
-            ax.bar(x, one["mean"], width=width, label=variant)
+            ax.bar(x, one["mean"], width=width, color=colours[variant], label=variant)
             _interval_bars(ax, x, one, ecolor="black", capsize=2)
         ax.set_xticks(range(len(groups)), groups, rotation=30, ha="right")
         ax.set_xlabel("joint group")
         ax.set_ylabel("MPJPE (mm)")
         ax.set_title(dataset, fontsize=10)
-        ax.legend(fontsize=7)
         ax.grid(axis="y", alpha=0.3)
+    handles, labels = _legend_entries(axes)  # below the panels, one colour per variant in all: never over a bar
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), fontsize=7)
     figure.suptitle(f"{title + ': ' if title else ''}MPJPE per joint group — {_interval_note(stats)}", fontsize=10)
     _mark(figure, sel)
     return figure

@@ -156,3 +156,16 @@ def test_a_zero_width_interval_draws_no_cap():
     rows["value"] = 50.0  # both seeds agree: the interval has zero width
     assert _segments(groups_figure(rows)) == [] and _caps(groups_figure(rows)) == 0
     assert table1(rows) is None  # (group rows only: no overall row for Table I)
+
+
+def test_the_groups_legend_covers_no_bar():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = groups_figure(_group_rows((0, 1)))
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    assert len(figure.legends) == 1 and not any(ax.get_legend() for ax in figure.axes)
+    legend = figure.legends[0].get_window_extent(canvas.get_renderer())
+    for ax in figure.axes:
+        box = ax.get_window_extent(canvas.get_renderer())
+        assert legend.y1 <= box.y0 or legend.y0 >= box.y1 or legend.x1 <= box.x0 or legend.x0 >= box.x1

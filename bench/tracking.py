@@ -116,6 +116,8 @@ def check_store_file(path: str | os.PathLike) -> None:
         return
     if path.is_dir():
         raise _store_refused(path, "is a folder, not an SQLite database file")
+    if not path.is_file():  # a pipe or a device: reading it could wait forever
+        raise _store_refused(path, "is not a regular file (a pipe or a device?)")
     try:
         with path.open("rb") as handle:
             head = handle.read(len(_SQLITE_MAGIC))
@@ -423,7 +425,10 @@ class Tracker:
             folders.append((_file_path(self.artifact_location), "artifact folder"))
         elif not self.artifact_location and self._store_file is not None:
             folders.append((self.out / "mlartifacts", "artifact folder"))
-        for folder, what in dict(reversed(folders)).items():
+        named: dict[Path, str] = {}
+        for folder, what in folders:  # the default store's folder is the output folder: probed once
+            named.setdefault(folder, what)
+        for folder, what in named.items():
             check_writable(folder, what)
         if self._store_file is not None and self._store_file.is_file():
             try:

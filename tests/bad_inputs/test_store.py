@@ -135,6 +135,13 @@ def test_a_damaged_store_through_the_cli_is_one_line_exit_2(out, capfd):
     assert "Traceback" not in err and not MLFLOW_LOG_LINE.search(err) and len(err.strip().splitlines()) == 1
 
 
+def test_a_pipe_named_mlflow_db_is_refused_without_waiting(tmp_path):
+    os.mkfifo(tmp_path / "mlflow.db")
+    with pytest.raises(TrackingError) as caught:
+        check_store_file(tmp_path / "mlflow.db")
+    assert_names(caught.value, tmp_path / "mlflow.db", "not a regular file")
+
+
 def test_another_programs_sqlite_file_is_not_taken_over(tmp_path):
     db = tmp_path / "mlflow.db"
     with sqlite3.connect(db) as con:

@@ -57,8 +57,9 @@ _SQLITE_WRITE_ERRORS = {
     "unable to open database file": "cannot be opened or created",
     "disk i/o error": os.strerror(errno.EIO).lower(),
 }
+# OS errors that mean a file or folder cannot be written (a missing file, read back, is not one of them)
 _WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
-                 errno.ENOENT, errno.EIO, errno.EEXIST}  # fmt: skip
+                 errno.EIO}  # fmt: skip
 
 
 @contextlib.contextmanager

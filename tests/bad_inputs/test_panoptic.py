@@ -17,6 +17,7 @@ import pytest
 from _corrupt import as_directory, assert_names, empty, garbage, truncate, unreadable
 
 from bench.errors import DataFileError
+from datasets.openpose import write_openpose
 from datasets.panoptic import adapter
 from datasets.panoptic.format import (
     Body,
@@ -40,6 +41,7 @@ from datasets.panoptic.format import (
     write_face_frame,
     write_hand_frame,
 )
+from datasets.panoptic.synth import occlusion_path, openpose_path, smplx_gt_path
 
 SEQ, FRAME = "seq_a", 7
 # A standing body in the dome's frame (y down, floor y = 0), metres, 'panoptic_joints19' order.
@@ -340,3 +342,24 @@ def test_hands_and_faces_in_metres_are_refused_naming_the_unit(tree, kind, key):
 
     _edit(path, to_metres, key)
     _refused(tree, kind, f"people[].{key}.landmarks", f"median {kind} size 0.", "centimetres", "looks like metres")
+
+
+# --- side files: a folder in a file's place is refused, not taken for an absent file -------------------------
+
+
+@pytest.mark.parametrize(
+    "path_of",
+    [
+        lambda root: occlusion_path(root, SEQ),
+        lambda root: smplx_gt_path(root, SEQ),
+        lambda root: openpose_path(root, SEQ, "00_01", FRAME),
+    ],
+    ids=["occlusion", "smplx-gt", "openpose-json"],
+)
+def test_a_folder_in_a_side_files_place_is_named(tree, path_of):
+    if "openpose" in path_of(tree).parts:  # the sequence has OpenPose 2D: one file per view, one a folder
+        write_openpose(openpose_path(tree, SEQ, "00_00", FRAME), [])
+    as_directory(path_of(tree))
+    with pytest.raises(DataFileError) as caught:
+        adapter.load(tree, sequences=(SEQ,))
+    assert_names(caught.value, path_of(tree), "Is a directory")

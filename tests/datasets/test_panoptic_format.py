@@ -124,6 +124,39 @@ def test_real_bodies_have_human_size(real_frames):
 
 @pytest.mark.fixtures
 @needs_fixtures
+@pytest.mark.parametrize(("factor", "unit"), [(1.0, None), (0.01, "metres"), (10.0, "millimetres")])
+def test_units_rule_on_the_real_files(tmp_path, factor, unit):
+    """The real files pass the units rule; the same files rescaled to metres or millimetres (written to tmp_path)
+    are refused naming the file, the field, the measured size and centimetres."""
+    for frame in FRAMES:
+        data = json.loads(body_frame_path(FIXTURES / "panoptic", SEQ, frame).read_text())
+        for body in data["bodies"]:
+            j = np.reshape(body["joints19"], (19, 4))
+            body["joints19"] = np.concatenate([j[:, :3] * factor, j[:, 3:]], axis=1).ravel().tolist()
+        path = tmp_path / f"body3DScene_{frame:08d}.json"
+        path.write_text(json.dumps(data))
+        if unit is None:
+            assert len(read_body_frame(path).bodies) == 3
+            continue
+        with pytest.raises(DataFileError) as caught:
+            read_body_frame(path)
+        message = str(caught.value)
+        assert str(path) in message and "bodies[].joints19: median body size" in message
+        assert "centimetres" in message and f"looks like {unit}" in message
+    calibration = json.loads(calibration_path(FIXTURES / "panoptic", SEQ).read_text())
+    for cam in calibration["cameras"]:
+        cam["t"] = (np.asarray(cam["t"]) * factor).tolist()
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(calibration))
+    if unit is None:
+        assert len(read_calibration(path)) == len(calibration["cameras"])
+        return
+    with pytest.raises(DataFileError, match=rf"cameras\[\]\.t: median camera distance .* looks like {unit}"):
+        read_calibration(path)
+
+
+@pytest.mark.fixtures
+@needs_fixtures
 def test_real_bodies_project_inside_hd_images(real_calibration, real_frames):
     joints = np.concatenate([b.joints[b.valid] for frame in real_frames for b in frame.bodies])
     pooled_inside = pooled = 0

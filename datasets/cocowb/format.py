@@ -83,6 +83,7 @@ for _key, _n in PART_KEYS:
     _SPANS[_key] = slice(_start, _start + _n)
     _start += _n
 MAX_V = 2.0
+_NUMBER_TYPES = {int, float}  # JSON numbers as the json module returns them
 # The units rule: every labelled point within [0, NORMALISED_MAX] in images of MIN_IMAGE_PX or more = normalised.
 NORMALISED_MAX = 1.0
 MIN_IMAGE_PX = 32
@@ -208,14 +209,13 @@ class _Reader:
     def numbers(self, obj: dict, key: str, where: str, size: int, what: str) -> np.ndarray:
         value = self.get(obj, key, where)
         name = f"{where}.{key}"
-        if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+        if not isinstance(value, list) or not set(map(type, value)) <= _NUMBER_TYPES:  # type(): bools are not numbers
             raise self.fail(name, f"expected a flat list of numbers ({what}), got {type(value).__name__}")
         if len(value) != size:
             raise self.fail(name, f"expected {size} values ({what}), got {len(value)}")
         arr = np.asarray(value, dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            raise self.fail(name, f"non-finite value (NaN/inf) at index {int(bad[0])}")
+        if not np.isfinite(arr).all():
+            raise self.fail(name, f"non-finite value (NaN/inf) at index {int(np.flatnonzero(~np.isfinite(arr))[0])}")
         return arr
 
 
@@ -255,8 +255,8 @@ def _read_person(r: _Reader, entry: Any, j: int, images: dict[int, CocoImage]) -
     for key, n in PART_KEYS:
         values = r.numbers(entry, key, where, 3 * n, f"{n} x 3").reshape(n, 3)
         v = values[:, 2]
-        out = np.flatnonzero((v < 0) | (v > MAX_V))
-        if out.size:
+        if ((v < 0) | (v > MAX_V)).any():
+            out = np.flatnonzero((v < 0) | (v > MAX_V))
             raise r.fail(f"{where}.{key}", f"visibility v = {v[out[0]]:g} at keypoint {int(out[0])} is outside "
                                            f"[0, {MAX_V:g}]")  # fmt: skip
         kp[_SPANS[key]] = values

@@ -261,6 +261,18 @@ def test_bad_setting_values(exact_tree, tmp_path, setting, value, expected):
         load_dataset("h36m", data_root=tmp_path / "nowhere", **raw)
 
 
+def test_a_bad_value_in_an_experiment_file_names_the_file(tmp_path):
+    """'h36m[protocol=p3]' in a TOML did not name the file (nor come before the output folder was made)."""
+    from bench.experiments import load_experiment, shipped_experiments
+
+    path = tmp_path / "mine.toml"
+    path.write_text(shipped_experiments()["table4"].read_text().replace("h36m[protocol=p1]", "h36m[protocol=p3]"))
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert "dataset 'h36m': protocol='p3': expected one of p1|p2 (default 'p1')" in str(caught.value)
+
+
 def test_settings_typed_from_spec_text():
     spec = "h36m[protocol=p2,joints=14,noise_seed=3,keypoints=detections]"
     typed = typed_dataset_settings("h36m", parse_spec(spec)[1])

@@ -1,6 +1,7 @@
 """reports of hmrbench (uses bench/, never the reverse except through the registry).
 
-Tables I-IV, the paired tests, the figures and one HTML page, built from tidy result rows alone:
+Tables I-IV, the paired tests, the claims and the figures of the paper (from the shipped experiments' rows), a
+table and figures per user experiment under its own title, and one HTML page, built from tidy result rows alone:
 :func:`build_report` writes them all; :func:`validate_rows` checks the rows' columns (ConfigError naming any
 missing one).
 """

@@ -6,7 +6,8 @@ Reads (``datasets.panoptic.format``; PROTOCOLS.md "CMU Panoptic", lines 36-60):
 - ``hdPose3d_stage1_coco19/body3DScene_%08d.json``: joints19 (cm -> m); a joint is valid when c > 0.1 (the
   toolbox's rule, PROTOCOLS.md line 46). A body with fewer than 3 valid joints is a per-sample fault.
 - ``hdHand3d`` / ``hdFace3d`` (optional, per frame): hands and face70 of each body id; a missing folder or frame
-  leaves those 2D slots empty.
+  leaves those 2D slots empty. An optional file that exists is read: a folder or an unreadable file in its place
+  is an error naming it, never taken for an absent file (the same for the side files below).
 - The 2D input, in the 'openpose_137' layout:
   * ``<seq>/openpose/hd_00_XX/<seq>_00_XX_%08d_keypoints.json`` when the sequence has an ``openpose/``
     folder (the synthetic tree's layout, ``datasets.panoptic.synth``): OpenPose people are matched to the
@@ -68,7 +69,7 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
-from bench.errors import DataFileError
+from bench.errors import ConfigError, DataFileError
 from bench.npzio import read_npz
 from bench.projections import project_camera
 from bench.registry import register_dataset
@@ -498,6 +499,10 @@ def load(
     """
     folder = Path(folder)
     sequences, views = tuple(sequences), None if views is None else tuple(views)
+    for name, names in (("sequences", sequences), ("views", views or ())):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # every sample would be read twice, under one identity
+            raise ConfigError(f"dataset 'panoptic': {name}={'+'.join(names)}: {', '.join(twice)} given twice")
     config = NoiseConfig.from_kind(noise)
     sets, metas = [], {}
     for seq in sequences:

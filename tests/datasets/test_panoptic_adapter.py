@@ -321,6 +321,14 @@ def test_one_view_selected_by_a_spec_on_the_synthetic_default(exact_tree, loaded
     assert _keys(strict) == _keys(loaded["strict"].subset(loaded["strict"].ids["view"] == "00_16"))
 
 
+def test_a_view_or_sequence_given_twice_is_refused(exact_tree):
+    """Each sample would be read twice under one identity (and paired with itself)."""
+    with pytest.raises(ConfigError, match=r"views=00_16\+00_30\+00_16: 00_16 given twice"):
+        adapter.load(exact_tree, **typed_dataset_settings("panoptic", {"views": "00_16+00_30+00_16"}))
+    with pytest.raises(ConfigError, match=f"sequences={SEQ}\\+{SEQ}: {SEQ} given twice"):
+        adapter.load(exact_tree, sequences=(SEQ, SEQ))
+
+
 def test_one_view_selected_in_a_toml_table(exact_tree, loaded):
     """The TOML form of the same setting, typed by the registry (a list there, a tuple for the adapter)."""
     settings = typed_dataset_settings("panoptic", tomllib.loads('views = ["00_16"]\nvisibility = "none"'))

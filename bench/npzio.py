@@ -43,8 +43,13 @@ def read_npz(path: str | Path, what: str) -> dict[str, np.ndarray]:
     from bench.errors import DataFileError
 
     path = Path(path)
+    key = None
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
+            arrays = {}
+            for key in npz.files:
+                arrays[key] = npz[key]
+            return arrays
     except Exception as exc:  # zip, numpy and OS errors all mean the same to the user
-        raise DataFileError(f"{path}: cannot read {what}: {type(exc).__name__}: {exc}") from None
+        where = f" (key {key!r})" if key is not None else ""
+        raise DataFileError(f"{path}: cannot read {what}{where}: {type(exc).__name__}: {exc}") from None

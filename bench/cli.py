@@ -4,6 +4,11 @@
 (the table4 experiment, ``bench.runtime``), `data list|synth|check` and `model info`. Everything a verb writes goes
 under one folder (``--out``, default ./hmrbench-out, printed at start); the tracking store is there too unless
 ``--tracking-uri`` / ``$MLFLOW_TRACKING_URI`` name another.
+
+A verb checks everything it can before it creates that folder or the store (``_check_before_writing``: specs and
+their values, experiment files after ``--quick``, counts >= 1, the device, each set's data), then that the folder
+and the store can be written, before anything is trained: a bad value is one line naming it and exit code 2, with
+nothing written.
 """
 
 from __future__ import annotations
@@ -173,34 +178,12 @@ def _seeds(text: str | None) -> tuple[int, ...] | None:
     return seeds
 
 
-def _check_writable(folder: Path) -> None:
-    """OSError unless a file can be created in ``folder`` (a probe, removed at once)."""
-    import tempfile
-
-    with tempfile.TemporaryFile(dir=folder):
-        pass
-
-
 def _out_folder(text: str) -> Path:
-    """``--out`` as an absolute folder, created and checked writable before anything is written there (or
-    trained): ConfigError naming it otherwise, and the folders created for the check are removed again."""
-    from bench.errors import ConfigError
+    """``--out`` resolved, created and checked writable before anything is written there or trained
+    (``bench.tracking.out_folder``: a ConfigError naming it otherwise, nothing left behind)."""
+    from bench.tracking import out_folder
 
-    out = Path(text).resolve()
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a folder")
-    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        _check_writable(out)
-    except OSError as exc:
-        for folder in created:
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-        raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc}); choose another folder") from None
-    return out
+    return out_folder(text)
 
 
 def _progress(message: str) -> None:
@@ -208,10 +191,12 @@ def _progress(message: str) -> None:
 
 
 def _tracker(out: Path, uri: str | None):  # noqa: ANN202
-    """The connected tracking store (fails fast, naming the URI, when it cannot be reached)."""
+    """The connected tracking store (fails fast, naming the URI, when it cannot be reached; naming the folder when
+    the store or its artifact folder cannot be written, before anything is trained)."""
     from bench.tracking import Tracker
 
     tracker = Tracker(out, uri).connect()
+    tracker.check_writable()
     _progress(f"hmrbench: results, trained models and reports under {out}")
     _progress(f"hmrbench: tracking store {tracker.uri}" + (f" (view it: mlflow ui --backend-store-uri {tracker.uri})"
                                                            if tracker.local else ""))  # fmt: skip

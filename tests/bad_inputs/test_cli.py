@@ -91,12 +91,12 @@ def test_a_bad_value_inside_an_experiment_file_names_the_file_and_writes_nothing
 def test_an_output_folder_that_cannot_be_made_or_written_is_named(tmp_path, capsys, monkeypatch):
     _refused(capsys, ["run", "-m", TINY, "-d", "h36m", "--out", "/proc/hmrbench-out"], "--out /proc/hmrbench-out")
     assert not Path("/proc/hmrbench-out").exists()
-    _refused(capsys, ["run", "-m", TINY, "-d", "h36m", "--out", "/proc"], "--out /proc", "cannot write there")
+    _refused(capsys, ["run", "-m", TINY, "-d", "h36m", "--out", "/proc"], "--out /proc", "cannot be written")
     # a folder made read-only (refused even as root, as a read-only mount would): checked before training
     locked = tmp_path / "locked"
     locked.mkdir()
     _read_only(locked, monkeypatch)
-    _refused(capsys, ["run", "-m", TINY, "-d", "h36m", "--out", locked], f"--out {locked}", "Permission denied")
+    _refused(capsys, ["run", "-m", TINY, "-d", "h36m", "--out", locked], f"--out {locked}", "permission denied")
     assert list(locked.iterdir()) == []  # no mlflow.db, no models, no rows
     # a new folder below it: nothing is left behind either
     _refused(capsys, ["run", "-m", TINY, "-d", "h36m", "--out", locked / "a" / "b"], f"--out {locked / 'a' / 'b'}")

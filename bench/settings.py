@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal, Union
 from bench.errors import ConfigError
 
 __all__ = [
+    "Hint",
     "NonNegativeFloat",
     "NonNegativeInt",
     "OneOf",
@@ -88,6 +89,20 @@ class OneOf:
 
     def __str__(self) -> str:
         return "|".join(map(str, self.values))
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What a setting may be, in words, where its type cannot say it (``Annotated[str | int, Hint("all|N|...")]``):
+    shown by ``hmrbench list``; the value is checked by the type and by the owner."""
+
+    text: str
+
+    def problem(self, value: Any) -> str | None:
+        return None
+
+    def __str__(self) -> str:
+        return self.text
 
 
 PositiveInt = Annotated[int, Range(min=1)]
@@ -200,7 +215,7 @@ def _describe_type(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is Annotated:
         base, *meta = typing.get_args(tp)
-        hints = [str(m) for m in meta if isinstance(m, OneOf | Range)]
+        hints = [str(m) for m in meta if isinstance(m, OneOf | Range | Hint)]
         return hints[0] if hints else _describe_type(base)
     if origin is Literal:
         return "|".join(map(str, typing.get_args(tp)))

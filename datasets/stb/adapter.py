@@ -65,7 +65,7 @@ from bench.errors import ConfigError, DataFileError
 from bench.projections import project_camera
 from bench.registry import register_dataset
 from bench.samples import FaultLog, SampleSet, concat_sets
-from bench.settings import OneOf
+from bench.settings import Hint, OneOf
 from bench.skeletons import Skeleton, convert, get_skeleton, part_indices
 from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise, keypoints2d_label
 from datasets.openpose import read_openpose
@@ -260,7 +260,7 @@ def load(
     folder: Path,
     *,
     split: Annotated[str, OneOf(SPLITS)] = "test",
-    sequences: str | int = "all",
+    sequences: Annotated[str | int, Hint("all|N|Counting|Random|names joined by '+'")] = "all",
     camera: Annotated[str, OneOf(CAMERAS)] = "SK",
     root: Annotated[str, OneOf(ROOTS)] = "ring_mcp",
     keypoints2d: Annotated[str, OneOf(KEYPOINTS2D_SOURCES)] = "auto",

@@ -79,7 +79,9 @@ def test_report_cli_and_its_errors(root, tmp_path, capsys):
             str(root), "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     assert main(["report", "--out", str(out)]) == 0
-    assert (out / "report" / "table2.md").is_file() and (out / "report" / "index.html").is_file()
+    # an ad-hoc run is the user's experiment: its own table, never the paper's Table II
+    assert (out / "report" / "experiment_run.md").is_file() and (out / "report" / "index.html").is_file()
+    assert not (out / "report" / "table2.md").exists()
     assert main(["report", "--out", str(out), "--experiments", "table9"]) == 2
     assert "no finished unit of table9" in capsys.readouterr().err
 

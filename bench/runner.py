@@ -287,18 +287,21 @@ def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed:
                  models: Any, force: bool, say: Callable[[str], None]
                  ) -> tuple[bool, Path | None, dict[str, Any]]:  # fmt: skip
     """Load the cached model with the same training key (unless ``force``), else train and save it atomically.
-    Returns (loaded from the cache, the model file, the fit summary: the one saved with a cached model, ``{}``
-    for a cached model saved before summaries were kept)."""
+    The cache is ``models``, then ``fallback_model_folder()`` (where a model goes that ``models`` could not take:
+    the next run finds it there). Returns (loaded from the cache, the model file, the fit summary: the one saved
+    with a cached model, ``{}`` for a cached model saved before summaries were kept)."""
     path = None
     if models is not None:
         key = training_key(method, train_sets, seed, context.model_path)
         path = Path(models) / f"{getattr(method, 'family', spec.split('[')[0])}-{key[:16]}.model"
-    if path is not None and path.is_file() and not force:
-        method.load(path)
-        say(f"{spec}: loaded the trained model {path} (same training key; --force retrains)")
-        kept = fit_summary_path(path)
-        summary = json.loads(kept.read_text()) if kept.is_file() else {}
-        return True, path, summary
+    if path is not None and not force:
+        found = next((p for p in (path, fallback_model_folder() / path.name) if p.is_file()), None)
+        if found is not None:
+            method.load(found)
+            say(f"{spec}: loaded the trained model {found} (same training key; --force retrains)")
+            kept = fit_summary_path(found)
+            summary = json.loads(kept.read_text()) if kept.is_file() else {}
+            return True, found, summary
     fitted = method.fit(train_sets)
     summary = _jsonable(fitted if isinstance(fitted, dict) else {"summary": fitted} if fitted is not None else {})
     if path is not None:

@@ -246,6 +246,11 @@ def test_a_model_that_cannot_be_saved_is_kept_and_its_unit_scored(root, tmp_path
     else:
         assert saved == [] and f"nor to {fallback}" in line and "kept in memory" in line
     assert not list(models.glob("*.model"))
+    if fallback_works:  # the next run finds the model where it went: the training is not lost
+        said.clear()
+        again = run([TINY_PROPOSED], ["h36m"], data_root=root, limit=2, models=models, progress=said.append)
+        assert f"loaded the trained model {saved[0]}" in "\n".join(said)
+        assert [r["value"] for r in again.rows] == [r["value"] for r in result.rows]
 
 
 def test_each_printed_row_names_its_experiment_and_each_set_its_protocol(capsys):

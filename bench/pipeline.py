@@ -47,7 +47,7 @@ def _titles(tracker: Any, runs: Sequence[Any]) -> dict[str, str]:
     titles = {}
     for name, parent in parents.items():
         try:
-            title = tracker.client.get_run(parent).data.params.get("title", "")
+            title = tracker.get_run(parent).data.params.get("title", "")
         except Exception:  # noqa: BLE001 - a parent run that cannot be read costs the title only, not the report
             continue
         if title:

@@ -24,9 +24,8 @@ class _Store:
 
     def __init__(self, runs: list[SimpleNamespace], rows: pd.DataFrame) -> None:
         self.runs, self.rows, self.logged = runs, rows, []
-        self.client = SimpleNamespace(get_run=self._get_run)
 
-    def _get_run(self, run_id: str) -> SimpleNamespace:
+    def get_run(self, run_id: str) -> SimpleNamespace:
         if run_id not in PARENTS:
             raise RuntimeError(f"no run {run_id}")
         return SimpleNamespace(data=SimpleNamespace(params=PARENTS[run_id], tags={}))

@@ -294,6 +294,7 @@ def create_method(spec: str, context: Any = None, **overrides: Any) -> Any:
 
 
 def report_builder() -> Callable[..., dict[str, Path]]:
-    """The report builder (``reports.build_report(rows, out_dir, *, per_sample, sweeps, settings)``): bench runs
+    """The report builder (``reports.build_report(rows, out_dir, *, per_sample, sweeps, settings,
+    titles)``: titles = experiment name -> its title): bench runs
     and tracks, ``reports`` renders; bench reaches it only here, by name."""
     return importlib.import_module("reports").build_report

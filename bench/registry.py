@@ -198,7 +198,9 @@ def load_dataset(name: str, *, data_root: str | os.PathLike | None = None, seed:
 
     data_root: see :func:`resolve_data_root`; the dataset is read from ``<root>/<name>``. Without a root, the
     synthetic default (generated with ``seed``) is read. ``settings`` are the adapter's keyword settings; an
-    unknown one is a ConfigError listing the valid ones. The set's ``info`` gets 'synthetic' and 'source'.
+    unknown one is a ConfigError listing the valid ones. The set's ``info`` gets 'synthetic' and 'source'; in a
+    generated tree, 2D the adapter read from detector files ('keypoints2d' = 'detections') is the generator's
+    simulated output and is labelled 'simulated' ('exact' when it was written without noise).
     """
     spec = get_dataset(name)
     settings = typed_dataset_settings(name, settings)
@@ -215,6 +217,9 @@ def load_dataset(name: str, *, data_root: str | os.PathLike | None = None, seed:
     samples.info["source"] = str(folder)
     if marker is not None:
         samples.info["generator"] = marker
+        if samples.info.get("keypoints2d") == "detections":  # a generated tree's detector files: simulated ones
+            exact = (marker.get("noise") or {}).get("kind") == "none"
+            samples.info["keypoints2d"] = "exact" if exact else "simulated"
     return samples
 
 

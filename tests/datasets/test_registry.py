@@ -32,13 +32,15 @@ def _toy_check(folder):
 def _toy_load(folder, *, scale=1.0):
     joints = np.load(folder / "values.npy") * scale
     n = len(joints)
-    return SampleSet(
+    s = SampleSet(
         name="toy", skeleton="h36m_17", keypoints2d=np.zeros((n, NUM_KEYPOINTS, 3)), image_size=np.tile([1, 1], (n, 1)),
         K=np.tile(np.eye(3), (n, 1, 1)), R=np.tile(np.eye(3), (n, 1, 1)), t=np.zeros((n, 3)), dist=np.zeros((n, 5)),
         joints3d=joints, joints3d_valid=np.ones((n, 17), bool),
         ids={"subject": [""] * n, "sequence": [""] * n, "action": [""] * n, "frame": np.arange(n), "view": [""] * n,
              "person": np.zeros(n)},
     )  # fmt: skip
+    s.info["keypoints2d"] = "detections"  # as an adapter reading detector files says
+    return s
 
 
 @pytest.fixture
@@ -101,6 +103,19 @@ def test_data_root_errors_name_the_path_and_its_origin(toy, tmp_path, monkeypatc
 def test_generated_tree_with_a_marker_read_from_a_root_is_still_labelled_synthetic(toy, tmp_path):
     _toy_synth(tmp_path / "root" / "toy")
     assert load_dataset("toy", data_root=tmp_path / "root").info["synthetic"] is True
+
+
+def test_detector_files_of_a_generated_tree_are_labelled_simulated(toy, tmp_path):
+    """A real tree's detector files are 'detections'; a generated tree's are the generator's simulated output."""
+    root = tmp_path / "data"
+    (root / "toy").mkdir(parents=True)
+    np.save(root / "toy" / "values.npy", np.ones((4, 17, 3)))
+    assert load_dataset("toy", data_root=root).info["keypoints2d"] == "detections"
+    assert load_dataset("toy").info["keypoints2d"] == "simulated"
+    _toy_synth(tmp_path / "exact" / "toy")
+    marker = tmp_path / "exact" / "toy" / SYNTHETIC_MARKER
+    marker.write_text(json.dumps({"synthetic": True, "noise": {"kind": "none"}}))
+    assert load_dataset("toy", data_root=tmp_path / "exact").info["keypoints2d"] == "exact"
 
 
 def test_duplicate_registration_is_refused(toy):

@@ -12,14 +12,21 @@ from bench.errors import DataFileError
 def load_json(path: Path) -> Any:
     """Parse a JSON file; a missing, unreadable or malformed file raises DataFileError naming it."""
     try:
-        with path.open(encoding="utf-8") as f:
-            return json.load(f)
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise DataFileError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataFileError(f"{path}: cannot read: {e}") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{path}: cannot read: Is a directory (a folder, not a JSON file)") from None
+    except UnicodeDecodeError as e:
+        raise DataFileError(f"{path}: not UTF-8 text, so not JSON (byte {e.start}: {e.reason})") from None
+    except OSError as e:
+        raise DataFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not text.strip():
+        raise DataFileError(f"{path}: empty file (JSON expected)")
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as e:
-        raise DataFileError(f"{path}: malformed JSON: {e}") from None
+        raise DataFileError(f"{path}: malformed JSON (cut short or damaged?): {e}") from None
 
 
 def dump_json(path: Path, data: Any) -> None:

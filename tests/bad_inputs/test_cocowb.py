@@ -75,8 +75,8 @@ def _nan_text(path: Path) -> None:
 # name -> (damage to the file, the parts the message must hold besides the file's path)
 CASES: dict[str, tuple[Callable[[Path], object], tuple[str, ...]]] = {
     "truncated": (lambda p: truncate(p, 0.5), ("malformed JSON",)),
-    "empty": (empty, ("malformed JSON",)),
-    "garbage": (garbage, ("cannot read",)),
+    "empty": (empty, ("empty file",)),
+    "garbage": (garbage, ("not UTF-8 text",)),
     "directory": (as_directory, ("Is a directory",)),
     "top_level_list": (lambda p: p.write_text("[1, 2]"), ("top level", "expected an object, got list")),
     "annotations_an_object": (_edit(lambda d: d.update(annotations={"id": 1})), ("annotations", "expected a list")),

@@ -67,8 +67,8 @@ def test_the_good_folder_is_read(folder):
     ("damage", "parts"),
     [
         (lambda p, mp: truncate(p), ("malformed JSON",)),
-        (lambda p, mp: empty(p), ("malformed JSON",)),
-        (lambda p, mp: garbage(p), ("cannot read",)),
+        (lambda p, mp: empty(p), ("empty file",)),
+        (lambda p, mp: garbage(p), ("not UTF-8 text",)),
         (lambda p, mp: as_directory(p), ("cannot read", "Is a directory")),
         (lambda p, mp: unreadable(p, mp), ("cannot read", "Permission denied")),
     ],

@@ -171,8 +171,8 @@ def _side_tree(tmp_path: Path) -> tuple[Path, Path]:
 
 SIDE_CASES: dict[str, tuple[Callable[[Path], object], tuple[str, ...]]] = {
     "truncated": (lambda p: truncate(p, 0.5), ("malformed JSON",)),
-    "empty": (empty, ("malformed JSON",)),
-    "garbage": (garbage, ("cannot read",)),
+    "empty": (empty, ("empty file",)),
+    "garbage": (garbage, ("not UTF-8 text",)),
     "directory": (as_directory, ("Is a directory",)),
     "wrong_type": (lambda p: p.write_text("[1, 2]"), ()),
     "nan": (lambda p: p.write_text(p.read_text().replace("0.9", "NaN", 1)), ("hand_left_keypoints_2d",)),

@@ -187,7 +187,7 @@ def check_at_least_one(name: str, value: Any, *, optional: bool = False) -> None
     if optional and value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{name} must be an integer >= 1{' (or left out)' if optional else ''}, got {value!r}")
+        raise ConfigError(f"{name} must be >= 1 (an integer{', or left out' if optional else ''}), got {value!r}")
 
 
 def check_sources(specs: Sequence[str], data_root: Any = None) -> None:

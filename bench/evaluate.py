@@ -9,7 +9,8 @@ joints: ``info['eval_joints']`` that are valid in the ground truth and can be fo
 - PA-MPJPE: the prediction aligned onto the ground truth by a similarity (``bench.metrics.pa_mpjpe``).
 
 A set without samples (all left out by its protocol or split) is not scored: the evaluation is skipped with a
-reason naming the set's protocol (``empty_reason``), and its rows say so.
+reason naming the set's protocol (``empty_reason``), and its rows say so; so is a set without any valid 3D joint
+(a 2D-only set such as ``cocowb`` or ``openpose`` given as a test set).
 
 A sample the method reports failed (``Prediction.failed``) or whose prediction is not finite gets NaN errors and
 is counted in ``failed``; the means run over the scored samples and say how many they are (``n``).
@@ -104,6 +105,10 @@ def evaluate(
     name = getattr(method, "name", type(method).__name__)
     if len(samples) == 0:  # nothing to score is a skipped set with its reason, never a NaN mean over nothing
         return Evaluation(dataset=samples.name, method=name, n_samples=0, skipped=empty_reason(samples))
+    if not samples.joints3d_valid.any():  # a 2D-only set (cocowb, openpose): nothing to compare with
+        reason = f"no 3D ground truth to score ({samples.info.get('protocol') or samples.name}): a 2D-only set " \
+                 "is for training (--train), not a test set"  # fmt: skip
+        return Evaluation(dataset=samples.name, method=name, n_samples=len(samples), skipped=reason)
     reason = method.supports(samples)
     if reason is not None:
         return Evaluation(dataset=samples.name, method=name, n_samples=len(samples), skipped=reason)

@@ -150,3 +150,18 @@ def test_an_empty_set_is_skipped_with_its_protocol_not_scored_as_nan(tiny_sets):
     result = evaluate(Untouchable(), s)
     assert result.skipped is not None and result.skipped.startswith("empty set: no samples to score")
     assert s.info["protocol"] in result.skipped and result.n_samples == 0 and result.summary()["n"] == 0
+
+
+def test_a_set_without_3d_truth_is_skipped_not_scored_as_nan(tiny_sets):
+    """A 2D-only set (cocowb, openpose) given as a test set: every 3D joint invalid, so nothing can be compared; a
+    skipped evaluation saying so, not a row of NaN over 0 samples with exit 0."""
+
+    class Untouchable(Oracle):
+        def predict(self, batch):
+            raise AssertionError("predict() called on a set with no 3D truth")
+
+    s = tiny_sets["h36m"].subset(np.arange(4))
+    s.joints3d_valid[:] = False
+    result = evaluate(Untouchable(), s)
+    assert result.skipped is not None and result.skipped.startswith("no 3D ground truth to score")
+    assert "--train" in result.skipped and result.n_samples == 4

@@ -39,12 +39,11 @@ def model_info_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(values) -> str:
-    def show(v) -> str:
-        text = repr(v)
-        return f"<{len(v)} entries>" if isinstance(v, (tuple, list)) and len(text) > 60 else text
+def _settings(declared) -> str:
+    """Each setting as ``name=default (choices or range)`` (``bench.settings``)."""
+    from bench.settings import describe_settings
 
-    return ", ".join(f"{k}={show(v)}" for k, v in values.items()) or "none"
+    return describe_settings(dict(declared))
 
 
 def data_list_command(args: argparse.Namespace) -> int:
@@ -54,7 +53,7 @@ def data_list_command(args: argparse.Namespace) -> int:
         spec = get_dataset(name)
         print(f"{name}: {spec.description}")
         print(f"    source:   {dataset_source(name, args.data_root)[0]}")
-        print(f"    settings: {_settings(spec.settings)}")
+        print(f"    settings: {_settings(spec.declared)}")
     return 0
 
 
@@ -68,13 +67,13 @@ def list_command(args: argparse.Namespace) -> int:
     for name in method_names():
         entry = get_method(name)
         print(f"  {name}: {entry.description}")
-        print(f"      parameters: {_settings(entry.params)}")
+        print(f"      parameters: {_settings(entry.declared)}")
     print("\ndatasets (use as -d 'name[key=value,...]'):")
     for name in dataset_names():
         source, available = dataset_source(name, args.data_root)
         print(f"  {name}: {get_dataset(name).description}")
         print(f"      data:     {'available' if available else 'NOT available'} ({source})")
-        print(f"      settings: {_settings(get_dataset(name).settings)}")
+        print(f"      settings: {_settings(get_dataset(name).declared)}")
     return 0
 
 

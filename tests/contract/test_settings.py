@@ -131,3 +131,13 @@ def test_every_fixed_set_of_values_is_declared():
         for key in ("split", "noise", "visibility", "root", "protocol", "variant", "keypoints", "camera"):
             if key in declared:
                 assert declared[key].choices(), f"dataset {name!r}: setting {key!r} declares no choices"
+
+
+def test_hmrbench_list_shows_the_choices(capsys):
+    """`hmrbench list` showed projection='d2s' but not that wpp and pp exist."""
+    from bench.cli import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "projection='d2s' (wpp|d2s|pp)" in out and "protocol='p1' (p1|p2)" in out
+    assert "visibility='strict' (strict|partial|inside|none)" in out and "iterations=20000 (>= 0)" in out

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 import time
 import traceback
@@ -466,6 +467,7 @@ def tracked_unit(
         if tracker.mark_abandoned(key):
             say(f"{name}: an earlier attempt stopped before it finished (marked KILLED); redoing it")
         run_id = tracker.start(name, {**tags, "hmrbench.unit": key}, params, parent=parent)
+    unit = None
     try:
         unit, files = work()
         if run_id is not None:
@@ -476,14 +478,37 @@ def tracked_unit(
         if run_id is not None:
             tracker.end(run_id, "KILLED", "interrupted (Ctrl-C)")
         raise
-    except TrackingError:
-        raise
+    except TrackingError as exc:
+        if unit is None:
+            raise
+        raise TrackingError(f"{exc}; {_rescue_rows(unit, name, key)}") from None
     except Exception as exc:  # noqa: BLE001  (one unit's failure is recorded; the others go on)
         text = f"{type(exc).__name__}: {exc}"
         say(f"{name}: FAILED: {text}")
         if run_id is not None:
             tracker.end(run_id, "FAILED", traceback.format_exc()[-4000:])
         return Results(failures=[(name, text)])
+
+
+def fallback_results_folder() -> Path:
+    """Where a finished unit's rows go when the store cannot take them: ``<temp>/hmrbench-results``."""
+    return Path(tempfile.gettempdir()) / "hmrbench-results"
+
+
+def _rescue_rows(unit: Results, name: str, key: str) -> str:
+    """Save the rows (and per-sample errors) of a unit that finished but could not be logged under
+    ``fallback_results_folder()``; returns what to tell the user (where they are, or that they are lost)."""
+    folder = fallback_results_folder()
+    stem = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)[:80]}-{key[:12]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_table(unit.rows, ROW_FIELDS, folder / f"{stem}.rows.csv")
+        if unit.samples:
+            merged = {k: np.concatenate([np.asarray(s[k]) for s in unit.samples]) for k in SAMPLE_FIELDS}
+            write_table(merged, SAMPLE_FIELDS, folder / f"{stem}.per_sample.csv.gz")
+    except OSError as exc:
+        return f"the unit's results could not be saved elsewhere either ({folder}: {exc.strerror or exc})"
+    return f"the unit finished: its rows were saved to {folder / f'{stem}.rows.csv'}"
 
 
 def _log_unit(tracker: Any, run_id: str, unit: Results, files: list[tuple[Path, str]]) -> None:

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -231,6 +232,7 @@ def test_a_store_made_read_only_mid_run_is_one_line_through_the_cli(h36m_root, t
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(Tracker, "log_metrics", log_metrics)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # the fallback folders, inside this test
     out = tmp_path / "out"
     argv = ["run", "-m", f"proposed[{TINY}]", "-d", "h36m", "--data-root", str(h36m_root), "--limit", "2", "--out",
             str(out)]  # fmt: skip
@@ -240,6 +242,11 @@ def test_a_store_made_read_only_mid_run_is_one_line_through_the_cli(h36m_root, t
     assert len(errors) == 1, err
     assert_names(errors[0], out / "mlflow.db", "read-only")
     assert "Traceback" not in err and not MLFLOW_LOG_LINE.search(err), err
+    # the unit finished before the store failed: its rows are not lost with it
+    saved = list((tmp_path / "tmp" / "hmrbench-results").glob("*.rows.csv"))
+    assert len(saved) == 1 and f"rows were saved to {saved[0]}" in errors[0]
+    rows = pd.read_csv(saved[0])
+    assert set(rows["metric"]) >= {"mpjpe_mm", "pa_mpjpe_mm"} and rows["value"].notna().all()
 
 
 @pytest.mark.parametrize("where", ["file", "under a file", "proc"])

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["as_directory", "assert_names", "empty", "garbage", "truncate", "unreadable"]
+__all__ = ["JSON_DAMAGE", "as_directory", "assert_names", "empty", "garbage", "truncate", "unreadable"]
 
 GARBAGE = bytes(range(256)) * 4  # not text, not JSON, not a zip, not a pickle, not a MAT file
 
@@ -81,3 +81,14 @@ def assert_names(error: BaseException | str, *parts: str | os.PathLike) -> None:
     text = str(error)
     for part in parts:
         assert os.fspath(part) in text, f"message does not name {os.fspath(part)!r}: {text}"
+
+
+# Every way a JSON file can be damaged, with what the reader's message must say: for
+# ``@pytest.mark.parametrize(("damage", "parts"), JSON_DAMAGE)``, ``damage(path, monkeypatch)``.
+JSON_DAMAGE = [
+    pytest.param(lambda p, mp: truncate(p), ("malformed JSON",), id="truncated"),
+    pytest.param(lambda p, mp: empty(p), ("empty file",), id="empty"),
+    pytest.param(lambda p, mp: garbage(p), ("not UTF-8 text",), id="garbage"),
+    pytest.param(lambda p, mp: as_directory(p), ("cannot read", "Is a directory"), id="directory"),
+    pytest.param(lambda p, mp: unreadable(p, mp), ("cannot read", "Permission denied"), id="unreadable"),
+]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _corrupt import as_directory, assert_names, empty, garbage, truncate, unreadable
+from _corrupt import JSON_DAMAGE, assert_names
 
 from bench.errors import ConfigError, DataFileError
 from bench.skeletons import get_skeleton, part_indices
@@ -63,17 +63,7 @@ def test_the_good_folder_is_read(folder):
     assert check(folder) == [{"sequence": "clip", "files": 2, "samples": 4}]
 
 
-@pytest.mark.parametrize(
-    ("damage", "parts"),
-    [
-        (lambda p, mp: truncate(p), ("malformed JSON",)),
-        (lambda p, mp: empty(p), ("empty file",)),
-        (lambda p, mp: garbage(p), ("not UTF-8 text",)),
-        (lambda p, mp: as_directory(p), ("cannot read", "Is a directory")),
-        (lambda p, mp: unreadable(p, mp), ("cannot read", "Permission denied")),
-    ],
-    ids=["truncated", "empty", "garbage", "directory", "unreadable"],
-)
+@pytest.mark.parametrize(("damage", "parts"), JSON_DAMAGE)
 def test_a_damaged_file_is_named(folder, damage, parts, monkeypatch):
     """A folder named like a keypoint file was skipped without a word; it is refused like any unreadable file."""
     damage(_file(folder), monkeypatch)

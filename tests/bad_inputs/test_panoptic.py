@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _corrupt import as_directory, assert_names, empty, garbage, truncate, unreadable
+from _corrupt import JSON_DAMAGE, as_directory, assert_names
 
 from bench.errors import DataFileError
 from datasets.openpose import write_openpose
@@ -153,17 +153,7 @@ def test_the_good_tree_is_read(tree):
 
 
 @pytest.mark.parametrize("kind", FILES)
-@pytest.mark.parametrize(
-    ("damage", "parts"),
-    [
-        (lambda p, mp: truncate(p), ("malformed JSON",)),
-        (lambda p, mp: empty(p), ("empty file",)),
-        (lambda p, mp: garbage(p), ("not UTF-8 text",)),
-        (lambda p, mp: as_directory(p), ("cannot read", "Is a directory")),
-        (lambda p, mp: unreadable(p, mp), ("cannot read", "Permission denied")),
-    ],
-    ids=["truncated", "empty", "garbage", "directory", "unreadable"],
-)
+@pytest.mark.parametrize(("damage", "parts"), JSON_DAMAGE)
 def test_a_damaged_file_is_named(tree, kind, damage, parts, monkeypatch):
     damage(FILES[kind][0](tree), monkeypatch)
     _refused(tree, kind, *parts)

@@ -4,8 +4,14 @@
   several workers on one study pass ``--worker 0``, ``1``, ... so that they do not propose the same points).
 - Pruning: median pruner on the intermediate validation MPJPE, reported at every ``report_every`` iterations
   through ``MethodContext.checkpoint``.
-- Storage: ``OUT/optuna.db`` (SQLite) by default, or any RDB URL (``--storage postgresql://...``): every
-  ``hmrbench sweep`` process given the same study name and storage works on the same study, on one machine or many.
+- Storage: ``OUT/optuna.db`` (SQLite) by default, or any RDB URL (``--storage postgresql://...``, with the installed
+  driver: ``bench.tracking.database_url``): every ``hmrbench sweep`` process given the same study name and storage
+  works on the same study, on one machine or many. On a database server each worker's running trial has a
+  heartbeat (``heartbeat`` seconds, default 60): a trial whose worker died is marked FAIL by the next worker to
+  start a trial once it has missed two heartbeats, never left RUNNING. The database lost mid-sweep is one
+  ``ConfigError`` naming the URL and the trials this worker finished (each finished trial is committed when it
+  ends, so none is lost).
+- Progress: a line per trial started, and per trial finished, pruned or failed.
 - Data: every set is loaded with the data seed (``data_seed``, default 0), apart from the training seed (``seed``),
   as in ``bench.runner``.
 - Validation: the last subject (sorted) of the first training set that has more than one is held out of training
@@ -35,9 +41,11 @@ import numpy as np
 from bench.errors import ConfigError
 from bench.files import atomic_write
 from bench.method import MethodContext, config_hash, format_spec, parse_spec
-from bench.tracking import file_lock
+from bench.tracking import database_url, file_lock
 
 __all__ = ["SPACE", "SweepResult", "check_sweep", "holdout", "resolve_storage", "sweep"]
+
+HEARTBEAT_SECONDS = 60.0  # a trial on a database server: its worker is dead after two missed heartbeats
 
 # name -> (kind, low, high, log scale); the paper's values: w_pm 20, w_3d 60, w_2d 6, w_r 0.5, STS every 5
 SPACE: dict[str, tuple[str, float, float, bool]] = {
@@ -60,7 +68,8 @@ class SweepResult:
 
 
 def resolve_storage(out: str | os.PathLike, storage: str | None = None) -> str:
-    return storage or f"sqlite:///{(Path(out).resolve() / 'optuna.db').as_posix()}"
+    """``storage`` with the installed PostgreSQL driver (``bench.tracking.database_url``), else SQLite under out."""
+    return database_url(storage) if storage else f"sqlite:///{(Path(out).resolve() / 'optuna.db').as_posix()}"
 
 
 def holdout(train_sets: Mapping[str, Any]) -> tuple[dict[str, Any], Any, str]:
@@ -157,6 +166,7 @@ def sweep(
     data_root: Any = None,
     tracker: Any = None,
     progress: Callable[[str], None] | None = None,
+    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> SweepResult:
     """Run ``trials`` trials of a study of ``method`` (a spec; its own values are the fixed part) and write the
     best config and the plots (module docstring). ``iterations`` overrides the method's training length. ``seed``
@@ -193,9 +203,10 @@ def sweep(
     local = storage_url.startswith("sqlite:///")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        with file_lock(storage_url[len("sqlite:///"):] + ".lock") if local else contextlib.nullcontext():
+        with file_lock(storage_url[len("sqlite:///") :] + ".lock") if local else contextlib.nullcontext():
             the_study = optuna.create_study(
-                study_name=study_name, storage=storage_url, direction="minimize", load_if_exists=True,
+                study_name=study_name, storage=_storage(storage_url, heartbeat, say), direction="minimize",
+                load_if_exists=True,
                 sampler=optuna.samplers.TPESampler(seed=seed * 1000 + worker),
                 pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
             )  # fmt: skip
@@ -228,6 +239,7 @@ def sweep(
                                    {"method": spec, **values}, parent=parent, kind="trial")  # fmt: skip
         ran.append(trial.number)
         start = time.perf_counter()
+        say(f"trial {trial.number}: started, " + ", ".join(f"{k}={v:.3g}" for k, v in values.items()))
 
         def score(method_obj: Any) -> float:
             mm = evaluate(method_obj, val, batch_size=256, device=device).summary()["mpjpe_mm"]
@@ -254,6 +266,7 @@ def sweep(
                 tracker.end(run_id, "FINISHED")
             raise
         except Exception as exc:
+            say(f"trial {trial.number}: failed ({type(exc).__name__}: {str(exc).strip().splitlines()[:1]})")
             if run_id is not None:
                 tracker.end(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
             raise
@@ -265,10 +278,80 @@ def sweep(
         say(f"trial {trial.number}: {shown} -> validation MPJPE {value:.1f} mm ({time.perf_counter() - start:.0f} s)")
         return value
 
-    the_study.optimize(objective, n_trials=trials, catch=(RuntimeError, ValueError, ArithmeticError))
-    if parent is not None:
-        tracker.end(parent, "FINISHED")
-    return _write_outputs(the_study, name, base, method, storage_url, Path(out), ran, val_text)
+    finished: list[int] = []
+    try:
+        with _database_errors(storage_url, finished):
+            the_study.optimize(objective, n_trials=trials, catch=(RuntimeError, ValueError, ArithmeticError),
+                               callbacks=[lambda _study, trial: finished.append(trial.number)])  # fmt: skip
+            if parent is not None:
+                tracker.end(parent, "FINISHED")
+            return _write_outputs(the_study, name, base, method, storage_url, Path(out), ran, val_text)
+    finally:
+        optuna.logging.get_logger("optuna").removeFilter(_QUIET_STORAGE)
+
+
+def _storage(url: str, heartbeat: float, say: Callable[[str], None]) -> Any:
+    """SQLite as a URL (Optuna opens it); a database server as an ``RDBStorage`` with a heartbeat on each running
+    trial, and a line said for each trial of a dead worker marked FAIL."""
+    import optuna
+
+    if url.startswith("sqlite:"):
+        return url
+
+    every = max(1, round(heartbeat))
+
+    def failed(_study: Any, trial: Any) -> None:
+        say(f"trial {trial.number}: marked FAIL, its worker stopped (no heartbeat for {2 * every} s)")
+
+    import inspect
+
+    # optuna >= 4.9 names the callback heartbeat_stale_trial_callback (failed_trial_callback is deprecated)
+    named = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback"
+             in inspect.signature(optuna.storages.RDBStorage).parameters else "failed_trial_callback")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=every, grace_period=2 * every, **{named: failed})
+
+
+class _QuietStorage:
+    """A logging filter dropping Optuna's per-trial warning (with its traceback) when the database failed: the
+    ``ConfigError`` of ``_database_errors`` says it in one line."""
+
+    def filter(self, record: Any) -> bool:
+        return "OperationalError" not in record.getMessage() and "DBAPIError" not in record.getMessage()
+
+
+_QUIET_STORAGE = _QuietStorage()
+
+
+@contextlib.contextmanager
+def _database_errors(url: str, finished: list[int]) -> Any:
+    """The storage's database lost mid-sweep (SQLAlchemy's errors, and the ``UnboundLocalError`` Optuna raises
+    after one) as one ``ConfigError`` naming the URL and the trials this worker finished (kept in the study)."""
+    import optuna
+
+    optuna.logging.get_logger("optuna").addFilter(_QUIET_STORAGE)
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001
+        cause = _database_cause(exc)
+        if cause is None:
+            raise
+        first = (str(cause).strip().splitlines() or [""])[0]
+        kept = f"trial(s) {', '.join(map(str, finished))} finished here, kept" if finished else "none finished here"
+        raise ConfigError(f"sweep: optuna storage {url} failed: {type(cause).__name__}: {first}; {kept}; "
+                          "start the database again and rerun the same command to go on") from None  # fmt: skip
+
+
+def _database_cause(exc: BaseException) -> BaseException | None:
+    """The SQLAlchemy error ``exc`` is, or came from, else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__module__.startswith("sqlalchemy"):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _write_outputs(study: Any, name: str, base: dict, method: str, storage_url: str, out: Path, ran: list[int],
@@ -289,7 +372,8 @@ def _write_locked(study: Any, name: str, base: dict, method: str, storage_url: s
         raise ConfigError(f"sweep: study {study.study_name!r} has no complete trial yet (all pruned or failed); "
                           "run more trials")  # fmt: skip
     best = study.best_trial
-    spec = format_spec(name, {**base, **best.params})
+    # log_every only paced the validation during the sweep: not part of the config to reuse
+    spec = format_spec(name, {**{k: v for k, v in base.items() if k != "log_every"}, **best.params})
     states = {s.name: sum(t.state == s for t in study.trials) for s in optuna.trial.TrialState}
     lines = [f"# best trial of the Optuna study {study.study_name!r} ({storage_url})",
              f"# validation: {val_text}; swept from {method!r}", f"# use it as: hmrbench run -m '{spec}' -d ...",

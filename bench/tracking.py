@@ -29,6 +29,7 @@ import platform
 import sqlite3
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -40,14 +41,17 @@ from bench import __version__
 from bench.errors import ConfigError, TrackingError
 
 __all__ = [
-    "Tracker", "check_store_file", "check_writable", "device_name", "environment_tags", "file_lock", "out_folder",
-    "resolve_tracking_uri",
+    "Tracker", "check_store_file", "check_writable", "database_url", "device_name", "environment_tags", "file_lock",
+    "out_folder", "resolve_tracking_uri",
 ]  # fmt: skip
 
 UNIT_TAG = "hmrbench.unit"
 KIND_TAG = "hmrbench.kind"
 PARENT_TAG = "hmrbench.parent_key"
 _PROBE_SECONDS = 5.0
+SERVER_RETRIES = 3  # a tracking server that refused a call: tried again this often (Tracker._call)
+SERVER_RETRY_SECONDS = 2.0  # first wait, doubling: 2 + 4 + 8 s
+_REFUSED = ("connection refused", "failed to establish a new connection")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _MLFLOW_LOGGERS = ("mlflow", "alembic", "sqlalchemy.engine")
 # What SQLite says when the OS refuses a write to the store file, and the reason to show for it.
@@ -81,11 +85,25 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def database_url(url: str) -> str:
+    """A ``postgresql://`` URL with the driver that is installed: SQLAlchemy 2.1 reads a bare ``postgresql://`` as
+    psycopg 3, so with only psycopg2 (the ``cluster`` extra's ``psycopg2-binary``) it is rewritten to
+    ``postgresql+psycopg2://``. Any other URL, or one naming its driver, is returned as given."""
+    import importlib.util
+
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() == "postgresql" and importlib.util.find_spec("psycopg") is None:
+        if importlib.util.find_spec("psycopg2") is not None:
+            return f"postgresql+psycopg2://{rest}"
+    return url
+
+
 def resolve_tracking_uri(out: str | os.PathLike, uri: str | None = None) -> str:
-    """``uri``, else ``$MLFLOW_TRACKING_URI``, else the SQLite store under ``out``."""
+    """``uri``, else ``$MLFLOW_TRACKING_URI``, else the SQLite store under ``out``; a PostgreSQL store's URL with
+    the installed driver (``database_url``)."""
     found = uri or os.environ.get("MLFLOW_TRACKING_URI")
     if found:
-        return found
+        return database_url(found)
     return f"sqlite:///{(Path(out).resolve() / 'mlflow.db').as_posix()}"
 
 
@@ -174,6 +192,17 @@ def _mlflow_logs_held() -> Iterator[None]:
         for record in held if succeeded else ():
             owner = next(lg for lg in loggers if record.name == lg.name or record.name.startswith(lg.name + "."))
             owner.handle(record)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it came from) is a server refusing the connection."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionRefusedError) or any(phrase in str(exc).lower() for phrase in _REFUSED):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _os_failure(exc: BaseException, store: Path | None) -> tuple[str, str, bool] | None:
@@ -396,12 +425,19 @@ class Tracker:
         return self._client
 
     def _call(self, what: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202
-        """``fn(*args, **kwargs)`` (an MLflow call); its failure as one ``TrackingError``, MLflow's logs held back."""
-        try:
-            with _mlflow_logs_held():
-                return fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001
-            raise self._error(what, exc) from None
+        """``fn(*args, **kwargs)`` (an MLflow call); its failure as one ``TrackingError``, MLflow's logs held back.
+        A tracking server that refused the connection (down or restarting) is tried again ``SERVER_RETRIES`` times,
+        ``SERVER_RETRY_SECONDS`` apart, doubling: a refused request never reached the server, so repeating it
+        cannot log anything twice. A local store is not retried."""
+        server = self.uri.startswith(("http://", "https://"))
+        for attempt in range(SERVER_RETRIES + 1):
+            try:
+                with _mlflow_logs_held():
+                    return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001
+                if not (server and attempt < SERVER_RETRIES and _refused(exc)):
+                    raise self._error(what, exc) from None
+            time.sleep(SERVER_RETRY_SECONDS * 2**attempt)
 
     def _error(self, what: str, exc: BaseException) -> TrackingError:
         """The one-line error for a failed MLflow call: the path and the OS's reason when a file could not be

@@ -11,7 +11,8 @@ import optuna
 import pytest
 
 from bench.cli import main
-from bench.tracking import Tracker
+from bench.sweep import resolve_storage
+from bench.tracking import Tracker, database_url, resolve_tracking_uri
 
 TINY = "proposed[hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=2]"
 
@@ -41,7 +42,38 @@ def test_two_workers_share_one_study_without_losing_or_duplicating_trials(root, 
     assert best["validation_mpjpe_mm"] == pytest.approx(min(t.value for t in complete), abs=1e-3)
     assert set(best["params"]) == {"w_pm", "w_3d", "w_2d", "w_r", "sts_period"}
     assert best["method"].startswith("proposed[") and f"w_pm={study.best_trial.params['w_pm']}" in best["method"]
+    assert "log_every" not in best["method"]  # it paced the sweep's validation; not part of the config to reuse
     assert (out / "sweeps" / "shared" / "history.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "installed, given, opened",
+    [
+        ({"psycopg2"}, "postgresql://u@h:5432/db", "postgresql+psycopg2://u@h:5432/db"),  # SQLAlchemy 2.1: psycopg 3
+        ({"psycopg", "psycopg2"}, "postgresql://u@h/db", "postgresql://u@h/db"),  # psycopg 3 there: as given
+        (set(), "postgresql://u@h/db", "postgresql://u@h/db"),  # no driver: SQLAlchemy's own error names it
+        ({"psycopg2"}, "postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),  # a driver named: kept
+        ({"psycopg2"}, "sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_a_postgresql_url_is_opened_with_the_installed_driver(monkeypatch, tmp_path, installed, given, opened):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name in installed else None if name.startswith("psycopg")
+                        else real(name, *a))  # fmt: skip
+    assert database_url(given) == opened
+    assert resolve_storage(tmp_path, given) == opened  # --storage
+    assert resolve_tracking_uri(tmp_path, given) == opened  # --tracking-uri / $MLFLOW_TRACKING_URI
+
+
+def test_each_trial_says_when_it_starts(root, tmp_path, capsys):
+    assert main(["sweep", TINY, "--iterations", "4", "--trials", "1", "--val-limit", "8", "--data-root", str(root),
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    err = capsys.readouterr().err.splitlines()
+    started = next(i for i, line in enumerate(err) if line.startswith("trial 0: started, w_pm="))
+    assert any(line.startswith("trial 0: ") and "validation MPJPE" in line for line in err[started + 1 :])
 
 
 def test_the_same_seed_proposes_the_same_trials(root, tmp_path, capsys):
@@ -51,7 +83,7 @@ def test_the_same_seed_proposes_the_same_trials(root, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "b")]) == 0
     b = capsys.readouterr().err
     trials = lambda text: [line.split(" (")[0] for line in text.splitlines() if line.startswith("trial ")]  # noqa: E731
-    assert trials(a) == trials(b) and len(trials(a)) == 2
+    assert trials(a) == trials(b) and len(trials(a)) == 4  # each trial started, then finished or pruned
 
 
 @pytest.mark.parametrize(

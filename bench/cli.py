@@ -9,6 +9,11 @@ A verb checks everything it can before it creates that folder or the store (``_c
 their values, experiment files after ``--quick``, counts >= 1, the device, each set's data), then that the folder
 and the store can be written, before anything is trained: a bad value is one line naming it and exit code 2, with
 nothing written.
+
+`run`, `paper` and `runtime` run their units in this process one after another with one torch thread, or as tasks
+on Dask (``--workers N``: a local cluster of N worker processes; ``--scheduler ADDRESS``: an existing scheduler;
+``bench.executors``), printing units done / running / failed and an ETA as they finish. ``--threads T``: torch
+threads per process (default ``$OMP_NUM_THREADS``, else 1).
 """
 
 from __future__ import annotations
@@ -227,9 +232,9 @@ def print_rows(rows: list[dict]) -> None:
         for key, c in table.items()
     ]
     timed = [r for r in rows if r["metric"] == "seconds_per_image"]
-    runtime = [("experiment", "variant", "batch", "ms_per_image", "device_name", "skipped")] + [
+    runtime = [("experiment", "variant", "batch", "ms_per_image", "device_name", "threads", "load", "skipped")] + [
         (r["experiment"], r["variant"], str(r["batch"]), f"{1000 * float(r['value']):.2f}", r["device_name"],
-         _format(r["skip_reason"]))
+         _format(r.get("threads")), _format(r.get("load_avg")), _format(r["skip_reason"]))
         for r in timed]  # fmt: skip
     for lines in (accuracy, runtime):
         if len(lines) == 1:
@@ -265,6 +270,14 @@ class _RowsFile:
     def __init__(self, path: Path) -> None:
         self.path, self.rows = path, []
         self.written, self.error = False, ""
+
+    def rewrite(self, rows: list[dict]) -> None:
+        """The file again with ``rows`` (the run's rows in plan order, once units that finished in another order
+        are all in)."""
+        from bench.runner import Results
+
+        self.rows = []
+        self(Results(rows=list(rows)))
 
     def __call__(self, unit) -> None:  # noqa: ANN001
         from bench.results import ROW_FIELDS, write_table
@@ -340,21 +353,50 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         _check_before_writing(device=args.device, data_root=args.data_root, methods=args.method, datasets=args.dataset,
                               train=args.train or (), limit=args.limit, batch_size=args.batch_size)  # fmt: skip
+    _check_workers(args)
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     name = Path(args.experiment).stem if args.experiment is not None else "run"
     rows_file = _RowsFile(out / f"{name}{'-quick' if args.quick else ''}.csv")
-    common = {"device": args.device, "data_root": args.data_root, "models": out / "models", "force": args.force,
-              "progress": _progress, "tracker": tracker, "sink": rows_file}  # fmt: skip
-    if args.experiment is not None:
-        results = run_experiment(args.experiment, quick=args.quick, seeds=seeds, data_seed=data_seed, **common)
-    else:
-        results = Results()
-        for seed in seeds or (0,):
-            results.extend(run(args.method, args.dataset, train=args.train or (), seed=seed,
-                               data_seed=data_seed or 0, limit=args.limit, batch_size=args.batch_size,
-                               **common))  # fmt: skip
+    common = {"device": args.device, "data_root": args.data_root, "models": out / "models", "force": args.force}
+    with _executor(args) as executor:
+        if args.experiment is not None:
+            results = run_experiment(args.experiment, quick=args.quick, seeds=seeds, data_seed=data_seed,
+                                     progress=_progress, tracker=tracker, sink=rows_file, executor=executor,
+                                     **common)  # fmt: skip
+        elif executor is not None:
+            from bench.runner import unit_calls
+
+            calls = [c for seed in seeds or (0,) for c in unit_calls(
+                "run", args.method, None, "run", seed, datasets=args.dataset, train=args.train or (),
+                data_seed=data_seed or 0, limit=args.limit, batch_size=args.batch_size, **common)]  # fmt: skip
+            results = Results()
+            for unit in executor.map(calls, tracker=tracker, sink=rows_file):
+                results.extend(unit)
+        else:
+            results = Results()
+            for seed in seeds or (0,):
+                results.extend(run(args.method, args.dataset, train=args.train or (), seed=seed,
+                                   data_seed=data_seed or 0, limit=args.limit, batch_size=args.batch_size,
+                                   progress=_progress, tracker=tracker, sink=rows_file, **common))  # fmt: skip
+    if executor is not None:
+        rows_file.rewrite(results.rows)
     return _finish(results, rows_file)
+
+
+def _check_workers(args: argparse.Namespace) -> None:
+    """--workers, --scheduler and --threads checked before anything is written (``bench.executors.check_workers``)."""
+    from bench.executors import check_workers
+
+    check_workers(args.workers, args.scheduler, args.threads)
+
+
+def _executor(args: argparse.Namespace):  # noqa: ANN202
+    """A started Dask executor for --workers / --scheduler (a context manager), else None: this process runs the
+    units with --threads torch threads (``bench.executors.executor_for``)."""
+    from bench.executors import executor_for
+
+    return executor_for(args.workers, args.scheduler, args.threads, _progress)
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -382,11 +424,16 @@ def runtime_command(args: argparse.Namespace) -> int:
 
         raise ConfigError(f"runtime: {exp.path} is not a runtime experiment (kind = \"runtime\")")
     _check_before_writing([exp], quick=args.quick, device=args.device, data_root=args.data_root)
+    _check_workers(args)
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     rows_file = _RowsFile(out / f"{exp.name}{'-quick' if args.quick else ''}-{args.device.replace(':', '')}.csv")
-    results = run_experiment(exp, quick=args.quick, device=args.device, data_root=args.data_root, force=args.force,
-                             progress=_progress, tracker=tracker, sink=rows_file)  # fmt: skip
+    with _executor(args) as executor:
+        results = run_experiment(exp, quick=args.quick, device=args.device, data_root=args.data_root,
+                                 force=args.force, progress=_progress, tracker=tracker, sink=rows_file,
+                                 executor=executor)  # fmt: skip
+    if executor is not None:
+        rows_file.rewrite(results.rows)
     return _finish(results, rows_file)
 
 
@@ -397,13 +444,18 @@ def paper_command(args: argparse.Namespace) -> int:
 
     seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)  # checked before anything is written
     _check_before_writing(PAPER_EXPERIMENTS, quick=args.quick, device=args.device, data_root=args.data_root)
+    _check_workers(args)
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     start = clock.perf_counter()
     rows_file = _RowsFile(out / f"paper{'-quick' if args.quick else ''}.csv")
-    results, written = paper(tracker, out, quick=args.quick, seeds=seeds, data_seed=data_seed, device=args.device,
-                             data_root=args.data_root, force=args.force, progress=_progress, sink=rows_file,
-                             command="hmrbench " + " ".join(sys.argv[1:]))  # fmt: skip
+    with _executor(args) as executor:
+        results, written = paper(tracker, out, quick=args.quick, seeds=seeds, data_seed=data_seed,
+                                 device=args.device, data_root=args.data_root, force=args.force, progress=_progress,
+                                 sink=rows_file, command="hmrbench " + " ".join(sys.argv[1:]),
+                                 executor=executor)  # fmt: skip
+    if executor is not None:
+        rows_file.rewrite(results.rows)
     code = _finish(results, rows_file)
     _progress(f"hmrbench paper{' --quick' if args.quick else ''}: done in {clock.perf_counter() - start:.0f} s; "
               f"report: {out / 'report' / 'index.html'}")  # fmt: skip
@@ -462,6 +514,16 @@ def _output_args(parser: argparse.ArgumentParser) -> None:
                         help="MLflow tracking URI (default $MLFLOW_TRACKING_URI, else sqlite under --out)")
 
 
+def _parallel_args(parser: argparse.ArgumentParser) -> None:
+    """--workers, --scheduler and --threads, the same for every verb that runs units."""
+    parser.add_argument("--workers", type=int, default=None, metavar="N", help="run the units on a local Dask "
+                        "cluster of N worker processes (pip install -e '.[cluster]'); default: in this process")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run the units on an existing Dask "
+                        "scheduler, e.g. tcp://host:8786 (one from dask-jobqueue's SLURMCluster on Slurm)")
+    parser.add_argument("--threads", type=int, default=None, metavar="T", help="torch threads per process "
+                        "(default $OMP_NUM_THREADS, else 1); workers x threads may not exceed the cores")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hmrbench",
@@ -509,6 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     _output_args(run_p)
     run_p.add_argument("--force", action="store_true", help="redo finished units and retrain models that are "
                        "already in DIR/models")  # fmt: skip
+    _parallel_args(run_p)
     run_p.set_defaults(func=run_command)
 
     rep = verbs.add_parser("report", help="tables, figures and index.html from the tracked results (runs nothing)",
@@ -531,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--data-root", default=None, help="data root of the input samples (default $HMRBENCH_DATA, "
                     "else synthetic)")  # fmt: skip
     rt.add_argument("--force", action="store_true", help="time again even when the store has the same unit")
+    _parallel_args(rt)
     _output_args(rt)
     rt.set_defaults(func=runtime_command)
 
@@ -545,6 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     pp.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
     pp.add_argument("--force", action="store_true", help="redo finished units and retrain cached models")
+    _parallel_args(pp)
     _output_args(pp)
     pp.set_defaults(func=paper_command)
 

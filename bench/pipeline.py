@@ -4,7 +4,9 @@
 ``paper`` runs, in order: table1, table2, table3, sts_value, fig6, distance (accuracy) and table4 (runtime), each
 tracked and resumable (finished units are taken from the store, trained models from ``OUT/models``), then builds
 the report from the store. With ``quick`` each experiment's ``[quick]`` settings are used and the experiment names
-carry ``-quick``, so quick and full results never mix in one table.
+carry ``-quick``, so quick and full results never mix in one table. With an ``executor``
+(``bench.executors.DaskExecutor``: ``--workers`` / ``--scheduler``) the units of every experiment are tasks
+submitted at once, so the workers stay busy across experiments; the report waits for all of them.
 """
 
 from __future__ import annotations
@@ -116,21 +118,21 @@ def paper(
     progress: Callable[[str], None] | None = None,
     sink: Callable[[Any], None] | None = None,
     command: str = "",
+    executor: Any = None,
 ) -> tuple[Any, dict[str, Path]]:
     """Run the paper's experiments (or ``experiments``: names, paths or ``Experiment`` objects) and build the
     report from the store; returns (``bench.runner.Results``, the report's files). ``seeds``: the training seeds,
     ``data_seed``: the seed of every dataset (default: each file's). Failed units are recorded and reported; the
-    report is built from whatever finished."""
+    report is built from whatever finished. ``executor``: where the units run (module docstring)."""
     from bench.experiments import Experiment, load_experiment
-    from bench.runner import Results, run_experiment
+    from bench.runner import run_experiments
 
     loaded = [e if isinstance(e, Experiment) else load_experiment(e) for e in experiments]
     if quick:
         loaded = [e.quick_version() for e in loaded]
-    results = Results()
-    for exp in loaded:  # all files are loaded (and so checked) before the first one runs
-        results.extend(run_experiment(exp, seeds=seeds, data_seed=data_seed, device=device, data_root=data_root,
-                                      models=Path(out) / "models", force=force, progress=progress, tracker=tracker,
-                                      sink=sink))  # fmt: skip
+    # all files are loaded (and so checked) before the first one runs
+    results = run_experiments(loaded, seeds=seeds, data_seed=data_seed, device=device, data_root=data_root,
+                              models=Path(out) / "models", force=force, progress=progress, tracker=tracker, sink=sink,
+                              executor=executor)  # fmt: skip
     written = report(tracker, out, experiments=[e.name for e in loaded], command=command, progress=progress)
     return results, written

@@ -5,8 +5,10 @@ training ``seed`` and the ``data_seed`` of the sets it was trained and scored on
 ``group``, ``bin``: each ``"all"`` except the one the row slices by), the metric and its value (millimetres for
 errors), how many samples it covers (``n`` scored, ``skipped`` not scored, ``failed`` by the method, ``faults``:
 samples the adapter dropped for a per-sample fault), and where (what is synthetic, below; device, batch size, training
-sets, cached model, seconds). ``collapsed`` is the method's own collapse flag from its fit summary
-(``True``/``False``; ``''`` when the method reports none). Reports are built from these rows alone (``reports``).
+sets, cached model, seconds; ``threads``: the torch threads of the process that computed it, ``cores`` and
+``load_avg``: the machine's cores and 1-minute load average then, which the seconds depend on). ``collapsed`` is the
+method's own collapse flag from its fit summary (``True``/``False``; ``''`` when the method reports none).
+Reports are built from these rows alone (``reports``).
 
 What is synthetic, labelled apart (``data_labels``) and together:
 
@@ -60,7 +62,9 @@ __all__ = ["BODY_MODELS", "KEYPOINTS2D_SOURCES", "ROW_FIELDS", "SAMPLE_FIELDS", 
 ROW_FIELDS = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "seed",
               "data_seed", "metric", "value", "n", "skipped", "failed", "faults", "skip_reason", "synthetic", "data",
               "body_model", "keypoints2d", "device", "device_name", "batch", "train", "model_cached", "collapsed",
-              "fit_seconds", "eval_seconds")  # fmt: skip
+              "fit_seconds", "eval_seconds", "threads", "cores", "load_avg")  # fmt: skip
+# columns added after rows files were first written: an older file reads them as blank (``read_rows``)
+_ADDED = ("threads", "cores", "load_avg")
 KEYPOINTS2D_SOURCES = ("detections", "simulated", "exact", "unknown")  # a row's keypoints2d (module docstring)
 BODY_MODELS = ("embedded", "smplx")
 SAMPLE_FIELDS = ("unit", "experiment", "method", "variant", "dataset", "seed", "data_seed", "index", "sample_id",
@@ -252,6 +256,8 @@ def read_rows(path: str | os.PathLike) -> Any:
     import pandas as pd
 
     frame = pd.read_csv(path, dtype={k: str for k in _TEXT})
+    if "metric" in frame:  # a rows file (not per-sample errors) from before these columns: blank
+        frame = frame.assign(**{k: "" for k in _ADDED if k not in frame})
     for key in _TEXT:
         if key in frame:
             frame[key] = frame[key].fillna("")

@@ -32,12 +32,18 @@ A trained model that cannot be saved in the model cache (a full or read-only dis
 scored with the model in memory, and the model is saved under ``fallback_model_folder()`` instead, in one line
 naming the path that failed.
 
+Units run in this process one after another, or as tasks on a Dask cluster (``executor``: a
+``bench.executors.DaskExecutor``; ``experiment_calls`` splits an experiment into one call per unit). While a unit
+trains or loads a model it holds a file lock on that training key in the model cache folder (``<model>.lock``), so
+two processes never train the same key at once: the second waits, then loads what the first saved.
+
 Selections are ``name[k=v,...]`` specs for methods (``bench.registry.create_method``) and datasets (the adapter's
 settings, ``bench.registry.load_dataset``), e.g. ``proposed[projection=wpp]`` or ``h36m[split=train]``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -54,6 +60,7 @@ import numpy as np
 from bench.body_model import ModelSource, resolve_model
 from bench.errors import ConfigError, DataFileError, TrackingError
 from bench.evaluate import evaluate
+from bench.executors import UnitCall, thread_fields
 from bench.files import atomic_write
 from bench.method import MethodContext, config_hash, parse_spec
 from bench.registry import check_dataset_settings, check_method_spec, create_method, load_dataset
@@ -67,11 +74,12 @@ from bench.results import (
     write_table,
 )
 from bench.samples import SampleSet
+from bench.tracking import file_lock
 
 __all__ = ["ROW_FIELDS", "Results", "body_model_label", "check_at_least_one", "check_device", "check_experiment",
-           "check_selection", "check_sources", "collapsed_flag", "fallback_model_folder", "fit_summary_path",
-           "limit_index", "load_dataset_spec", "parse_dataset_spec", "run", "run_experiment", "training_key",
-           "unit_key"]  # fmt: skip
+           "check_selection", "check_sources", "collapsed_flag", "experiment_calls", "fallback_model_folder",
+           "fit_summary_path", "keep_loaded_sets", "limit_index", "load_dataset_spec", "parse_dataset_spec", "run",
+           "run_experiment", "run_experiments", "training_key", "unit_calls", "unit_key"]  # fmt: skip
 
 
 @dataclass
@@ -114,9 +122,35 @@ def limit_index(n: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
 
 
+_LOADED: dict[tuple, SampleSet] | None = None  # sets kept by keep_loaded_sets (a Dask worker's), newest last
+_KEEP = 8
+
+
+def keep_loaded_sets(keep: bool = True) -> None:
+    """Keep the last few sets ``load_dataset_spec`` loaded (by spec, data root, seed and limit) and give them again
+    instead of loading them anew: a Dask worker does one unit per task, and the units of a group share their sets."""
+    global _LOADED
+    if not keep:
+        _LOADED = None
+    elif _LOADED is None:
+        _LOADED = {}
+
+
 def load_dataset_spec(spec: str, *, data_root: Any = None, seed: int = 0, limit: int | None = None) -> SampleSet:
     """``'h36m[protocol=p2,split=test]'`` -> that SampleSet; ``limit`` keeps that many samples evenly spaced over
     the set (every view and sequence stays represented), and says so in ``info['protocol']``."""
+    key = (spec, str(data_root), seed, limit)
+    if _LOADED is not None and key in _LOADED:
+        return _LOADED[key]
+    samples = _load_dataset_spec(spec, data_root=data_root, seed=seed, limit=limit)
+    if _LOADED is not None:
+        _LOADED[key] = samples
+        while len(_LOADED) > _KEEP:
+            _LOADED.pop(next(iter(_LOADED)))
+    return samples
+
+
+def _load_dataset_spec(spec: str, *, data_root: Any, seed: int, limit: int | None) -> SampleSet:
     name, settings = parse_dataset_spec(spec)
     samples = load_dataset(name, data_root=data_root, seed=seed, **settings)
     if limit is not None and 0 < limit < len(samples):
@@ -295,6 +329,26 @@ def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed:
     if models is not None:
         key = training_key(method, train_sets, seed, context.model_path)
         path = Path(models) / f"{getattr(method, 'family', spec.split('[')[0])}-{key[:16]}.model"
+    with _training_lock(path):
+        return _fit_or_load_locked(method, spec, train_sets, path, force, say)
+
+
+@contextlib.contextmanager
+def _training_lock(path: Path | None) -> Any:
+    """Hold ``<model>.lock`` beside the cached model ``path`` (no lock without a model cache, or where the folder
+    cannot take the lock file: a model cannot be shared through it either)."""
+    stack = contextlib.ExitStack()
+    if path is not None:
+        try:
+            stack.enter_context(file_lock(path.with_name(f"{path.name}.lock")))
+        except OSError:
+            pass
+    with stack:
+        yield
+
+
+def _fit_or_load_locked(method: Any, spec: str, train_sets: dict[str, SampleSet], path: Path | None, force: bool,
+                        say: Callable[[str], None]) -> tuple[bool, Path | None, dict[str, Any]]:  # fmt: skip
     if path is not None and not force:
         found = next((p for p in (path, fallback_model_folder() / path.name) if p.is_file()), None)
         if found is not None:
@@ -418,7 +472,7 @@ def run(
                         "variant": variant, "dataset": ds, "seed": seed, "data_seed": data_seed, "device": device,
                         "device_name": env["device_name"], "batch": batch_size, "train": ",".join(train),
                         "model_cached": cached, "collapsed": collapsed, "fit_seconds": fit_seconds,
-                        **labels[ds]}  # fmt: skip
+                        **labels[ds], **thread_fields()}  # fmt: skip
                 unit.rows += evaluation_rows(result, samples, base)
                 unit.samples.append(per_sample_frame(result, samples, base))
                 if not result.skipped:
@@ -537,6 +591,123 @@ def _log_unit(tracker: Any, run_id: str, unit: Results, files: list[tuple[Path, 
     tracker.end(run_id, "FINISHED")
 
 
+def unit_calls(kind: str, methods: Sequence[str], variants: Sequence[str] | None, experiment: str, seed: int,
+               **kwargs: Any) -> list[UnitCall]:  # fmt: skip
+    """One ``bench.executors.UnitCall`` per method of a ``run`` (``kind`` 'run') or ``runtime`` call with these
+    keyword arguments: the same units, keys and rows as the call with every method, one task each."""
+    variants = list(variants or methods)
+    what = "runtime" if kind == "runtime" else f"seed {seed}"
+    return [UnitCall(kind, f"{experiment}: {variant} {what}", experiment,
+                     {**kwargs, "methods": [spec], "variants": [variant], "experiment": experiment, "seed": seed})
+            for spec, variant in zip(methods, variants, strict=True)]  # fmt: skip
+
+
+def experiment_calls(exp: Any, *, seeds: Sequence[int], data_seed: int, device: str = "cpu", data_root: Any = None,
+                     models: Any = None, force: bool = False) -> list[UnitCall]:  # fmt: skip
+    """The units of experiment ``exp`` (already checked, ``--quick`` applied) as calls, in the order
+    ``run_experiment`` does them in one process: every group for every training seed."""
+    calls = []
+    for seed in seeds:
+        for group in exp.groups:
+            if exp.kind == "runtime":
+                calls += unit_calls("runtime", group.methods, group.variants or None, exp.name, seed,
+                                    dataset=group.datasets[0], batch_sizes=group.batch_sizes, repeats=group.repeats,
+                                    device=device, data_root=data_root, data_seed=data_seed,
+                                    force=force)  # fmt: skip
+            else:
+                calls += unit_calls("run", group.methods, group.variants or None, exp.name, seed,
+                                    datasets=group.datasets, train=group.train, data_seed=data_seed, device=device,
+                                    limit=group.limit, batch_size=group.batch_size, data_root=data_root,
+                                    models=models, force=force)  # fmt: skip
+    return calls
+
+
+def _prepared(experiment: Any, quick: bool, seeds: Sequence[int] | None, data_seed: int | None, device: str,
+              data_root: Any) -> tuple[Any, list[int], int]:  # fmt: skip
+    """The experiment (loaded, ``--quick`` applied, checked: ``check_experiment``), its training seeds and data
+    seed."""
+    from bench.experiments import Experiment, load_experiment
+
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    if quick:
+        exp = exp.quick_version()
+    check_experiment(exp, device=device, data_root=data_root)  # every group, before the first one trains
+    return exp, list(seeds or exp.seeds), exp.data_seed if data_seed is None else data_seed
+
+
+def _parent_run(tracker: Any, exp: Any, seeds: list[int], data_seed: int, quick: bool, device: str) -> str | None:
+    """The experiment's parent run in the store (the same one again when the same experiment is run again)."""
+    if tracker is None:
+        return None
+    from bench.tracking import environment_tags
+
+    described = [[g.methods, g.datasets, g.train, g.limit, g.batch_size] for g in exp.groups]
+    key = config_hash({"experiment": exp.name, "groups": described, "seeds": seeds, "data_seed": data_seed,
+                       "device": device})  # fmt: skip
+    return tracker.parent(key, exp.name, {"file": str(exp.path), "title": exp.title, "seeds": seeds,
+                                          "data_seed": data_seed, "quick": quick, "device": device},
+                          {**environment_tags(device), "hmrbench.experiment": exp.name})  # fmt: skip
+
+
+def _end_parent(tracker: Any, parent: str | None, results: Results) -> None:
+    if parent is not None:
+        tracker.end(parent, "FAILED" if results.failures else "FINISHED",
+                    "; ".join(f"{n}: {e}" for n, e in results.failures) or None)  # fmt: skip
+
+
+def run_experiments(
+    experiments: Sequence[Any],
+    *,
+    quick: bool = False,
+    seeds: Sequence[int] | None = None,
+    data_seed: int | None = None,
+    device: str = "cpu",
+    data_root: Any = None,
+    models: Any = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+    tracker: Any = None,
+    sink: Callable[[Results], None] | None = None,
+    executor: Any = None,
+) -> Results:
+    """``run_experiment`` for each experiment in turn; with an ``executor`` (``bench.executors.DaskExecutor``)
+    every unit of every experiment is one task, all submitted at once (each experiment checked and its parent run
+    opened first), and the results come back in the order one process would give them."""
+    if executor is None:
+        results = Results()
+        for exp in experiments:
+            results.extend(run_experiment(exp, quick=quick, seeds=seeds, data_seed=data_seed, device=device,
+                                          data_root=data_root, models=models, force=force, progress=progress,
+                                          tracker=tracker, sink=sink))  # fmt: skip
+        return results
+    say = progress or (lambda message: None)
+    prepared = [_prepared(e, quick, seeds, data_seed, device, data_root) for e in experiments]
+    parents: dict[str, str | None] = {}
+    calls: list[UnitCall] = []
+    for exp, exp_seeds, exp_data_seed in prepared:
+        say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), training seeds {exp_seeds}, data seed "
+            f"{exp_data_seed}")  # fmt: skip
+        parents[exp.name] = _parent_run(tracker, exp, exp_seeds, exp_data_seed, quick, device)
+        calls += experiment_calls(exp, seeds=exp_seeds, data_seed=exp_data_seed, device=device, data_root=data_root,
+                                  models=models, force=force)  # fmt: skip
+    try:
+        found = executor.map(calls, tracker=tracker, parents=parents, sink=sink)
+    except KeyboardInterrupt:
+        for parent in parents.values():
+            if parent is not None:
+                tracker.end(parent, "KILLED", "interrupted (Ctrl-C)")
+        raise
+    results = Results()
+    for exp, _, _ in prepared:
+        mine = Results()
+        for call, unit in zip(calls, found, strict=True):
+            if call.experiment == exp.name:
+                mine.extend(unit)
+        _end_parent(tracker, parents[exp.name], mine)
+        results.extend(mine)
+    return results
+
+
 def run_experiment(
     experiment: Any,
     *,
@@ -550,32 +721,22 @@ def run_experiment(
     progress: Callable[[str], None] | None = None,
     tracker: Any = None,
     sink: Callable[[Results], None] | None = None,
+    executor: Any = None,
 ) -> Results:
     """Run an experiment (``bench.experiments.Experiment``, a shipped name or a TOML path): every group for every
     training seed (``seeds`` overrides the file's), all on the sets of one data seed (``data_seed`` overrides the
     file's). Every group is checked (``check_experiment``) before the first one trains. With a tracker, the
-    experiment is one parent run (the same one again when the same experiment is run again)."""
-    from bench.experiments import Experiment, load_experiment
-
-    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
-    if quick:
-        exp = exp.quick_version()
-    check_experiment(exp, device=device, data_root=data_root)  # every group, before the first one trains
-    seeds = list(seeds or exp.seeds)
-    data_seed = exp.data_seed if data_seed is None else data_seed
+    experiment is one parent run (the same one again when the same experiment is run again). ``executor``: run
+    the units as tasks on it (``run_experiments``)."""
+    if executor is not None:
+        return run_experiments([experiment], quick=quick, seeds=seeds, data_seed=data_seed, device=device,
+                               data_root=data_root, models=models, force=force, progress=progress, tracker=tracker,
+                               sink=sink, executor=executor)  # fmt: skip
+    exp, seeds, data_seed = _prepared(experiment, quick, seeds, data_seed, device, data_root)
     say = progress or (lambda message: None)
     say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), training seeds {seeds}, data seed "
         f"{data_seed}")  # fmt: skip
-    parent = None
-    if tracker is not None:
-        from bench.tracking import environment_tags
-
-        described = [[g.methods, g.datasets, g.train, g.limit, g.batch_size] for g in exp.groups]
-        key = config_hash({"experiment": exp.name, "groups": described, "seeds": seeds, "data_seed": data_seed,
-                           "device": device})  # fmt: skip
-        parent = tracker.parent(key, exp.name, {"file": str(exp.path), "title": exp.title, "seeds": seeds,
-                                                "data_seed": data_seed, "quick": quick, "device": device},
-                                {**environment_tags(device), "hmrbench.experiment": exp.name})  # fmt: skip
+    parent = _parent_run(tracker, exp, seeds, data_seed, quick, device)
     results = Results()
     try:
         for seed in seeds:
@@ -599,7 +760,5 @@ def run_experiment(
         if parent is not None:
             tracker.end(parent, "KILLED", "interrupted (Ctrl-C)")
         raise
-    if parent is not None:
-        tracker.end(parent, "FAILED" if results.failures else "FINISHED",
-                    "; ".join(f"{n}: {e}" for n, e in results.failures) or None)  # fmt: skip
+    _end_parent(tracker, parent, results)
     return results

@@ -6,6 +6,11 @@ divided by the batch size (seconds per image). On a GPU each call is synchronise
 model is not needed: the weights do not change the amount of work, so networks are timed as built (their training
 is not part of Table IV either); iterative methods (the SMPLify-X-style optimiser) run their full schedule.
 
+Every row records the torch threads of the process that timed it, the machine's cores and its 1-minute load
+average right after the timed calls (``bench.executors.thread_fields``): a time per image means little without
+them (two threads on a busy 2-core machine timed 75.6 ms per image where one thread timed 10.2 ms). The threads
+are part of the unit's key: timing again with other threads is a new unit.
+
 A runtime unit is tracked like any other (``bench.runner.tracked_unit``): rows with metric ``seconds_per_image``,
 MLflow metrics ``seconds_per_image/batch_B`` (median) and every timed call as a metric history.
 """
@@ -21,6 +26,7 @@ from typing import Any
 import torch
 
 from bench.errors import ConfigError
+from bench.executors import thread_fields
 from bench.method import MethodContext, config_hash
 from bench.results import ROW_FIELDS
 
@@ -100,7 +106,7 @@ def runtime(
         key = config_hash({"experiment": experiment, "kind": "runtime", "config": dict(method.config),
                            "family": getattr(method, "family", spec), "dataset": dataset, "batches": list(batch_sizes),
                            "repeats": repeats, "warmup": warmup, "device": str(device),
-                           "device_name": env["device_name"],
+                           "device_name": env["device_name"], "threads": torch.get_num_threads(),
                            # absent for data seed 0: units timed before the data seed was kept apart stay found
                            **({"data_seed": data_seed} if data_seed else {})})  # fmt: skip
 
@@ -114,18 +120,20 @@ def runtime(
                         "batch": size, "train": "", "model_cached": False, **labels, "faults": 0,
                         "failed": 0}  # fmt: skip
                 if reason is not None:
-                    unit.rows.append({k: base.get(k, "") for k in ROW_FIELDS} | {"value": float("nan"), "n": 0,
-                                     "skipped": repeats, "skip_reason": reason})  # fmt: skip
+                    unit.rows.append({k: base.get(k, "") for k in ROW_FIELDS} | thread_fields() | {
+                        "value": float("nan"), "n": 0, "skipped": repeats, "skip_reason": reason})  # fmt: skip
                     say(f"{variant}: not timed ({reason})")
                     continue
                 batch = next(iter(samples.subset(torch.arange(size).numpy()).batches(size, device=device)))
                 times = time_predict(method, batch, repeats=repeats, warmup=warmup, device=device)
                 per_image = statistics.median(times) / size
-                unit.rows.append({k: base.get(k, "") for k in ROW_FIELDS} | {
+                machine = thread_fields()
+                unit.rows.append({k: base.get(k, "") for k in ROW_FIELDS} | machine | {
                     "value": per_image, "n": repeats, "skipped": 0, "skip_reason": "", "fit_seconds": 0.0,
                     "eval_seconds": sum(times)})  # fmt: skip
                 say(f"{variant}: batch {size}: {per_image * 1000:.2f} ms per image (median of {repeats} calls, "
-                    f"{min(times) / size * 1000:.2f}-{max(times) / size * 1000:.2f} ms) on {env['device_name']}")
+                    f"{min(times) / size * 1000:.2f}-{max(times) / size * 1000:.2f} ms) on {env['device_name']}, "
+                    f"{machine['threads']} thread(s), load {machine['load_avg']} on {machine['cores']} core(s)")
             return unit, []
 
         tags = {**env, "hmrbench.experiment": experiment, "hmrbench.variant": variant, **label_tags([labels])}

@@ -1,0 +1,293 @@
+"""Where units run and with how many threads: in this process one after another (the default), or as tasks on a
+Dask cluster (``--workers N``: a local cluster of N worker processes; ``--scheduler ADDRESS``: an existing
+``dask.distributed`` scheduler, e.g. one started by dask-jobqueue's ``SLURMCluster``).
+
+Why Dask: pure Python and pip-installable, a local cluster on one machine and the same code on many through a
+scheduler address, Slurm / PBS / SGE through dask-jobqueue, and a task that fails or whose worker dies comes back
+to the caller as an error instead of hanging the run. Dask is optional (``pip install -e ".[cluster]"``): without
+``--workers`` / ``--scheduler`` it is never imported.
+
+Each unit (one method, one seed, one group: ``bench.runner``) is one task (``UnitCall``). A worker trains or
+loads the model, scores it and logs its child run in the tracking store itself; the parent collects each unit's
+``Results`` as it finishes, hands it to the sink (the rows file) and prints units done / running / failed and an
+ETA. The returned results are in plan order, whatever order the units finished in, so 1 or N workers give the same
+rows. Two units sharing a training key never train it at the same time: ``bench.runner`` holds a file lock per
+training key in the model cache folder while it trains or loads.
+
+Threads: units are dominated by the overhead of small tensor operations, so one thread per process is the
+deliberate default, in this process as in each worker (``choose_threads``): on a busy 2-core machine two torch
+threads made 400 training iterations take 199-361 s against 15 s with one. ``--threads T`` (or
+``$OMP_NUM_THREADS``) changes it; on this machine workers x threads may not exceed the cores. Every row records the
+threads, the cores and the load average when its unit finished (``thread_fields``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.errors import ConfigError, HmrbenchError
+
+__all__ = ["CLUSTER_EXTRA", "DaskExecutor", "UnitCall", "available_cores", "check_workers", "choose_threads",
+           "executor_for", "run_call", "set_threads", "thread_fields"]  # fmt: skip
+
+CLUSTER_EXTRA = 'pip install -e ".[cluster]"'
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be >= 1 (an integer), got {value!r}")
+    return value
+
+
+def check_workers(workers: int | None, scheduler: str | None, threads: int | None = None) -> None:
+    """Before anything is written: ConfigError unless ``workers`` is None or an integer >= 1, at most one of
+    ``workers`` / ``scheduler`` is given, the threads fit the cores (``choose_threads``) and, with either,
+    ``dask.distributed`` is installed (the error says how to install it)."""
+    if workers is not None:
+        _positive("--workers", workers)
+    if workers is not None and scheduler:
+        raise ConfigError("give --workers N (a local cluster) or --scheduler ADDRESS (an existing one), not both")
+    choose_threads(threads, workers or 1, local=not scheduler)
+    if (workers is not None or scheduler) and importlib.util.find_spec("distributed") is None:
+        raise ConfigError(f"--workers / --scheduler need dask.distributed, which is not installed: {CLUSTER_EXTRA}")
+
+
+def choose_threads(threads: int | None = None, workers: int = 1, *, local: bool = True) -> int:
+    """Torch threads per process: ``threads``, else ``$OMP_NUM_THREADS`` when set, else 1 (module docstring).
+    On this machine (``local``) ``workers`` x threads may not exceed ``available_cores()``: a ConfigError naming
+    the numbers otherwise."""
+    if threads is None:
+        given = os.environ.get("OMP_NUM_THREADS", "").strip()
+        try:
+            threads = int(given) if given else 1
+        except ValueError:
+            raise ConfigError(f"$OMP_NUM_THREADS must be an integer >= 1, got {given!r}") from None
+        name = "$OMP_NUM_THREADS" if given else "threads"
+    else:
+        name = "--threads"
+    _positive(name, threads)
+    cores = available_cores()
+    if local and workers * threads > cores:
+        raise ConfigError(f"{workers} process(es) x {threads} thread(s) ({name}) = {workers * threads} threads "
+                          f"on {cores} core(s) would oversubscribe them; keep --workers x --threads <= {cores}")
+    return threads
+
+
+def set_threads(threads: int) -> None:
+    """This process computes with ``threads`` torch threads; processes it starts inherit the same OpenMP / MKL /
+    OpenBLAS settings."""
+    import torch
+
+    torch.set_num_threads(threads)
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+
+
+def thread_fields() -> dict[str, Any]:
+    """A row's ``threads`` (torch's, in this process), ``cores`` (``available_cores``) and ``load_avg`` (the
+    machine's 1-minute load average now; NaN where the OS has none)."""
+    import torch
+
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        load = math.nan
+    return {"threads": torch.get_num_threads(), "cores": available_cores(), "load_avg": load}
+
+
+@dataclass(frozen=True)
+class UnitCall:
+    """One unit as a task: ``bench.runner.run`` (``kind`` 'run') or ``bench.runtime.runtime`` ('runtime') with
+    these keyword arguments and one method; ``name`` says it in progress lines; ``experiment``: the hmrbench
+    experiment it belongs to."""
+
+    kind: str
+    name: str
+    experiment: str
+    kwargs: dict[str, Any]
+
+
+def run_call(call: UnitCall, tracker: Any, progress: Callable[[str], None] | None, parent: str | None = None) -> Any:
+    """Do one unit (``UnitCall``) in this process and return its ``bench.runner.Results``."""
+    if call.kind == "runtime":
+        from bench.runtime import runtime as fn
+    else:
+        from bench.runner import run as fn
+    return fn(**call.kwargs, tracker=tracker, parent=parent, progress=progress)
+
+
+# --- on a worker ----------------------------------------------------------------------------------------------------
+_TRACKERS: dict[tuple[str, str | None], Any] = {}
+
+
+def _worker_say(message: str) -> None:
+    try:
+        from distributed import get_worker
+
+        who = get_worker().name
+    except (ImportError, ValueError):
+        who = os.getpid()
+    print(f"[worker {who}] {message}", file=sys.stderr, flush=True)
+
+
+def _worker_tracker(out: str | None, uri: str | None, expected: str | None) -> Any:
+    """The tracking store of this worker process (connected once): ``uri``, or the default store under ``out``
+    (the parent's own when it used the default); a TrackingError when it resolves to another store."""
+    if out is None:
+        return None
+    from bench.errors import TrackingError
+    from bench.tracking import Tracker
+
+    key = (out, uri)
+    if key not in _TRACKERS:
+        tracker = Tracker(out, uri)
+        if tracker.uri != expected:
+            raise TrackingError(f"a worker resolves the tracking store to {tracker.uri}, the caller uses {expected}; "
+                                "give --tracking-uri (or the same $MLFLOW_TRACKING_URI) to both")  # fmt: skip
+        _TRACKERS[key] = tracker.connect()
+    return _TRACKERS[key]
+
+
+def _work(call: UnitCall, threads: int, store: tuple[str | None, str | None, str | None], parent: str | None) -> Any:
+    """The task a worker runs: set its threads, keep loaded sets for the next unit, do the unit."""
+    from bench.runner import keep_loaded_sets
+
+    set_threads(threads)
+    keep_loaded_sets(True)
+    return run_call(call, _worker_tracker(*store), _worker_say, parent)
+
+
+# --- on the caller --------------------------------------------------------------------------------------------------
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+class DaskExecutor:
+    """Units as Dask tasks (module docstring). Use as a context manager: ``with DaskExecutor(workers=2) as ex:
+    ex.map(calls, tracker=..., sink=...)``. ``workers``: a local cluster of that many worker processes (one task at
+    a time each); ``scheduler``: the address of an existing scheduler (its workers should run one thread each,
+    ``--nthreads 1``); ``threads``: torch threads per worker (``choose_threads``)."""
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, threads: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:  # fmt: skip
+        check_workers(workers, scheduler, threads)
+        if workers is None and not scheduler:
+            raise ConfigError("DaskExecutor: give workers or a scheduler address")
+        self.workers, self.scheduler = workers, scheduler
+        self.threads = choose_threads(threads, workers or 1, local=workers is not None)
+        self.say = progress or (lambda message: None)
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def __enter__(self) -> DaskExecutor:
+        try:
+            import distributed
+        except ImportError:
+            raise ConfigError(f"--workers / --scheduler need dask.distributed, which is not installed: "
+                              f"{CLUSTER_EXTRA}") from None  # fmt: skip
+        import logging
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        if self.workers is not None:
+            env = {name: str(self.threads) for name in _THREAD_VARIABLES}
+            self._cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                     dashboard_address=None, env=env)  # fmt: skip
+            self._client = distributed.Client(self._cluster)
+            where = f"a local Dask cluster of {self.workers} worker process(es)"
+        else:
+            try:
+                self._client = distributed.Client(self.scheduler, timeout=30)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ConfigError(f"--scheduler {self.scheduler}: cannot connect to the Dask scheduler "
+                                  f"({type(exc).__name__}: {exc})") from None  # fmt: skip
+            where = f"the Dask scheduler {self.scheduler} ({len(self._client.scheduler_info()['workers'])} workers)"
+        self.say(f"hmrbench: units run on {where}, {self.threads} torch thread(s) each")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self._client.close()
+        if self._cluster is not None:
+            with contextlib.suppress(Exception):
+                self._cluster.close()
+
+    def _slots(self) -> int:
+        try:
+            return max(1, sum(w.get("nthreads", 1) for w in self._client.scheduler_info()["workers"].values()))
+        except Exception:  # noqa: BLE001 - only for the progress line
+            return self.workers or 1
+
+    def map(self, calls: Sequence[UnitCall], *, tracker: Any = None, parents: dict[str, str | None] | None = None,
+            sink: Callable[[Any], None] | None = None) -> list[Any]:  # fmt: skip
+        """Do every call as a task; returns their ``Results`` in the order of ``calls``. ``parents``: the parent
+        run of each experiment. A unit whose task raised (its worker died, ...) is a failed unit; an
+        ``HmrbenchError`` (bad data, an unreachable store) stops the run, as it does in one process."""
+        from distributed import as_completed
+
+        from bench.runner import Results
+
+        if tracker is None:
+            store = (None, None, None)
+        else:
+            store = (str(tracker.out), None if tracker.local else tracker.uri, tracker.uri)
+        parents = parents or {}
+        futures = {self._client.submit(_work, call, self.threads, store, parents.get(call.experiment), pure=False,
+                                       key=f"unit-{i}-{call.name}"): i for i, call in enumerate(calls)}  # fmt: skip
+        found: list[Any] = [None] * len(calls)
+        done = failed = 0
+        start = time.perf_counter()
+        try:
+            for future in as_completed(futures):
+                i = futures[future]
+                call = calls[i]
+                try:
+                    unit = future.result()
+                except HmrbenchError:
+                    raise
+                except Exception as exc:  # noqa: BLE001  (the worker died, the task could not run: the unit failed)
+                    unit = Results(failures=[(call.name, f"{type(exc).__name__}: {exc}")])
+                found[i] = unit
+                done += 1
+                failed += bool(unit.failures)
+                if sink is not None:
+                    sink(unit)
+                left = len(calls) - done
+                elapsed = time.perf_counter() - start
+                eta = f"; ETA {_minutes(elapsed / done * left)}" if left else ""
+                what = "FAILED" if unit.failures else "taken from the store" if unit.reused else "done"
+                self.say(f"hmrbench: [{done}/{len(calls)} units done, {min(left, self._slots())} running, {failed} "
+                         f"failed{eta}] {call.name}: {what}")  # fmt: skip
+        except BaseException:
+            self._client.cancel(list(futures))
+            raise
+        return found
+
+
+@contextlib.contextmanager
+def executor_for(workers: int | None, scheduler: str | None, threads: int | None,
+                 progress: Callable[[str], None] | None) -> Iterator[DaskExecutor | None]:  # fmt: skip
+    """A started ``DaskExecutor`` when ``workers`` or ``scheduler`` is given, else None (units run in this
+    process, which then computes with ``choose_threads(threads)`` torch threads)."""
+    if workers is None and not scheduler:
+        set_threads(choose_threads(threads))
+        yield None
+        return
+    with DaskExecutor(workers, scheduler, threads, progress) as executor:
+        yield executor

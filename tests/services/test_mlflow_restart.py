@@ -88,6 +88,7 @@ def test_a_server_gone_mid_unit_and_back_keeps_the_unit(root, tmp_path, mlflow_u
     relay.open()
     uri = f"http://127.0.0.1:{relay.port}"
     method = TINY.replace("pretrain_iterations=2", "pretrain_iterations=3")  # a unit of this test alone
+    started = time.time() * 1000  # the shared server keeps the runs of earlier test sessions
     run = subprocess.Popen([sys.executable, "-m", "bench", "run", "-m", method, "-d", "h36m", "--train",
                             "h36m[split=train]", "--data-root", str(root), "--limit", "3", "--tracking-uri", uri,
                             "--out", str(tmp_path / "out"), "--force"], stderr=subprocess.PIPE,
@@ -108,7 +109,7 @@ def test_a_server_gone_mid_unit_and_back_keeps_the_unit(root, tmp_path, mlflow_u
             run.kill()
         relay.close()
     tracker = Tracker(tmp_path / "fresh", mlflow_uri).connect()
-    (unit,) = [r for r in tracker.unit_runs() if r.data.params.get("method") == method]
+    (unit,) = [r for r in tracker.unit_runs() if r.data.params.get("method") == method and r.info.start_time >= started]
     assert unit.info.status == "FINISHED" and unit.data.metrics
     table, _ = tracker.load_tables([unit.info.run_id])
     assert len(table) > 0

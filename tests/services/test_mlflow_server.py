@@ -5,6 +5,7 @@ the server; a report built from the server alone."""
 from __future__ import annotations
 
 import csv
+import time
 
 import pytest
 
@@ -19,6 +20,7 @@ TINY = "iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,lo
 def test_run_resume_and_report_through_the_tracking_server(root, tmp_path, capsys, mlflow_uri, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     method = f"proposed[{TINY}]"
+    started = time.time() * 1000  # the shared server keeps the runs of earlier test sessions
     argv = ["run", "-m", method, "-d", "h36m", "--train", "h36m[split=train]", "--data-root", str(root),
             "--limit", "3", "--tracking-uri", mlflow_uri]  # fmt: skip
     # --force: the server outlives the test (a rerun here would find the unit done)
@@ -28,7 +30,7 @@ def test_run_resume_and_report_through_the_tracking_server(root, tmp_path, capsy
     rows = list(csv.DictReader((tmp_path / "a" / "run.csv").open()))
 
     tracker = Tracker(tmp_path / "fresh", mlflow_uri).connect()
-    ours = [r for r in tracker.unit_runs() if r.data.params.get("method") == method]
+    ours = [r for r in tracker.unit_runs() if r.data.params.get("method") == method and r.info.start_time >= started]
     assert len(ours) == 1
     unit = ours[0]
     assert unit.info.status == "FINISHED" and unit.data.params["config.iterations"] == "6"

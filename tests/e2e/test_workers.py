@@ -1,0 +1,130 @@
+"""Units as Dask tasks (``--workers N``): the same rows as one process, resume from the store, one training per
+training key when two workers want the same model at once; and the checks of --workers / --threads, which need no
+Dask (nothing is written when they fail)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+
+import pytest
+
+import bench.executors as executors
+from bench.cli import main
+
+TINY = "hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2"
+VALUES = ("experiment", "method", "variant", "dataset", "seed", "data_seed", "view", "group", "bin", "metric", "value",
+          "n", "skipped", "failed")  # fmt: skip
+
+
+@pytest.fixture
+def one_thread(monkeypatch):
+    """This process and the workers it starts with one thread (set_threads changes the environment: restored)."""
+    import torch
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.setenv(name, "1")
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _experiment(path):
+    """Two groups whose proposed units share one training key (the second scores a smaller limit), so the two
+    workers start both at once; a lifter after them."""
+    proposed = f"proposed[iterations=20,{TINY}]"
+    path.write_text(
+        f'title = "workers"\nseeds = [0]\n\n[[group]]\nmethods = ["{proposed}"]\ndatasets = ["h36m"]\n'
+        f'train = ["h36m[split=train]"]\nlimit = 4\n\n[[group]]\nmethods = ["{proposed}"]\ndatasets = ["h36m"]\n'
+        f'train = ["h36m[split=train]"]\nlimit = 3\n\n[[group]]\nmethods = ["lifter[iterations=6]"]\n'
+        f'datasets = ["h36m"]\ntrain = ["h36m[split=train]"]\nlimit = 4\n'
+    )
+    return path
+
+
+def _rows(path):
+    return list(csv.DictReader(path.open()))
+
+
+def test_two_workers_give_the_rows_of_one_process_and_resume_from_the_store(root, tmp_path, capfd, one_thread):
+    pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[cluster]")')
+    exp = _experiment(tmp_path / "workers.toml")
+    common = ["run", str(exp), "--data-root", str(root)]
+    assert main([*common, "--out", str(tmp_path / "one")]) == 0
+    alone = _rows(tmp_path / "one" / "workers.csv")
+    capfd.readouterr()
+
+    argv = [*common, "--out", str(tmp_path / "two"), "--workers", "2"]
+    assert main(argv) == 0
+    err = capfd.readouterr().err
+    assert "local Dask cluster of 2 worker process(es), 1 torch thread(s) each" in err
+    assert "[3/3 units done, 0 running, 0 failed]" in err and "ETA" in err
+    rows = _rows(tmp_path / "two" / "workers.csv")
+    assert [tuple(r[k] for k in VALUES) for r in rows] == [tuple(r[k] for k in VALUES) for r in alone]
+    assert {r["threads"] for r in rows} == {"1"} and all(math.isfinite(float(r["load_avg"])) for r in rows)
+    # the two proposed units share a training key: trained once (by one worker), loaded by the other
+    proposed = {r["unit"]: r["model_cached"] for r in rows if r["method"] == "proposed"}
+    assert sorted(proposed.values()) == ["False", "True"]
+    assert len(list((tmp_path / "two" / "models").glob("proposed-*.model"))) == 1
+
+    assert main(argv[:-2]) == 0  # resume (in this process): every unit from the store, the same rows
+    err = capfd.readouterr().err
+    assert "0 unit(s) run, 3 taken from the store" in err
+    assert [tuple(r[k] for k in VALUES) for r in _rows(tmp_path / "two" / "workers.csv")] == [
+        tuple(r[k] for k in VALUES) for r in rows
+    ]
+
+
+def test_one_process_computes_with_one_thread_unless_told(root, tmp_path, monkeypatch, one_thread):
+    """The in-process default is one torch thread (not torch's one per core); --threads changes it; every row
+    records it with the cores and the load average."""
+    import torch
+
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    torch.set_num_threads(2)
+    argv = ["run", "-m", "lifter[iterations=4]", "-d", "h36m", "--data-root", str(root), "--limit", "2"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert torch.get_num_threads() == 1
+    (row, *_) = _rows(tmp_path / "a" / "run.csv")
+    assert (row["threads"], row["cores"]) == ("1", str(executors.available_cores()))
+    monkeypatch.setattr(executors, "available_cores", lambda: 4)
+    assert main([*argv, "--out", str(tmp_path / "b"), "--threads", "2"]) == 0
+    assert _rows(tmp_path / "b" / "run.csv")[0]["threads"] == "2"
+
+
+def test_runtime_rows_record_threads_and_load(root, one_thread):
+    from bench.runtime import runtime
+
+    timed = runtime(["lifter"], dataset="h36m", batch_sizes=(1,), repeats=5, data_root=root)
+    (row,) = timed.rows
+    assert row["threads"] >= 1 and row["cores"] == executors.available_cores() and row["load_avg"] >= 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--workers", "0"], "--workers must be >= 1"),
+    (["--workers", "3"], "3 process(es) x 1 thread(s) (threads) = 3 threads on 2 core(s) would oversubscribe"),
+    (["--workers", "2", "--threads", "2"], "keep --workers x --threads <= 2"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
+    (["--threads", "0"], "--threads must be >= 1"),
+])  # fmt: skip
+def test_bad_workers_or_threads_write_nothing(root, tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(executors, "available_cores", lambda: 2)
+    out = tmp_path / "out"
+    code = main(["run", "-m", "lifter[iterations=4]", "-d", "h36m", "--data-root", str(root), "--out", str(out),
+                 *argv])  # fmt: skip
+    assert code == 2 and message in capsys.readouterr().err and not out.exists()
+
+
+def test_workers_without_dask_say_how_to_install_it(root, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(executors, "available_cores", lambda: 2)
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else find(name, *a))
+    out = tmp_path / "out"
+    for verb in (["run", "-m", "lifter", "-d", "h36m"], ["paper", "--quick"], ["runtime", "-m", "lifter"]):
+        code = main([*verb, "--data-root", str(root), "--out", str(out), "--workers", "2"])
+        err = capsys.readouterr().err
+        assert code == 2 and 'dask.distributed, which is not installed: pip install -e ".[cluster]"' in err, verb
+    assert not out.exists()

@@ -45,7 +45,10 @@ start() {
     bin=$(pg_bin)
     pg_port=$(free_port)
     mkdir -p "$DIR/pgdata" "$DIR/artifacts"
-    [ "$(id -u)" = 0 ] && chown postgres "$DIR" "$DIR/pgdata"
+    if [ "$(id -u)" = 0 ]; then
+        id postgres > /dev/null 2>&1 || useradd --system --no-create-home postgres
+        chown postgres "$DIR" "$DIR/pgdata"
+    fi
     as_pg "$bin/initdb" -D "$DIR/pgdata" -U hmrbench --auth=trust --encoding=UTF8 --no-sync > "$DIR/initdb.log" 2>&1 \
         || fail "initdb failed" "$DIR/initdb.log"
     # two databases: Optuna's and MLflow's tables (both keep an alembic_version) must not share one

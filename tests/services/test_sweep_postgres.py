@@ -52,7 +52,7 @@ def test_two_workers_share_one_study_on_postgresql(root, tmp_path, postgres_url)
     assert "postgresql+psycopg2://" in header  # the storage as opened, with the driver
 
 
-@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # the dead worker's trial, asked by hand
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning", "ignore::optuna.exceptions.ExperimentalWarning")
 def test_a_dead_workers_trial_is_marked_fail_by_the_next_worker(root, tmp_path, postgres_url):
     """A trial left RUNNING by a worker that died (its heartbeat stopped) is FAIL once the next worker starts a
     trial, with a line saying so; without the heartbeat it stayed RUNNING forever."""

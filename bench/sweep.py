@@ -266,7 +266,7 @@ def sweep(
                 tracker.end(run_id, "FINISHED")
             raise
         except Exception as exc:
-            say(f"trial {trial.number}: failed ({type(exc).__name__}: {str(exc).strip().splitlines()[:1]})")
+            say(f"trial {trial.number}: failed ({type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]})")
             if run_id is not None:
                 tracker.end(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
             raise

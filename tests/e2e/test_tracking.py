@@ -194,6 +194,26 @@ def test_files_from_before_the_data_seed_read_their_training_seed_as_data_seed(t
     tracker.end(run_id)
     rows, samples = tracker.load_tables([run_id])
     assert list(rows["data_seed"]) == [2] and samples.empty
+    assert [list(rows[k]) for k in ("threads", "cores", "load_avg")] == [[""]] * 3  # not recorded then: blank
+
+
+def test_a_store_from_before_threads_were_recorded_still_reports(root, tmp_path, monkeypatch):
+    """Rows files logged before the ``threads`` / ``cores`` / ``load_avg`` columns existed read them as blank, and
+    the report is built from them (it used to require every column of ``ROW_FIELDS``)."""
+    import pandas as pd
+
+    from bench.pipeline import report
+    from bench.runner import run
+
+    tracker = Tracker(tmp_path).connect()
+    run(["lifter[iterations=4]"], ["h36m"], data_root=root, limit=2, tracker=tracker, experiment="old")
+    (unit,) = tracker.unit_runs()
+    folder = Path(tracker.download(unit.info.run_id, "rows.csv", tmp_path / "dl")).parent
+    old = pd.read_csv(folder / "rows.csv").drop(columns=["threads", "cores", "load_avg"])
+    old.to_csv(tmp_path / "rows.csv", index=False)
+    tracker.log_files(unit.info.run_id, [tmp_path / "rows.csv"])  # the unit's rows.csv replaced by the old form
+    written = report(tracker, tmp_path)
+    assert (tmp_path / "report" / "index.html").is_file() and written
 
 
 def test_a_moved_output_folder_resumes_and_reports_from_its_new_place(root, tmp_path, capsys):

@@ -128,3 +128,32 @@ def test_workers_without_dask_say_how_to_install_it(root, tmp_path, capsys, monk
         err = capsys.readouterr().err
         assert code == 2 and 'dask.distributed, which is not installed: pip install -e ".[cluster]"' in err, verb
     assert not out.exists()
+
+
+def test_paper_on_workers_runs_accuracy_and_runtime_units_then_reports(root, tmp_path, one_thread):
+    """``paper`` with an executor: every unit of every experiment a task (the runtime ones too), the rows in the
+    order of the experiments, each experiment's parent run ended, the report built from the store."""
+    pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[cluster]")')
+    from bench.executors import DaskExecutor
+    from bench.pipeline import paper
+    from bench.tracking import Tracker
+
+    accuracy = tmp_path / "acc.toml"
+    accuracy.write_text('title = "acc"\nseeds = [0, 1]\n\n[[group]]\nmethods = ["lifter[iterations=4]"]\n'
+                        'datasets = ["h36m"]\nlimit = 3\n')  # fmt: skip
+    timing = tmp_path / "timing.toml"
+    timing.write_text('title = "timing"\nkind = "runtime"\n\n[[group]]\nmethods = ["lifter"]\ndatasets = ["h36m"]\n'
+                      "batch_sizes = [1]\nrepeats = 5\n")  # fmt: skip
+    tracker = Tracker(tmp_path / "out").connect()
+    said = []
+    with DaskExecutor(workers=2, progress=said.append) as executor:
+        results, written = paper(tracker, tmp_path / "out", experiments=[accuracy, timing], data_root=root,
+                                 executor=executor, progress=said.append)  # fmt: skip
+    assert not results.failures and results.redone == 3 and (tmp_path / "out" / "report" / "index.html").is_file()
+    units = list(dict.fromkeys((r["experiment"], r["seed"]) for r in results.rows))
+    assert units == [("acc", 0), ("acc", 1), ("timing", 0)]  # plan order, whatever order the units finished in
+    timed = [r for r in results.rows if r["metric"] == "seconds_per_image"]
+    assert len(timed) == 1 and timed[0]["threads"] == 1 and timed[0]["value"] > 0
+    parents = tracker.client.search_runs([tracker.experiment_id], "tags.`hmrbench.kind` = 'experiment'")
+    assert sorted((p.info.run_name, p.info.status) for p in parents) == [("acc", "FINISHED"), ("timing", "FINISHED")]
+    assert any("[3/3 units done, 0 running, 0 failed]" in line for line in said)

@@ -198,6 +198,7 @@ class DaskExecutor:
 
     def __enter__(self) -> DaskExecutor:
         try:
+            import dask
             import distributed
         except ImportError:
             raise ConfigError(f"--workers / --scheduler need dask.distributed, which is not installed: "
@@ -205,6 +206,8 @@ class DaskExecutor:
         import logging
 
         logging.getLogger("distributed").setLevel(logging.ERROR)
+        # one task per worker thread at a time: none waits on a busy worker while another is idle
+        dask.config.set({"distributed.scheduler.worker-saturation": 1.0})
         if self.workers is not None:
             env = {name: str(self.threads) for name in _THREAD_VARIABLES}
             self._cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,

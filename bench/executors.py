@@ -211,7 +211,8 @@ class DaskExecutor:
         if self.workers is not None:
             env = {name: str(self.threads) for name in _THREAD_VARIABLES}
             self._cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                     dashboard_address=None, env=env)  # fmt: skip
+                                                     dashboard_address=None, env=env,
+                                                     silence_logs=logging.ERROR)  # fmt: skip
             self._client = distributed.Client(self._cluster)
             where = f"a local Dask cluster of {self.workers} worker process(es)"
         else:

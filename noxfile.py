@@ -20,7 +20,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     session.install(TORCH)
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,cluster]")  # the workers benchmark needs dask
     session.run("pytest", "tests/benchmarks", "--benchmark-only", "--benchmark-json=benchmark.json",
                 "--benchmark-columns=min,median,max,rounds", *session.posargs)
 

@@ -63,7 +63,8 @@ _ROW_BOOL = ("synthetic", "model_cached")
 # labelled part by part ('': ``synthetic`` then meant the data, ``reports.labels``). (Files of the tracking store
 # written before the data seed existed get their training seed as data seed when read, which is what the runner
 # loaded their sets with: ``bench.tracking.Tracker.load_tables``.)
-_ROW_ADDED = {"data_seed": 0, "collapsed": "", "data": "", "body_model": "", "keypoints2d": ""}
+_ROW_ADDED = {"data_seed": 0, "collapsed": "", "data": "", "body_model": "", "keypoints2d": "", "threads": "",
+              "cores": "", "load_avg": ""}  # fmt: skip
 _SAMPLE_ADDED = {"data_seed": 0, "sample_id": "", "body_id": ""}
 COLLAPSED_VALUES = ("true", "false", "")  # a row's ``collapsed``: the method's flag, '' when it reports none
 

@@ -6,6 +6,7 @@
 #                           and write DIR/env: the `export` lines of HMRBENCH_TEST_POSTGRES_URL (an Optuna storage,
 #                           database `hmrbench`), HMRBENCH_TEST_MLFLOW_URI (the server), HMRBENCH_SERVICES_DIR
 #   .ci/services.sh stop    stop both (safe to call when they are not running) and remove DIR
+#   .ci/services.sh available   exit 0 when the PostgreSQL server binaries are here (else say so, exit 1)
 #
 # DIR is $HMRBENCH_SERVICES_DIR, default ${TMPDIR:-/tmp}/hmrbench-services. Needs the PostgreSQL server binaries
 # (initdb, pg_ctl, postgres on PATH or in /usr/lib/postgresql/*/bin) and `mlflow` and `python` from the
@@ -102,5 +103,6 @@ stop() {
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
-    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+    available) pg_bin > /dev/null ;;
+    *) echo "usage: $0 start|stop|available" >&2; exit 2 ;;
 esac

@@ -255,20 +255,18 @@ def check_selection(methods: Sequence[str], datasets: Sequence[str], *, train: S
 
 
 def check_experiment(exp: Any, *, device: str = "cpu", data_root: Any = None) -> None:
-    """Everything ``run_experiment`` would fail on before its first unit trains, checked before anything is
-    written: each group's specs (after ``--quick``'s overrides when ``exp`` is the quick version), limit and batch
-    size (runtime groups: their batch sizes and repeats), named with the file and the group; the device; and that
-    every set's data is there (``check_sources``)."""
+    """What ``run_experiment`` would fail on before its first unit trains and ``load_experiment`` has not checked
+    already (it checks every spec, limit and batch size of the file and of its ``--quick`` version): runtime
+    groups' timing settings, named with the file and the group; the device; and that every set's data is there
+    (``check_sources``). Nothing is written."""
     from bench.runtime import check_timing
 
-    for i, group in enumerate(exp.groups, 1):
-        try:
-            check_selection(group.methods, group.datasets, train=group.train, limit=group.limit,
-                            batch_size=group.batch_size)  # fmt: skip
-            if exp.kind == "runtime":
+    if exp.kind == "runtime":
+        for i, group in enumerate(exp.groups, 1):
+            try:
                 check_timing(group.batch_sizes, group.repeats)
-        except ConfigError as exc:
-            raise ConfigError(f"{exp.path}: [[group]] {i}: {exc}") from None
+            except ConfigError as exc:
+                raise ConfigError(f"{exp.path}: [[group]] {i}: {exc}") from None
     check_device(device)
     check_sources([s for g in exp.groups for s in (*g.datasets, *g.train)], data_root)
 

@@ -274,7 +274,7 @@ class _RowsFile:
     def rewrite(self, rows: list[dict]) -> None:
         """The file again with ``rows`` (the run's rows in plan order, once units that finished in another order
         are all in)."""
-        from bench.runner import Results
+        from bench.units import Results
 
         self.rows = []
         self(Results(rows=list(rows)))
@@ -322,7 +322,8 @@ def _check_before_writing(
     ``Experiment``; ``--quick``'s overrides applied) with ``bench.runner.check_experiment``, or the ``-m``/``-d``
     selection with ``check_selection``; the device; and that every set's data is there (``check_sources``)."""
     from bench.experiments import Experiment, load_experiment
-    from bench.runner import check_device, check_experiment, check_selection, check_sources
+    from bench.runner import check_experiment, check_selection, check_sources
+    from bench.units import check_device
 
     for given in experiments:
         exp = given if isinstance(given, Experiment) else load_experiment(given)
@@ -335,7 +336,8 @@ def _check_before_writing(
 
 def run_command(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
-    from bench.runner import Results, check_at_least_one, run, run_experiment
+    from bench.runner import run, run_experiment
+    from bench.units import Results, check_at_least_one
 
     seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)
     if args.experiment is not None:

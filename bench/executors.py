@@ -14,46 +14,29 @@ ETA. The returned results are in plan order, whatever order the units finished i
 rows. Two units sharing a training key never train it at the same time: ``bench.runner`` holds a file lock per
 training key in the model cache folder while it trains or loads.
 
-Threads: units are dominated by the overhead of small tensor operations, so one thread per process is the
-deliberate default, in this process as in each worker (``choose_threads``): on a busy 2-core machine two torch
-threads made 400 training iterations take 199-361 s against 15 s with one. ``--threads T`` (or
-``$OMP_NUM_THREADS``) changes it; on this machine workers x threads may not exceed the cores. Every row records the
-threads, the cores and the load average when its unit finished (``thread_fields``).
+Threads: one torch thread per process by default, in this process as in each worker (``bench.threads``); on
+this machine workers x threads may not exceed the cores.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
-import math
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import ConfigError, HmrbenchError
+from bench.runner import run
+from bench.runtime import runtime
+from bench.threads import THREAD_VARIABLES, choose_threads, positive_int, set_threads
+from bench.units import Results, UnitCall, keep_loaded_sets
 
-__all__ = ["CLUSTER_EXTRA", "DaskExecutor", "UnitCall", "available_cores", "check_workers", "choose_threads",
-           "executor_for", "run_call", "set_threads", "thread_fields"]  # fmt: skip
+__all__ = ["CLUSTER_EXTRA", "DaskExecutor", "check_workers", "executor_for", "run_call"]
 
 CLUSTER_EXTRA = 'pip install -e ".[cluster]"'
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be >= 1 (an integer), got {value!r}")
-    return value
 
 
 def check_workers(workers: int | None, scheduler: str | None, threads: int | None = None) -> None:
@@ -61,7 +44,7 @@ def check_workers(workers: int | None, scheduler: str | None, threads: int | Non
     ``workers`` / ``scheduler`` is given, the threads fit the cores (``choose_threads``) and, with either,
     ``dask.distributed`` is installed (the error says how to install it)."""
     if workers is not None:
-        _positive("--workers", workers)
+        positive_int("--workers", workers)
     if workers is not None and scheduler:
         raise ConfigError("give --workers N (a local cluster) or --scheduler ADDRESS (an existing one), not both")
     choose_threads(threads, workers or 1, local=not scheduler)
@@ -69,67 +52,9 @@ def check_workers(workers: int | None, scheduler: str | None, threads: int | Non
         raise ConfigError(f"--workers / --scheduler need dask.distributed, which is not installed: {CLUSTER_EXTRA}")
 
 
-def choose_threads(threads: int | None = None, workers: int = 1, *, local: bool = True) -> int:
-    """Torch threads per process: ``threads``, else ``$OMP_NUM_THREADS`` when set, else 1 (module docstring).
-    On this machine (``local``) ``workers`` x threads may not exceed ``available_cores()``: a ConfigError naming
-    the numbers otherwise."""
-    if threads is None:
-        given = os.environ.get("OMP_NUM_THREADS", "").strip()
-        try:
-            threads = int(given) if given else 1
-        except ValueError:
-            raise ConfigError(f"$OMP_NUM_THREADS must be an integer >= 1, got {given!r}") from None
-        name = "$OMP_NUM_THREADS" if given else "threads"
-    else:
-        name = "--threads"
-    _positive(name, threads)
-    cores = available_cores()
-    if local and workers * threads > cores:
-        raise ConfigError(f"{workers} process(es) x {threads} thread(s) ({name}) = {workers * threads} threads "
-                          f"on {cores} core(s) would oversubscribe them; keep --workers x --threads <= {cores}")
-    return threads
-
-
-def set_threads(threads: int) -> None:
-    """This process computes with ``threads`` torch threads; processes it starts inherit the same OpenMP / MKL /
-    OpenBLAS settings."""
-    import torch
-
-    torch.set_num_threads(threads)
-    for name in _THREAD_VARIABLES:
-        os.environ[name] = str(threads)
-
-
-def thread_fields() -> dict[str, Any]:
-    """A row's ``threads`` (torch's, in this process), ``cores`` (``available_cores``) and ``load_avg`` (the
-    machine's 1-minute load average now; NaN where the OS has none)."""
-    import torch
-
-    try:
-        load = round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        load = math.nan
-    return {"threads": torch.get_num_threads(), "cores": available_cores(), "load_avg": load}
-
-
-@dataclass(frozen=True)
-class UnitCall:
-    """One unit as a task: ``bench.runner.run`` (``kind`` 'run') or ``bench.runtime.runtime`` ('runtime') with
-    these keyword arguments and one method; ``name`` says it in progress lines; ``experiment``: the hmrbench
-    experiment it belongs to."""
-
-    kind: str
-    name: str
-    experiment: str
-    kwargs: dict[str, Any]
-
-
 def run_call(call: UnitCall, tracker: Any, progress: Callable[[str], None] | None, parent: str | None = None) -> Any:
-    """Do one unit (``UnitCall``) in this process and return its ``bench.runner.Results``."""
-    if call.kind == "runtime":
-        from bench.runtime import runtime as fn
-    else:
-        from bench.runner import run as fn
+    """Do one unit (``UnitCall``) in this process and return its ``bench.units.Results``."""
+    fn = runtime if call.kind == "runtime" else run
     return fn(**call.kwargs, tracker=tracker, parent=parent, progress=progress)
 
 
@@ -167,8 +92,6 @@ def _worker_tracker(out: str | None, uri: str | None, expected: str | None) -> A
 
 def _work(call: UnitCall, threads: int, store: tuple[str | None, str | None, str | None], parent: str | None) -> Any:
     """The task a worker runs: set its threads, keep loaded sets for the next unit, do the unit."""
-    from bench.runner import keep_loaded_sets
-
     set_threads(threads)
     keep_loaded_sets(True)
     return run_call(call, _worker_tracker(*store), _worker_say, parent)
@@ -209,7 +132,7 @@ class DaskExecutor:
         # one task per worker thread at a time: none waits on a busy worker while another is idle
         dask.config.set({"distributed.scheduler.worker-saturation": 1.0})
         if self.workers is not None:
-            env = {name: str(self.threads) for name in _THREAD_VARIABLES}
+            env = {name: str(self.threads) for name in THREAD_VARIABLES}
             self._cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                      dashboard_address=None, env=env,
                                                      silence_logs=logging.ERROR)  # fmt: skip
@@ -244,8 +167,6 @@ class DaskExecutor:
         run of each experiment. A unit whose task raised (its worker died, ...) is a failed unit; an
         ``HmrbenchError`` (bad data, an unreachable store) stops the run, as it does in one process."""
         from distributed import as_completed
-
-        from bench.runner import Results
 
         if tracker is None:
             store = (None, None, None)

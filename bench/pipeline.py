@@ -121,7 +121,7 @@ def paper(
     executor: Any = None,
 ) -> tuple[Any, dict[str, Path]]:
     """Run the paper's experiments (or ``experiments``: names, paths or ``Experiment`` objects) and build the
-    report from the store; returns (``bench.runner.Results``, the report's files). ``seeds``: the training seeds,
+    report from the store; returns (``bench.units.Results``, the report's files). ``seeds``: the training seeds,
     ``data_seed``: the seed of every dataset (default: each file's). Failed units are recorded and reported; the
     report is built from whatever finished. ``executor``: where the units run (module docstring)."""
     from bench.experiments import Experiment, load_experiment

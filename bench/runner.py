@@ -45,184 +45,42 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
-import re
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bench.body_model import ModelSource, resolve_model
-from bench.errors import ConfigError, DataFileError, TrackingError
+from bench.body_model import resolve_model
+from bench.errors import ConfigError, DataFileError
 from bench.evaluate import evaluate
-from bench.executors import UnitCall, thread_fields
 from bench.files import atomic_write
-from bench.method import MethodContext, config_hash, parse_spec
-from bench.registry import check_dataset_settings, check_method_spec, create_method, load_dataset
-from bench.results import (
-    ROW_FIELDS,
-    SAMPLE_FIELDS,
-    data_labels,
-    evaluation_rows,
-    label_tags,
-    per_sample_frame,
-    write_table,
-)
+from bench.method import MethodContext, config_hash
+from bench.registry import check_method_spec
+from bench.results import data_labels, evaluation_rows, label_tags, per_sample_frame
+from bench.runtime import check_timing, runtime
 from bench.samples import SampleSet
+from bench.threads import thread_fields
 from bench.tracking import file_lock
+from bench.units import (
+    Results,
+    UnitCall,
+    body_model_label,
+    build_method,
+    check_at_least_one,
+    check_device,
+    collapsed_flag,
+    fit_summary_path,
+    jsonable,
+    load_dataset_spec,
+    parse_dataset_spec,
+    tracked_unit,
+    training_key,
+    unit_key,
+)
 
-__all__ = ["ROW_FIELDS", "Results", "body_model_label", "check_at_least_one", "check_device", "check_experiment",
-           "check_selection", "check_sources", "collapsed_flag", "experiment_calls", "fallback_model_folder",
-           "fit_summary_path", "keep_loaded_sets", "limit_index", "load_dataset_spec", "parse_dataset_spec", "run",
-           "run_experiment", "run_experiments", "training_key", "unit_calls", "unit_key"]  # fmt: skip
-
-
-@dataclass
-class Results:
-    """What a run returns: tidy rows (``bench.results.ROW_FIELDS``), per-sample error columns (one dict of
-    arrays per scored set), and the units that failed as (unit name, error text)."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    predictions: dict[str, np.ndarray] = field(default_factory=dict)  # one unit's, for its artifact (not extended)
-    fit_summary: dict[str, Any] = field(default_factory=dict)  # one unit's method fit summary (not extended)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    redone: int = 0
-    reused: int = 0
-
-    def extend(self, other: Results) -> None:
-        self.rows += other.rows
-        self.samples += other.samples
-        self.failures += other.failures
-        self.redone += other.redone
-        self.reused += other.reused
-
-
-def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``'h36m[protocol=p2]'`` -> ('h36m', {'protocol': 'p2'}), the name registered and the setting names known
-    (ConfigError otherwise); nothing is loaded."""
-    try:
-        name, settings = parse_spec(spec)
-    except ValueError as exc:
-        raise ConfigError(str(exc).replace("method spec", "dataset spec")) from None
-    check_dataset_settings(name, settings)
-    return name, settings
-
-
-def limit_index(n: int, limit: int | None) -> np.ndarray:
-    """Positions of the samples ``--limit`` keeps of a set of ``n``: ``limit`` evenly spaced (all when ``limit`` is
-    None, not positive or not below ``n``)."""
-    if limit is None or not 0 < limit < n:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
-
-
-_LOADED: dict[tuple, SampleSet] | None = None  # sets kept by keep_loaded_sets (a Dask worker's), newest last
-_KEEP = 8
-
-
-def keep_loaded_sets(keep: bool = True) -> None:
-    """Keep the last few sets ``load_dataset_spec`` loaded (by spec, data root, seed and limit) and give them again
-    instead of loading them anew: a Dask worker does one unit per task, and the units of a group share their sets."""
-    global _LOADED
-    if not keep:
-        _LOADED = None
-    elif _LOADED is None:
-        _LOADED = {}
-
-
-def load_dataset_spec(spec: str, *, data_root: Any = None, seed: int = 0, limit: int | None = None) -> SampleSet:
-    """``'h36m[protocol=p2,split=test]'`` -> that SampleSet; ``limit`` keeps that many samples evenly spaced over
-    the set (every view and sequence stays represented), and says so in ``info['protocol']``."""
-    key = (spec, str(data_root), seed, limit)
-    if _LOADED is not None and key in _LOADED:
-        return _LOADED[key]
-    samples = _load_dataset_spec(spec, data_root=data_root, seed=seed, limit=limit)
-    if _LOADED is not None:
-        _LOADED[key] = samples
-        while len(_LOADED) > _KEEP:
-            _LOADED.pop(next(iter(_LOADED)))
-    return samples
-
-
-def _load_dataset_spec(spec: str, *, data_root: Any, seed: int, limit: int | None) -> SampleSet:
-    name, settings = parse_dataset_spec(spec)
-    samples = load_dataset(name, data_root=data_root, seed=seed, **settings)
-    if limit is not None and 0 < limit < len(samples):
-        keep = limit_index(len(samples), limit)
-        total = len(samples)
-        samples = samples.subset(keep)
-        samples.info["protocol"] = f"{samples.info.get('protocol', '')}; limit={len(keep)} of {total} (evenly spaced)"
-    return samples
-
-
-def _describe(sets: dict[str, SampleSet]) -> dict[str, list]:
-    """What a key records of each set: spec -> [source, synthetic or not, size]."""
-    return {spec: [str(s.info.get("source", "")), bool(s.info.get("synthetic", False)), len(s)]
-            for spec, s in sorted(sets.items())}  # fmt: skip
-
-
-def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model_path: Any = None) -> str:
-    """Hash of everything a trained model depends on: the method's resolved config, the seed, the training sets
-    (spec, source, synthetic or not, size) and the body model file (its sha256)."""
-    return config_hash({
-        "family": getattr(method, "family", getattr(method, "name", "")), "config": dict(method.config), "seed": seed,
-        "train": _describe(train_sets),
-        "body_model": resolve_model(model_path).sha256,  # the file's hash, without building the model again
-    })  # fmt: skip
-
-
-def unit_key(experiment: str, method: Any, seed: int, train_sets: dict[str, SampleSet],
-             eval_sets: dict[str, SampleSet], limit: int | None, batch_size: int, device: str,
-             model_path: Any = None, data_seed: int = 0) -> str:  # fmt: skip
-    """Hash of everything a unit's rows depend on (module docstring)."""
-    return config_hash({
-        "experiment": experiment, "training": training_key(method, train_sets, seed, model_path),
-        "data_seed": data_seed, "eval": _describe(eval_sets), "limit": limit, "batch_size": batch_size,
-        "device": str(device),
-    })  # fmt: skip
-
-
-def _build(spec: str, context: MethodContext) -> Any:
-    try:
-        return create_method(spec, context)
-    except (TypeError, ValueError) as exc:  # a factory's own check of a value (e.g. projection=xyz)
-        raise ConfigError(f"method {spec!r}: {exc}") from None
-
-
-def check_device(device: str) -> str:
-    """``device`` when this machine can run on it: ``cpu`` or ``cuda[:N]`` with CUDA available and GPU ``N``
-    present; otherwise a ConfigError naming the value (a name torch does not know, e.g. ``gpu``, included)."""
-    import torch
-
-    try:
-        parsed = torch.device(str(device))
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"device {device!r}: not a device name; use cpu or cuda[:N]") from None
-    if parsed.type == "cpu":
-        return str(device)
-    if parsed.type != "cuda":
-        raise ConfigError(f"device {device!r}: only cpu and cuda[:N] are supported")
-    if not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r}: CUDA is not available here (torch {torch.__version__}); use cpu")
-    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-        raise ConfigError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s) "
-                          f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})")  # fmt: skip
-    return str(device)
-
-
-def check_at_least_one(name: str, value: Any, *, optional: bool = False) -> None:
-    """ConfigError naming ``name`` unless ``value`` is an integer >= 1 (or None when ``optional``): a limit or a
-    batch size of 0 or less is never used as "everything"."""
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{name} must be >= 1 (an integer{', or left out' if optional else ''}), got {value!r}")
+__all__ = ["check_experiment", "check_selection", "check_sources", "experiment_calls", "fallback_model_folder",
+           "run", "run_experiment", "run_experiments", "unit_calls"]
 
 
 def check_sources(specs: Sequence[str], data_root: Any = None) -> None:
@@ -259,8 +117,6 @@ def check_experiment(exp: Any, *, device: str = "cpu", data_root: Any = None) ->
     already (it checks every spec, limit and batch size of the file and of its ``--quick`` version): runtime
     groups' timing settings, named with the file and the group; the device; and that every set's data is there
     (``check_sources``). Nothing is written."""
-    from bench.runtime import check_timing
-
     if exp.kind == "runtime":
         for i, group in enumerate(exp.groups, 1):
             try:
@@ -269,51 +125,6 @@ def check_experiment(exp: Any, *, device: str = "cpu", data_root: Any = None) ->
                 raise ConfigError(f"{exp.path}: [[group]] {i}: {exc}") from None
     check_device(device)
     check_sources([s for g in exp.groups for s in (*g.datasets, *g.train)], data_root)
-
-
-def _metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """MLflow metric names for rows: metric/dataset[/view/V | /group/G | /distance/B]."""
-    out = {}
-    for r in rows:
-        where = next((f"/{k}/{r[k]}" for k in ("view", "group", "bin") if r[k] != "all"), "")
-        out[f"{r['metric']}/{r['dataset']}{where.replace('/bin/', '/distance/')}"] = r["value"]
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with numpy / torch scalars and arrays as plain numbers and lists, NaN as None (JSON has no NaN),
-    anything else unknown as its text."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):  # numpy / torch
-        return _jsonable(value.tolist())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)
-
-
-def body_model_label(model: ModelSource) -> str:
-    """A result's ``body_model`` label: 'embedded' (hmrbench's procedurally generated model) or 'smplx'."""
-    return "embedded" if model.synthetic else "smplx"
-
-
-def fit_summary_path(model_path: str | Path) -> Path:
-    """Where the fit summary of the cached model ``model_path`` is kept: ``<model>.fit.json`` beside it."""
-    return Path(model_path).with_suffix(".fit.json")
-
-
-def collapsed_flag(summary: dict[str, Any] | None) -> bool | str:
-    """The method's ``collapsed`` flag from its fit summary as a bool; ``''`` when the summary has none."""
-    value = (summary or {}).get("collapsed", "")
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if value in ("", None):
-        return ""
-    raise ConfigError(f"fit summary: 'collapsed' must be true or false, got {value!r}")
 
 
 def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed: int, context: MethodContext,
@@ -356,7 +167,7 @@ def _fit_or_load_locked(method: Any, spec: str, train_sets: dict[str, SampleSet]
             summary = json.loads(kept.read_text()) if kept.is_file() else {}
             return True, found, summary
     fitted = method.fit(train_sets)
-    summary = _jsonable(fitted if isinstance(fitted, dict) else {"summary": fitted} if fitted is not None else {})
+    summary = jsonable(fitted if isinstance(fitted, dict) else {"summary": fitted} if fitted is not None else {})
     if path is not None:
         try:
             _save_model(method, summary, path)
@@ -433,7 +244,7 @@ def run(
     variants = list(variants or methods)
     say = progress or (lambda message: None)
     context = MethodContext(device=device, seed=seed, progress=progress)
-    built = [(spec, _build(spec, context)) for spec in methods]
+    built = [(spec, build_method(spec, context)) for spec in methods]
     eval_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=data_seed, limit=limit) for spec in datasets}
     train_sets = {spec: load_dataset_spec(spec, data_root=data_root, seed=data_seed) for spec in train}
     for spec, samples in train_sets.items():  # a method cannot learn from nothing: say so before any training
@@ -493,105 +304,9 @@ def run(
     return results
 
 
-def tracked_unit(
-    tracker: Any,
-    key: str,
-    name: str,
-    work: Callable[[], tuple[Results, list[tuple[Path, str]]]],
-    *,
-    tags: dict[str, str],
-    params: dict[str, Any],
-    parent: str | None,
-    force: bool,
-    say: Callable[[str], None],
-) -> Results:
-    """Do one unit ``work()`` (its results and the files to keep as artifacts, with their folder), tracked: taken
-    from the store when a FINISHED run of ``key`` is there (unless ``force``), else a child run of ``parent``
-    that ends FINISHED, FAILED (the error recorded, returned in ``failures``: the caller goes on) or KILLED."""
-    run_id = None
-    if tracker is not None:
-        done = None if force else tracker.finished_unit(key)
-        if done is not None:
-            rows, samples = tracker.load_tables([done])
-            say(f"{name}: finished earlier (MLflow run {done}); not redone (--force redoes it)")
-            return Results(rows=rows.to_dict("records"), reused=1,
-                           samples=[{k: samples[k].to_numpy() for k in samples.columns}] if len(samples) else [])
-        if tracker.mark_abandoned(key):
-            say(f"{name}: an earlier attempt stopped before it finished (marked KILLED); redoing it")
-        run_id = tracker.start(name, {**tags, "hmrbench.unit": key}, params, parent=parent)
-    unit = None
-    try:
-        unit, files = work()
-        if run_id is not None:
-            _log_unit(tracker, run_id, unit, files)
-        unit.redone = 1
-        return unit
-    except KeyboardInterrupt:
-        if run_id is not None:
-            tracker.end(run_id, "KILLED", "interrupted (Ctrl-C)")
-        raise
-    except TrackingError as exc:
-        if unit is None:
-            raise
-        raise TrackingError(f"{exc}; {_rescue_rows(unit, name, key)}") from None
-    except Exception as exc:  # noqa: BLE001  (one unit's failure is recorded; the others go on)
-        text = f"{type(exc).__name__}: {exc}"
-        say(f"{name}: FAILED: {text}")
-        if run_id is not None:
-            tracker.end(run_id, "FAILED", traceback.format_exc()[-4000:])
-        return Results(failures=[(name, text)])
-
-
-def fallback_results_folder() -> Path:
-    """Where a finished unit's rows go when the store cannot take them: ``<temp>/hmrbench-results``."""
-    return Path(tempfile.gettempdir()) / "hmrbench-results"
-
-
-def _rescue_rows(unit: Results, name: str, key: str) -> str:
-    """Save the rows (and per-sample errors) of a unit that finished but could not be logged under
-    ``fallback_results_folder()``; returns what to tell the user (where they are, or that they are lost)."""
-    folder = fallback_results_folder()
-    stem = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)[:80]}-{key[:12]}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_table(unit.rows, ROW_FIELDS, folder / f"{stem}.rows.csv")
-        if unit.samples:
-            merged = {k: np.concatenate([np.asarray(s[k]) for s in unit.samples]) for k in SAMPLE_FIELDS}
-            write_table(merged, SAMPLE_FIELDS, folder / f"{stem}.per_sample.csv.gz")
-    except OSError as exc:
-        return f"the unit's results could not be saved elsewhere either ({folder}: {exc.strerror or exc})"
-    return f"the unit finished: its rows were saved to {folder / f'{stem}.rows.csv'}"
-
-
-def _log_unit(tracker: Any, run_id: str, unit: Results, files: list[tuple[Path, str]]) -> None:
-    """Metrics, rows, per-sample errors, the fit summary and other files (e.g. the model weights) of a finished
-    unit, its ``collapsed`` tag when the method reports one; then the run is FINISHED."""
-    tracker.log_metrics(run_id, _metrics(unit.rows))
-    collapsed = collapsed_flag(unit.fit_summary)
-    if collapsed != "":
-        tracker.set_tags(run_id, {"collapsed": str(collapsed).lower()})
-    with tempfile.TemporaryDirectory() as tmp:
-        tables = [write_table(unit.rows, ROW_FIELDS, Path(tmp) / "rows.csv")]
-        if unit.samples:
-            merged = {k: np.concatenate([np.asarray(s[k]) for s in unit.samples]) for k in SAMPLE_FIELDS}
-            tables.append(write_table(merged, SAMPLE_FIELDS, Path(tmp) / "per_sample.csv.gz"))
-        if unit.fit_summary:
-            summary_file = Path(tmp) / "fit_summary.json"
-            summary_file.write_text(json.dumps(_jsonable(unit.fit_summary), indent=1))
-            tables.append(summary_file)
-        if unit.predictions:  # predicted joints in each set's skeleton, camera frame, metres (key: dataset spec)
-            np.savez_compressed(Path(tmp) / "predictions.npz", **unit.predictions)
-            tables.append(Path(tmp) / "predictions.npz")
-        tracker.log_files(run_id, tables)
-    for path, folder in files:
-        if Path(path).is_file():
-            tracker.log_files(run_id, [path], folder)
-    tracker.end(run_id, "FINISHED")
-
-
 def unit_calls(kind: str, methods: Sequence[str], variants: Sequence[str] | None, experiment: str, seed: int,
                **kwargs: Any) -> list[UnitCall]:  # fmt: skip
-    """One ``bench.executors.UnitCall`` per method of a ``run`` (``kind`` 'run') or ``runtime`` call with these
+    """One ``bench.units.UnitCall`` per method of a ``run`` (``kind`` 'run') or ``runtime`` call with these
     keyword arguments: the same units, keys and rows as the call with every method, one task each."""
     variants = list(variants or methods)
     what = "runtime" if kind == "runtime" else f"seed {seed}"
@@ -740,8 +455,6 @@ def run_experiment(
         for seed in seeds:
             for group in exp.groups:
                 if exp.kind == "runtime":
-                    from bench.runtime import runtime
-
                     found = runtime(group.methods, dataset=group.datasets[0], batch_sizes=group.batch_sizes,
                                     repeats=group.repeats, device=device, data_root=data_root, seed=seed,
                                     data_seed=data_seed,

@@ -133,7 +133,8 @@ def check_sweep(method: str, *, trials: int, train: Sequence[str], validation: s
                 iterations: int | None, report_every: int | None, device: str, data_root: Any) -> None:  # fmt: skip
     """Everything ``sweep`` would fail on before its first trial, checked before anything is written: the method
     spec and its swept parameters, the set specs and their data, the counts (>= 1) and the device."""
-    from bench.runner import check_at_least_one, check_device, check_sources, parse_dataset_spec
+    from bench.runner import check_sources
+    from bench.units import check_at_least_one, check_device, parse_dataset_spec
 
     check_at_least_one("sweep: --trials", trials)
     check_at_least_one("sweep: --val-limit", val_limit)
@@ -174,7 +175,7 @@ def sweep(
     import optuna
 
     from bench.evaluate import evaluate
-    from bench.runner import _build, load_dataset_spec
+    from bench.units import build_method, load_dataset_spec
 
     check_sweep(method, trials=trials, train=train, validation=validation, val_limit=val_limit,
                 iterations=iterations, report_every=report_every, device=device, data_root=data_root)  # fmt: skip
@@ -256,7 +257,7 @@ def sweep(
                 raise optuna.TrialPruned(f"validation MPJPE {value:.1f} mm at iteration {iteration}")
 
         try:
-            holder["method"] = _build(spec, MethodContext(device=device, seed=seed, checkpoint=checkpoint))
+            holder["method"] = build_method(spec, MethodContext(device=device, seed=seed, checkpoint=checkpoint))
             holder["method"].fit(train_sets)
             value = score(holder["method"])
         except optuna.TrialPruned as exc:

@@ -147,9 +147,9 @@ def test_other_verbs_check_before_writing_too(tmp_path, capsys, argv, parts):
 @pytest.mark.parametrize("kwargs, name", [({"limit": 0}, "limit"), ({"limit": -5}, "limit"),
                                           ({"batch_size": 0}, "batch_size"), ({"device": "gpu"}, "gpu")])  # fmt: skip
 def test_run_refuses_its_own_arguments_before_loading_anything(monkeypatch, kwargs, name):
-    import bench.runner as runner
+    import bench.units as units
 
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: pytest.fail("a set was loaded"))
+    monkeypatch.setattr(units, "load_dataset", lambda *a, **k: pytest.fail("a set was loaded"))
     with pytest.raises(ConfigError) as exc:
         run([TINY], ["h36m"], **kwargs)
     assert_names(exc.value, name)

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-import bench.executors as executors
+import bench.threads as bench_threads
 from bench.cli import main
 
 
@@ -41,7 +41,7 @@ def test_bench_workers_ratio(benchmark, data_root, tmp_path, monkeypatch):
     pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[cluster]")')
     import torch
 
-    cores = executors.available_cores()
+    cores = bench_threads.available_cores()
     if cores < 2:
         pytest.skip("one core: nothing to run in parallel")
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):

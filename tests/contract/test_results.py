@@ -91,7 +91,7 @@ def test_per_sample_identity_is_the_samples_own_and_survives_subsets(scored):
     sample as a unit scored on the whole set does; body_id drops the view (the bootstrap's cluster)."""
     from bench.evaluate import evaluate as score
     from bench.results import SAMPLE_FIELDS, sample_ids
-    from bench.runner import limit_index
+    from bench.units import limit_index
 
     s, ev = scored
     cols = per_sample_frame(ev, s, {"unit": "u", "dataset": "h36m", "data_seed": 2})

@@ -14,8 +14,8 @@ from _oracle import Oracle
 from bench.errors import ConfigError
 from bench.evaluate import evaluate
 from bench.registry import check_dataset_settings
-from bench.runner import parse_dataset_spec
 from bench.skeletons import get_skeleton
+from bench.units import parse_dataset_spec
 from datasets.panoptic import adapter
 from datasets.panoptic.synth import DEFAULT_SEQUENCES, occlusion_path, synthesize
 

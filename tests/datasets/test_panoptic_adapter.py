@@ -17,8 +17,8 @@ from bench import registry
 from bench.errors import ConfigError, DataFileError
 from bench.registry import load_dataset, typed_dataset_settings
 from bench.results import data_labels
-from bench.runner import load_dataset_spec
 from bench.skeletons import get_skeleton, part_indices
+from bench.units import load_dataset_spec
 from datasets.panoptic import adapter
 from datasets.panoptic.format import (
     body_frame_path,

@@ -13,7 +13,7 @@ from bench.errors import ConfigError
 from bench.experiments import load_experiment, shipped_experiments
 from bench.method import parse_spec
 from bench.registry import get_method
-from bench.runner import parse_dataset_spec
+from bench.units import parse_dataset_spec
 
 TINY = "iterations=4,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=2"
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from bench.cli import main, print_rows
-from bench.runner import ROW_FIELDS, run
+from bench.results import ROW_FIELDS
+from bench.runner import run
 from bench.tracking import Tracker
 
 TINY_PROPOSED = (
@@ -77,11 +78,13 @@ def test_the_data_seed_is_apart_from_the_training_seed(root, monkeypatch):
     """Every set is loaded with the data seed whatever the training seed; the method gets the training seed; the
     unit key and the rows carry both."""
     import bench.runner as runner
+    import bench.units as units
 
     loads, contexts = [], []
-    load, build = runner.load_dataset, runner._build
-    monkeypatch.setattr(runner, "load_dataset", lambda name, **kw: loads.append(kw["seed"]) or load(name, **kw))
-    monkeypatch.setattr(runner, "_build", lambda spec, context: contexts.append(context.seed) or build(spec, context))
+    load, build = units.load_dataset, runner.build_method
+    monkeypatch.setattr(units, "load_dataset", lambda name, **kw: loads.append(kw["seed"]) or load(name, **kw))
+    monkeypatch.setattr(runner, "build_method",
+                        lambda spec, context: contexts.append(context.seed) or build(spec, context))  # fmt: skip
     common = dict(train=["h36m[split=train]"], data_root=root, limit=2)
     first = run([TINY_PROPOSED], ["h36m"], seed=5, **common)
     assert set(loads) == {0} and len(loads) == 2 and contexts == [5]  # test and training set, data seed 0
@@ -219,7 +222,7 @@ def test_a_model_that_cannot_be_saved_is_kept_and_its_unit_scored(root, tmp_path
     import bench.runner as runner
 
     models, fallback = tmp_path / "models", tmp_path / "fallback"
-    build = runner._build
+    build = runner.build_method
 
     def unsavable(spec, context):  # noqa: ANN001, ANN202
         method = build(spec, context)
@@ -233,7 +236,7 @@ def test_a_model_that_cannot_be_saved_is_kept_and_its_unit_scored(root, tmp_path
         method.save = refuse
         return method
 
-    monkeypatch.setattr(runner, "_build", unsavable)
+    monkeypatch.setattr(runner, "build_method", unsavable)
     monkeypatch.setattr(runner, "fallback_model_folder", lambda: fallback)
     said = []
     result = run([TINY_PROPOSED], ["h36m"], data_root=root, limit=2, models=models, progress=said.append)
@@ -271,13 +274,13 @@ def test_each_printed_row_names_its_experiment_and_each_set_its_protocol(capsys)
 
 
 def test_runtime_and_sweep_load_their_sets_with_the_data_seed(root, tmp_path, monkeypatch):
-    import bench.runner as runner
+    import bench.units as units
     from bench.runtime import runtime
     from bench.sweep import sweep
 
     loads = []
-    load = runner.load_dataset
-    monkeypatch.setattr(runner, "load_dataset", lambda name, **kw: loads.append(kw["seed"]) or load(name, **kw))
+    load = units.load_dataset
+    monkeypatch.setattr(units, "load_dataset", lambda name, **kw: loads.append(kw["seed"]) or load(name, **kw))
     timed = runtime([TINY_PROPOSED], dataset="h36m", batch_sizes=(1,), repeats=5, data_root=root, seed=4)
     assert loads == [0] and {(r["seed"], r["data_seed"]) for r in timed.rows} == {(4, 0)}
     loads.clear()

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-import bench.executors as executors
+import bench.threads as bench_threads
 from bench.cli import main
 
 TINY = "hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2"
@@ -87,8 +87,8 @@ def test_one_process_computes_with_one_thread_unless_told(root, tmp_path, monkey
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
     assert torch.get_num_threads() == 1
     (row, *_) = _rows(tmp_path / "a" / "run.csv")
-    assert (row["threads"], row["cores"]) == ("1", str(executors.available_cores()))
-    monkeypatch.setattr(executors, "available_cores", lambda: 4)
+    assert (row["threads"], row["cores"]) == ("1", str(bench_threads.available_cores()))
+    monkeypatch.setattr(bench_threads, "available_cores", lambda: 4)
     assert main([*argv, "--out", str(tmp_path / "b"), "--threads", "2"]) == 0
     assert _rows(tmp_path / "b" / "run.csv")[0]["threads"] == "2"
 
@@ -98,7 +98,7 @@ def test_runtime_rows_record_threads_and_load(root, one_thread):
 
     timed = runtime(["lifter"], dataset="h36m", batch_sizes=(1,), repeats=5, data_root=root)
     (row,) = timed.rows
-    assert row["threads"] >= 1 and row["cores"] == executors.available_cores() and row["load_avg"] >= 0
+    assert row["threads"] >= 1 and row["cores"] == bench_threads.available_cores() and row["load_avg"] >= 0
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -110,7 +110,7 @@ def test_runtime_rows_record_threads_and_load(root, one_thread):
 ])  # fmt: skip
 def test_bad_workers_or_threads_write_nothing(root, tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(executors, "available_cores", lambda: 2)
+    monkeypatch.setattr(bench_threads, "available_cores", lambda: 2)
     out = tmp_path / "out"
     code = main(["run", "-m", "lifter[iterations=4]", "-d", "h36m", "--data-root", str(root), "--out", str(out),
                  *argv])  # fmt: skip
@@ -119,7 +119,7 @@ def test_bad_workers_or_threads_write_nothing(root, tmp_path, capsys, monkeypatc
 
 def test_workers_without_dask_say_how_to_install_it(root, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(executors, "available_cores", lambda: 2)
+    monkeypatch.setattr(bench_threads, "available_cores", lambda: 2)
     find = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else find(name, *a))
     out = tmp_path / "out"

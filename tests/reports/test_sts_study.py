@@ -13,7 +13,7 @@ from scipy import stats
 
 from bench.experiments import load_experiment
 from bench.method import parse_spec
-from bench.runner import parse_dataset_spec
+from bench.units import parse_dataset_spec
 from reports.labels import NOT_COMPARABLE
 from reports.rows import validate_rows
 from reports.sts_study import sts_value_table, training_label

@@ -1,9 +1,9 @@
 """Command line: thin verbs over same-named Python functions (tests call those functions directly).
 
-`list`, `run` (``bench.runner``), `sweep` (``bench.sweep``), `report` and `paper` (``bench.pipeline``), `runtime`
-(the table4 experiment, ``bench.runtime``), `data list|synth|check` and `model info`. Everything a verb writes goes
-under one folder (``--out``, default ./hmrbench-out, printed at start); the tracking store is there too unless
-``--tracking-uri`` / ``$MLFLOW_TRACKING_URI`` name another.
+`list`, `run` (``bench.run.runner``), `sweep` (``bench.run.sweep``), `report` and `paper`
+(``bench.run.pipeline``), `runtime` (the table4 experiment, ``bench.run.runtime``), `data list|synth|check` and
+`model info`. Everything a verb writes goes under one folder (``--out``, default ./hmrbench-out, printed at
+start); the tracking store is there too unless ``--tracking-uri`` / ``$MLFLOW_TRACKING_URI`` name another.
 
 A verb checks everything it can before it creates that folder or the store (``_check_before_writing``: specs and
 their values, experiment files after ``--quick``, counts >= 1, the device, each set's data), then that the folder
@@ -12,7 +12,7 @@ nothing written.
 
 `run`, `paper` and `runtime` run their units in this process one after another with one torch thread, or as tasks
 on Dask (``--workers N``: a local cluster of N worker processes; ``--scheduler ADDRESS``: an existing scheduler;
-``bench.executors``), printing units done / running / failed and an ETA as they finish. ``--threads T``: torch
+``bench.run.executors``), printing units done / running / failed and an ETA as they finish. ``--threads T``: torch
 threads per process (default ``$OMP_NUM_THREADS``, else 1).
 """
 
@@ -30,7 +30,7 @@ from bench.errors import HmrbenchError
 
 
 def model_info_command(args: argparse.Namespace) -> int:
-    from bench.body_model import model_info
+    from bench.body.body_model import model_info
 
     info = model_info(args.model_path)
     width = max(len(k) for k in info)
@@ -184,8 +184,8 @@ def _seeds(text: str | None) -> tuple[int, ...] | None:
 
 def _out_folder(text: str) -> Path:
     """``--out`` resolved, created and checked writable before anything is written there or trained
-    (``bench.tracking.out_folder``: a ConfigError naming it otherwise, nothing left behind)."""
-    from bench.tracking import out_folder
+    (``bench.run.tracking.out_folder``: a ConfigError naming it otherwise, nothing left behind)."""
+    from bench.run.tracking import out_folder
 
     return out_folder(text)
 
@@ -197,7 +197,7 @@ def _progress(message: str) -> None:
 def _tracker(out: Path, uri: str | None):  # noqa: ANN202
     """The connected tracking store (fails fast, naming the URI, when it cannot be reached; naming the folder when
     the store or its artifact folder cannot be written, before anything is trained)."""
-    from bench.tracking import Tracker
+    from bench.run.tracking import Tracker
 
     tracker = Tracker(out, uri).connect()
     tracker.check_writable()
@@ -215,7 +215,7 @@ def print_rows(rows: list[dict]) -> None:
     """The overall MPJPE / PA-MPJPE per experiment, variant, dataset and seed (every line names its experiment:
     one invocation may run several), the runtime rows, the protocol of every scored set, the skipped sets with
     their reasons, and which parts of the numbers are synthetic (data, body model, 2D)."""
-    from bench.results import synthetic_parts
+    from bench.run.results import synthetic_parts
 
     table: dict[tuple, dict] = {}
     protocols: dict[tuple[str, str], None] = {}
@@ -274,13 +274,13 @@ class _RowsFile:
     def rewrite(self, rows: list[dict]) -> None:
         """The file again with ``rows`` (the run's rows in plan order, once units that finished in another order
         are all in)."""
-        from bench.units import Results
+        from bench.run.units import Results
 
         self.rows = []
         self(Results(rows=list(rows)))
 
     def __call__(self, unit) -> None:  # noqa: ANN001
-        from bench.results import ROW_FIELDS, write_table
+        from bench.run.results import ROW_FIELDS, write_table
 
         self.rows += unit.rows
         if not self.rows:
@@ -319,11 +319,11 @@ def _check_before_writing(
 ) -> None:  # fmt: skip
     """Everything a verb would fail on before its first unit trains, checked before the output folder or the
     tracking store is created, so that a bad value writes nothing: each experiment (a name, a path or an
-    ``Experiment``; ``--quick``'s overrides applied) with ``bench.runner.check_experiment``, or the ``-m``/``-d``
+    ``Experiment``; ``--quick``'s overrides applied) with ``bench.run.runner.check_experiment``, or the ``-m``/``-d``
     selection with ``check_selection``; the device; and that every set's data is there (``check_sources``)."""
-    from bench.experiments import Experiment, load_experiment
-    from bench.runner import check_experiment, check_selection, check_sources
-    from bench.units import check_device
+    from bench.run.experiments import Experiment, load_experiment
+    from bench.run.runner import check_experiment, check_selection, check_sources
+    from bench.run.units import check_device
 
     for given in experiments:
         exp = given if isinstance(given, Experiment) else load_experiment(given)
@@ -336,8 +336,8 @@ def _check_before_writing(
 
 def run_command(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
-    from bench.runner import run, run_experiment
-    from bench.units import Results, check_at_least_one
+    from bench.run.runner import run, run_experiment
+    from bench.run.units import Results, check_at_least_one
 
     seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)
     if args.experiment is not None:
@@ -367,7 +367,7 @@ def run_command(args: argparse.Namespace) -> int:
                                      progress=_progress, tracker=tracker, sink=rows_file, executor=executor,
                                      **common)  # fmt: skip
         elif executor is not None:
-            from bench.runner import unit_calls
+            from bench.run.runner import unit_calls
 
             calls = [c for seed in seeds or (0,) for c in unit_calls(
                 "run", args.method, None, "run", seed, datasets=args.dataset, train=args.train or (),
@@ -387,22 +387,23 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _check_workers(args: argparse.Namespace) -> None:
-    """--workers, --scheduler and --threads checked before anything is written (``bench.executors.check_workers``)."""
-    from bench.executors import check_workers
+    """--workers, --scheduler and --threads checked before anything is written
+    (``bench.run.executors.check_workers``)."""
+    from bench.run.executors import check_workers
 
     check_workers(args.workers, args.scheduler, args.threads)
 
 
 def _executor(args: argparse.Namespace):  # noqa: ANN202
     """A started Dask executor for --workers / --scheduler (a context manager), else None: this process runs the
-    units with --threads torch threads (``bench.executors.executor_for``)."""
-    from bench.executors import executor_for
+    units with --threads torch threads (``bench.run.executors.executor_for``)."""
+    from bench.run.executors import executor_for
 
     return executor_for(args.workers, args.scheduler, args.threads, _progress)
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from bench.pipeline import report
+    from bench.run.pipeline import report
 
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
@@ -412,8 +413,8 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def runtime_command(args: argparse.Namespace) -> int:
-    from bench.experiments import Group, load_experiment
-    from bench.runner import run_experiment
+    from bench.run.experiments import Group, load_experiment
+    from bench.run.runner import run_experiment
 
     exp = load_experiment(args.experiment)
     if args.method:  # the given methods instead of the file's, with the file's first input set
@@ -442,7 +443,7 @@ def runtime_command(args: argparse.Namespace) -> int:
 def paper_command(args: argparse.Namespace) -> int:
     import time as clock
 
-    from bench.pipeline import PAPER_EXPERIMENTS, paper
+    from bench.run.pipeline import PAPER_EXPERIMENTS, paper
 
     seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)  # checked before anything is written
     _check_before_writing(PAPER_EXPERIMENTS, quick=args.quick, device=args.device, data_root=args.data_root)
@@ -465,7 +466,7 @@ def paper_command(args: argparse.Namespace) -> int:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    from bench.sweep import check_sweep, sweep
+    from bench.run.sweep import check_sweep, sweep
 
     data_seed = _data_seed(args.data_seed) or 0
     train = tuple(args.train or ("h36m[split=train]",))

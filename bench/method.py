@@ -19,7 +19,7 @@ tell; uncalibrated methods whose depth is unknown put the body at their own esti
 Joints-only methods: a method that predicts 3D joints but no mesh (a 2D->3D lifter) returns ``params=None`` and
 may return ``keypoints2d=None``; its ``joints3d`` keep the (B, 144, 3) SMPL-X output layout, with NaN in every
 joint it does not predict (the same joints NaN in every sample it did not fail on). Scoring
-(``bench.evaluate``) forms a dataset joint only from predicted joints; anything that needs the SMPL-X parameters
+(``bench.run.evaluate``) forms a dataset joint only from predicted joints; anything that needs the SMPL-X parameters
 or the mesh asks :meth:`Prediction.missing` and skips such a method with the reason it returns, never crashes.
 """
 
@@ -51,8 +51,8 @@ class Prediction:
     """What ``predict`` returns for a batch of B samples (tensors on the method's device).
 
     params: SMPL-X parameters (``PARAM_WIDTHS``), camera frame; None for a joints-only method (no mesh).
-    joints3d: (B, 144, 3) SMPL-X output joints ('smplx_144' of bench.skeletons), camera frame, metres; dataset
-        joints come from ``bench.regressors.skeleton_from_smplx``. A joints-only method puts NaN in the joints it
+    joints3d: (B, 144, 3) SMPL-X output joints ('smplx_144' of bench.body.skeletons), camera frame, metres; dataset
+        joints come from ``bench.body.regressors.skeleton_from_smplx``. A joints-only method puts NaN in the joints it
         does not predict (module docstring).
     keypoints2d: (B, 137, 2) the method's 2D reprojection in the 'openpose_137' layout, pixels; may be None for
         a joints-only method.

@@ -157,7 +157,7 @@ def read_synthetic_marker(folder: Path) -> dict[str, Any] | None:
 
 def synthetic_default_root(name: str, *, seed: int = 0) -> Path:
     """Where the synthetic default of ``name`` is cached: ``<cache>/synthetic/<name>-g<version>-s<seed>``."""
-    from bench.embedded.build import cache_root
+    from bench.body.embedded.build import cache_root
 
     spec = get_dataset(name)
     return cache_root() / "synthetic" / f"{name}-g{spec.generator_version}-s{seed}"

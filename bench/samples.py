@@ -7,7 +7,7 @@ whose fields are torch tensors sharing memory with the arrays.
 Fields (PROTOCOLS.md, "Units and frames"):
 
 - ``keypoints2d`` (N, 137, 3) float32: the 2D input, whole body in the 'openpose_137' layout of
-  ``bench.skeletons`` (BODY_25, left hand 21, right hand 21, face 70), rows ``[x, y, confidence]`` in pixels of
+  ``bench.body.skeletons`` (BODY_25, left hand 21, right hand 21, face 70), rows ``[x, y, confidence]`` in pixels of
   the source image; a missing keypoint is (0, 0, 0).
 - ``image_size`` (N, 2) int64: ``(width, height)`` in pixels.
 - ``K`` (N, 3, 3), ``R`` (N, 3, 3), ``t`` (N, 3) metres, ``dist`` (N, 5) OpenCV ``k1, k2, p1, p2, k3``; float64.
@@ -15,7 +15,7 @@ Fields (PROTOCOLS.md, "Units and frames"):
   camera-frame annotations). Methods that are "uncalibrated" must not read them; they are there for the
   evaluation, the calibrated baselines and the plots.
 - ``joints3d`` (N, J, 3) float64: ground truth in the dataset's own skeleton ``skeleton`` (a name in
-  ``bench.skeletons``), metres, camera frame (OpenCV axes); ``joints3d_valid`` (N, J) bool.
+  ``bench.body.skeletons``), metres, camera frame (OpenCV axes); ``joints3d_valid`` (N, J) bool.
 - ``ids``: per-sample (N,) arrays ``subject``, ``sequence``, ``action`` (str), ``frame`` (int64), ``view`` (str),
   ``person`` (int64).
 - ``smplx``: ground-truth SMPL-X parameters in the camera frame when known, else None: (N, k) float32 arrays
@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.skeletons import get_skeleton
+from bench.body.skeletons import get_skeleton
 
 __all__ = [
     "ID_FIELDS",

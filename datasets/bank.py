@@ -34,14 +34,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.embedded.anatomy import SHAPE_COMPONENTS
-from bench.embedded.face import EXPRESSIONS
-from bench.embedded.hands import FAMILIES as HAND_FAMILIES
-from bench.embedded.hands import mirror_hand_pose, sample_hand_poses
+from bench.body.embedded.anatomy import SHAPE_COMPONENTS
+from bench.body.embedded.face import EXPRESSIONS
+from bench.body.embedded.hands import FAMILIES as HAND_FAMILIES
+from bench.body.embedded.hands import mirror_hand_pose, sample_hand_poses
+from bench.body.skeletons import SMPLX_NUM_BODY_JOINTS, SMPLX_NUM_HAND_JOINTS, get_skeleton, part_indices
 from bench.errors import DataFileError
+from bench.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.npzio import read_npz
-from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from bench.skeletons import SMPLX_NUM_BODY_JOINTS, SMPLX_NUM_HAND_JOINTS, get_skeleton, part_indices
 
 _SKELETON = get_skeleton("smplx_joints55")
 BODY_JOINTS: tuple[str, ...] = tuple(
@@ -54,7 +54,7 @@ NUM_EXPRESSIONS = len(EXPRESSIONS)
 BANK_KEYS = ("global_orient", "body_pose", "left_hand_pose", "right_hand_pose", "jaw_pose", "leye_pose", "reye_pose",
              "expression", "betas", "family")  # what ParameterBank.sample returns
 ALL_FAMILIES = ("stand", "walk", "run", "sit", "crouch", "reach", "wave", "arms_raised", "bend", "twist", "lie")
-BETA_CLIP = 2.5  # one beta unit ~ one population s.d. of its body measure (bench.embedded.anatomy)
+BETA_CLIP = 2.5  # one beta unit ~ one population s.d. of its body measure (bench.body.embedded.anatomy)
 JAW_OPEN_MAX = 0.35  # rad (~20 deg) of mandible rotation, about +x (mouth opens)
 _FULL_JITTER_RANGE = np.pi / 2  # angles with a narrower range get proportionally less jitter
 
@@ -453,7 +453,7 @@ class BankConfig:
     jitter: s.d. in radians of the Gaussian noise added to each anatomical angle whose range spans at least
         90 deg; narrower angles get proportionally less (range / 90 deg), so spine segments and hinge side-play
         are not thrown against their limits. Samples are clipped to the limits after jittering.
-    hand_families: hand pose families (``bench.embedded.hands.FAMILIES``); None = all, mixed.
+    hand_families: hand pose families (``bench.body.embedded.hands.FAMILIES``); None = all, mixed.
     expression_scale: multiplies expression coefficients and jaw opening (0 gives a neutral, closed face).
     shape_scale: s.d. of the betas (1 = the population's spread), before clipping to +-2.5.
     """
@@ -501,7 +501,7 @@ class ParameterBank:
         Returns float32 arrays (poses: SMPL-X axis-angle, radians; full 45-dim hands, not PCA):
         'global_orient' (n, 3), 'body_pose' (n, 21, 3), 'left_hand_pose'/'right_hand_pose' (n, 15, 3),
         'jaw_pose' (n, 3), 'leye_pose'/'reye_pose' (n, 3) zeros, 'expression' (n, 10) in
-        ``bench.embedded.face.EXPRESSIONS`` order, 'betas' (n, 10); and 'family' (n,) str ('amass' for AMASS
+        ``bench.body.embedded.face.EXPRESSIONS`` order, 'betas' (n, 10); and 'family' (n,) str ('amass' for AMASS
         frames).
         """
         if n < 0:

@@ -20,7 +20,7 @@ synthetic tree's marker file.
 
 A set whose 2D comes from this model says so in ``info['keypoints2d']`` (:func:`keypoints2d_label`): 'simulated'
 for the detector model, 'exact' for ``kind='none'`` (2D read from a detector's files is 'detections'; the row
-labels of ``bench.results.data_labels``).
+labels of ``bench.run.results.data_labels``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bench.skeletons import PARTS, get_skeleton, part_indices
+from bench.body.skeletons import PARTS, get_skeleton, part_indices
 
 __all__ = ["NOISE_KINDS", "NoiseConfig", "apply_noise", "keypoints2d_label", "part_sizes"]
 

@@ -1,6 +1,6 @@
 """OpenPose JSON keypoint files (one file per image, several people per file).
 
-Every person becomes one (137, 3) array in the 'openpose_137' layout of ``bench.skeletons`` (BODY_25, left
+Every person becomes one (137, 3) array in the 'openpose_137' layout of ``bench.body.skeletons`` (BODY_25, left
 hand 21, right hand 21, face 70), rows ``[x, y, confidence]`` in pixels of the source image; a missing
 keypoint is (0, 0, 0), OpenPose's own convention.
 
@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.body.skeletons import PARTS, Skeleton, convert, get_skeleton, part_indices
 from bench.errors import DataFileError
-from bench.skeletons import PARTS, Skeleton, convert, get_skeleton, part_indices
 from datasets.jsonio import dump_json, load_json
 
 LAYOUT = "openpose_137"
@@ -41,7 +41,7 @@ NUM_KEYPOINTS = len(get_skeleton(LAYOUT))
 
 # COCO-18, OpenPose's pose model before BODY_25 (legacy 1.0 files): nose, neck, R shoulder/elbow/wrist,
 # L shoulder/elbow/wrist, R hip/knee/ankle, L hip/knee/ankle, R eye, L eye, R ear, L ear. Kept here rather
-# than in bench.skeletons because only the legacy reader needs it; the mapping to BODY_25 is by name.
+# than in bench.body.skeletons because only the legacy reader needs it; the mapping to BODY_25 is by name.
 COCO18 = Skeleton(
     "openpose_coco18",
     ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",

@@ -27,7 +27,7 @@ they are distinct (``run_000000000012_keypoints.json`` -> 12, ``im1010_openpose.
 file's index in sorted order; ``subject``, ``action``, ``view`` = ''.
 
 2D source: ``info['keypoints2d']`` = 'detections' (read from the detector's files; the row label of
-``bench.results.data_labels``).
+``bench.run.results.data_labels``).
 
 Ground truth: ``joints3d`` is (N, 25, 3) zeros in the 'openpose_body25' skeleton with every joint invalid;
 ``smplx`` is None.
@@ -40,11 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.body.skeletons import get_skeleton
 from bench.errors import ConfigError, DataFileError
 from bench.registry import SYNTHETIC_MARKER, register_dataset
 from bench.samples import ID_FIELDS, NUM_KEYPOINTS, FaultLog, SampleSet
 from bench.settings import PositiveFloat, PositiveInt
-from bench.skeletons import get_skeleton
 from datasets.openpose import read_openpose
 
 __all__ = ["SKELETON", "check", "keypoint_files", "load"]

@@ -1,7 +1,7 @@
 """Shared pieces of the synthetic-set generators (each dataset's ``synth.py`` writes its own real file format).
 
 - :func:`render_bodies`: SMPL-X parameters (from ``datasets.bank``) -> world keypoints in the 'openpose_137'
-  layout, the dataset joints of any skeleton (``bench.regressors``), vertices and the rest-pose root.
+  layout, the dataset joints of any skeleton (``bench.body.regressors``), vertices and the rest-pose root.
 - :func:`occlusion`: which keypoints are hidden behind the body in a camera, from a coarse depth buffer of the
   mesh's vertices (a point is occluded when the nearest surface in its cell is more than a per-point margin in
   front of it: 12 cm for body joints, which sit inside the body, 3-4 cm for surface points: face, feet, hands).
@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.body_model import BodyModel, load_body_model
+from bench.body.body_model import BodyModel, load_body_model
+from bench.body.regressors import skeleton_from_smplx
+from bench.body.skeletons import get_skeleton, part_indices
 from bench.errors import DataFileError
+from bench.geometry.projections import project_camera
+from bench.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.npzio import read_npz, write_npz
-from bench.projections import project_camera
 from bench.registry import SYNTHETIC_MARKER
-from bench.regressors import skeleton_from_smplx
-from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.samples import SMPLX_FIELDS
-from bench.skeletons import get_skeleton, part_indices
 from datasets.noise import NoiseConfig, apply_noise
 
 __all__ = [

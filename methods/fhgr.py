@@ -34,13 +34,13 @@ from typing import Annotated, Any
 
 import torch
 
+from bench.body.skeletons import convert, get_skeleton, skeleton_names
 from bench.errors import ConfigError
+from bench.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import check_method_spec, dataset_names, load_dataset, register_method
-from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 from bench.samples import SampleBatch, SampleSet
 from bench.settings import NonNegativeFloat, NonNegativeInt, OneOf, PositiveFloat, PositiveInt, UnitFloat
-from bench.skeletons import convert, get_skeleton, skeleton_names
 from datasets.noise import NOISE_KINDS
 from methods.proposed.layers import PART_SLICES, missing_part_input, scale_normalize
 from methods.proposed.losses import pose_rotmats, project, to_openpose

@@ -15,7 +15,7 @@ Input (deviation: the paper's 16 H36M joints, z-scored): the BODY_25 part of the
 scale-normalised by the same layer as ``proposed`` (``methods.proposed.layers.normalize_all``: valid points minus
 their mean over half the larger side of their box), and the confidence mask (1 where the point is used), 75
 numbers. Output: ``LIFTED_JOINTS``, the SMPL-X output joints the body skeletons of the benchmark are formed of
-(BODY_25, H36M 17, Panoptic 19, LSP 14: ``bench.regressors``), relative to the pelvis, camera-frame axes.
+(BODY_25, H36M 17, Panoptic 19, LSP 14: ``bench.body.regressors``), relative to the pelvis, camera-frame axes.
 
 Training data: as ``proposed`` (``methods.proposed.method``): the ``train_sets`` samples with SMPL-X ground truth,
 whose targets are the body model's keypoint path of the ground-truth parameters (root-relative); 2D-only samples
@@ -44,12 +44,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.body.regressors import formed_from, regressor_matrix
+from bench.body.skeletons import get_skeleton
 from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import check_method_spec, register_method
-from bench.regressors import formed_from, regressor_matrix
 from bench.samples import SampleBatch, SampleSet
 from bench.settings import NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitFloat
-from bench.skeletons import get_skeleton
 from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
 from methods.proposed.method import body_models, gt_rotmats
 from methods.proposed.sts import STSConfig, STSStream

@@ -10,7 +10,7 @@ i.e. the negative log-likelihood of the single closest (most likely) component, 
 min keeps the gradient of one quadratic and avoids the log-sum-exp's flat regions (as SMPLify's
 ``MaxMixturePrior`` with ``merge='min'``). Poses are SMPL-X ``body_pose`` axis-angle, (B, 63), radians.
 
-The fitted mixture is cached in ``<cache>/priors/`` (``bench.embedded.build.cache_root()``) keyed by a hash of the
+The fitted mixture is cached in ``<cache>/priors/`` (``bench.body.embedded.build.cache_root()``) keyed by a hash of the
 bank config, the sample count, the component count, the EM iterations and the seed.
 """
 
@@ -172,7 +172,7 @@ def body_pose_mixture(
 
     Returns the mixture and a summary {'path', 'cached', 'key', 'log_likelihood'}.
     """
-    from bench.embedded.build import cache_root
+    from bench.body.embedded.build import cache_root
     from datasets.bank import BankConfig, ParameterBank
 
     bank_config = bank_config if bank_config is not None else BankConfig()

@@ -51,14 +51,14 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
-from bench.body_model import load_body_model
+from bench.body.body_model import load_body_model
+from bench.body.regressors import DERIVED, regressor_matrix
+from bench.body.skeletons import get_skeleton
+from bench.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.method import MethodContext, Prediction, config_hash
 from bench.registry import register_method
-from bench.regressors import DERIVED, regressor_matrix
-from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.samples import KEYPOINT_LAYOUT, SampleBatch, SampleSet
 from bench.settings import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range
-from bench.skeletons import get_skeleton
 from methods.lbfgs import minimize
 from methods.priors import GaussianMixture, MaxMixturePrior, body_pose_mixture
 

@@ -1,7 +1,7 @@
 """What a table or figure must be labelled with, from the rows that feed it: which parts of the results are
 synthetic, and whether they come from ``--quick`` settings.
 
-Synthetic parts (the runner's row labels, ``bench.results.synthetic_parts``): the **data** (a tree written by
+Synthetic parts (the runner's row labels, ``bench.run.results.synthetic_parts``): the **data** (a tree written by
 hmrbench's generator), the **body model** (the embedded, procedurally generated SMPL-X-format model) and the **2D
 input** (simulated detections: ground truth projected plus the detector-noise model; or exact projections). A row
 written before those labels existed counts as synthetic data when ``synthetic`` is set, which is what it meant then.
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from bench.results import synthetic_parts as row_synthetic_parts
+from bench.run.results import synthetic_parts as row_synthetic_parts
 from reports.selection import quick_experiments
 
 __all__ = ["NOT_COMPARABLE", "QUICK_TITLE", "SYNTHETIC_WARNING", "figure_labels", "quick_note", "synthetic_parts",

@@ -1,7 +1,7 @@
 """Paired comparisons of the projection ablation: D2S against WPP and PP on the very same samples, tested over
 training seeds, beside a built-in null check.
 
-Pairing. Two units' per-sample errors are joined on ``sample_id`` (``bench.results.sample_ids``: subject,
+Pairing. Two units' per-sample errors are joined on ``sample_id`` (``bench.run.results.sample_ids``: subject,
 sequence, action, frame, view, person), within one dataset spec and data seed, on the samples both scored with a
 finite error; never by position, so two units scored with different ``--limit``s pair only the samples they share.
 The units of one variant and training seed (the same variant listed under two experiments) are averaged per

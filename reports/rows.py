@@ -1,4 +1,4 @@
-"""The input contract of the reports: tidy result rows and per-sample errors (the columns ``bench.results``
+"""The input contract of the reports: tidy result rows and per-sample errors (the columns ``bench.run.results``
 writes), checked and normalised once.
 
 Every other module of ``reports`` takes the frames returned here, so it can rely on the columns existing and on
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import ConfigError
-from bench.results import ROW_FIELDS, SAMPLE_FIELDS
+from bench.run.results import ROW_FIELDS, SAMPLE_FIELDS
 
 __all__ = [
     "ALL",
@@ -43,10 +43,10 @@ __all__ = [
 
 ALL = "all"  # the value of view/group/bin in a row that is not sliced on that axis
 ERROR_METRICS = ("mpjpe_mm", "pa_mpjpe_mm")
-IDENTITY_COLUMNS = ("sample_id", "body_id")  # a per-sample error's identity (bench.results.sample_ids)
+IDENTITY_COLUMNS = ("sample_id", "body_id")  # a per-sample error's identity (bench.run.results.sample_ids)
 RUNTIME_METRIC = "seconds_per_image"
 
-# The runner's columns (bench.results writes them); one definition, so the two cannot drift apart.
+# The runner's columns (bench.run.results writes them); one definition, so the two cannot drift apart.
 ROW_COLUMNS = ROW_FIELDS
 PER_SAMPLE_COLUMNS = SAMPLE_FIELDS
 
@@ -62,7 +62,7 @@ _ROW_BOOL = ("synthetic", "model_cached")
 # a collapse; no sample carried its identity (such units cannot be paired); data seed 0; what is synthetic not
 # labelled part by part ('': ``synthetic`` then meant the data, ``reports.labels``). (Files of the tracking store
 # written before the data seed existed get their training seed as data seed when read, which is what the runner
-# loaded their sets with: ``bench.tracking.Tracker.load_tables``.)
+# loaded their sets with: ``bench.run.tracking.Tracker.load_tables``.)
 _ROW_ADDED = {"data_seed": 0, "collapsed": "", "data": "", "body_model": "", "keypoints2d": "", "threads": "",
               "cores": "", "load_avg": ""}  # fmt: skip
 _SAMPLE_ADDED = {"data_seed": 0, "sample_id": "", "body_id": ""}

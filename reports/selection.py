@@ -1,7 +1,7 @@
 """Which experiment's rows feed a table, a figure or a claim: one rule for the whole report.
 
 The paper's tables, figures, paired tests and claims hold the **shipped** experiments only (the files of
-``bench/experiments``, :func:`bench.experiments.shipped_experiments`, and their ``NAME-quick`` versions): any other
+``bench/experiments``, :func:`bench.run.experiments.shipped_experiments`, and their ``NAME-quick`` versions): any other
 experiment (a user's own file, an ad-hoc ``hmrbench run``) is a **user experiment** and gets its own table under its
 own title, never a paper row or a paper number beside it (:func:`split_experiments`).
 
@@ -17,12 +17,12 @@ from functools import cache
 
 import pandas as pd
 
-from bench.experiments import shipped_experiments
+from bench.run.experiments import shipped_experiments
 
 __all__ = ["QUICK_SUFFIX", "full_over_quick", "is_quick", "is_shipped", "own_rows", "quick_experiments",
            "split_experiments"]  # fmt: skip
 
-QUICK_SUFFIX = "-quick"  # bench.pipeline names a quick experiment NAME-quick
+QUICK_SUFFIX = "-quick"  # bench.run.pipeline names a quick experiment NAME-quick
 
 
 @cache

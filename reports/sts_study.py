@@ -1,5 +1,5 @@
 """The STS-value study beside Table III: does adding STS hand data help FHGR where STB's own training data is
-scarce or shifted? (``bench/experiments/sts_value.toml``.)
+scarce or shifted? (``bench/run/experiments/sts_value.toml``.)
 
 Rows: FHGR variants scored on STB, trained on a subset of STB's training split (``stb[split=train,sequences=N]``)
 or on a domain-shifted one (``sequences=Counting``, scored on ``stb[split=test,sequences=Random]``), each with

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.body_model import BodyModel, load_body_model
+from bench.body.body_model import BodyModel, load_body_model
 
 
 @pytest.fixture(scope="session")

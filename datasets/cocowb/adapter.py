@@ -48,11 +48,11 @@ from typing import Annotated
 
 import numpy as np
 
+from bench.body.skeletons import get_skeleton
 from bench.errors import DataFileError
 from bench.registry import register_dataset
 from bench.samples import ID_FIELDS, NUM_KEYPOINTS, FaultLog, SampleSet
 from bench.settings import OneOf, Range, UnitFloat
-from bench.skeletons import get_skeleton
 from datasets.cocowb.format import DERIVED, LAYOUT, annotation_path, read_cocowb, to_openpose
 from datasets.cocowb.synth import GENERATOR_VERSION, synthesize
 

@@ -10,7 +10,7 @@ File (the real format, ``annotations/coco_wholebody_{train,val}_v1.0.json``; COC
                       "lefthand_valid", "righthand_valid", "face_box", "lefthand_box", "righthand_box"}]}
 
 - The five keypoint fields concatenated in that order are the 133 points of the 'coco_wholebody_133' skeleton of
-  ``bench.skeletons`` (body 0-16, feet 17-22, face 23-90, left hand 91-111, right hand 112-132; PROTOCOLS.md).
+  ``bench.body.skeletons`` (body 0-16, feet 17-22, face 23-90, left hand 91-111, right hand 112-132; PROTOCOLS.md).
 - ``v``: COCO's flag, 0 = not labelled (x = y = 0), 1 = labelled but not visible, 2 = labelled and visible. The
   released whole-body parts also carry fractional ``v`` in (0, 1] (scores of the pseudo-labels that annotators
   corrected, jin-s13/COCO-WholeBody issues #5, #32); the authors' rule is "v > 0 is a valid label", which is the
@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.body.skeletons import get_skeleton
 from bench.errors import DataFileError
-from bench.skeletons import get_skeleton
 from datasets.jsonio import dump_json, load_json
 
 __all__ = [
@@ -355,7 +355,7 @@ _OP = get_skeleton("openpose_137")
 def part_mapping(src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
     """(src indices, dst indices) of the points that have the same name in the same part of two whole-body layouts.
 
-    ``bench.skeletons.mapping`` takes a name's first occurrence, which would give the hand blocks' wrists the body
+    ``bench.body.skeletons.mapping`` takes a name's first occurrence, which would give the hand blocks' wrists the body
     wrist; here each part maps onto its own part (a hand wrist onto the hand wrist).
     """
     s, d = get_skeleton(src), get_skeleton(dst)

@@ -58,9 +58,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.body.skeletons import get_skeleton
+from bench.geometry.projections import project_camera
 from bench.npzio import write_npz
-from bench.projections import project_camera
-from bench.skeletons import get_skeleton
 from datasets.bank import ParameterBank
 from datasets.cocowb.format import (
     LAYOUT,

@@ -47,11 +47,11 @@ from typing import Annotated
 
 import numpy as np
 
+from bench.body.skeletons import Skeleton, convert, get_skeleton
 from bench.errors import DataFileError
 from bench.registry import read_synthetic_marker, register_dataset
 from bench.samples import FaultLog, SampleSet
 from bench.settings import NonNegativeInt, OneOf
-from bench.skeletons import Skeleton, convert, get_skeleton
 from datasets.h36m.format import (
     ANNOTATIONS_DIR,
     CAMERAS_FILE,
@@ -94,7 +94,7 @@ MIN_VALID_JOINTS = 3
 _LAYOUT = get_skeleton("openpose_137")
 _H36M17 = get_skeleton("h36m_17")
 # 'h36m_17' under OpenPose's names, for the 2D mapping by name: H36M's thorax is hmrbench's SMPL-X 'neck'
-# (bench.regressors.DERIVED), which is OpenPose's neck (PROTOCOLS.md line 88, body slot 1 <- SMPL-X joint 12).
+# (bench.body.regressors.DERIVED), which is OpenPose's neck (PROTOCOLS.md line 88, body slot 1 <- SMPL-X joint 12).
 _H36M17_AS_OPENPOSE = Skeleton(
     "h36m_17_openpose_names", tuple("neck" if j == "thorax" else j for j in _H36M17.joints), parents=None
 )

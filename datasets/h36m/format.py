@@ -19,7 +19,7 @@ Units and frames are converted at the edge (PROTOCOLS.md, "Units and frames", "H
 - Annotation ``.npz`` (mmpose ``preprocess_h36m.py::generate_annotations``, SPIN ``datasets/preprocess/h36m.py``):
   ``imgname`` (N,), ``S`` (N, J, 4) camera-frame 3D in metres + confidence, ``part`` (N, J, 3) pixels +
   confidence, ``center`` (N, 2) pixels, ``scale`` (N,) = box size / 200 px. mmpose's 3D is absolute; SPIN's is
-  root-relative. Readers return joints in the 'h36m_17' order of ``bench.skeletons`` (SPIN's). The layout is told
+  root-relative. Readers return joints in the 'h36m_17' order of ``bench.body.skeletons`` (SPIN's). The layout is told
   by the joint count J: 17 joints in the order of the ``joint_order`` argument (``JOINT_ORDERS``: mmpose's, right
   leg first, or SPIN's); 24 joints in SPIN's ground-truth superset (``SPIN_24``; nkolot/SPIN ``constants.py``
   ``JOINT_NAMES[25:]``, filled by ``datasets/preprocess/h36m.py`` at ``global_idx``), mapped by name. SPIN's own
@@ -51,9 +51,9 @@ from typing import Any
 
 import numpy as np
 
+from bench.body.skeletons import Skeleton, convert, get_skeleton
 from bench.errors import DataFileError
 from bench.npzio import read_npz, write_npz
-from bench.skeletons import Skeleton, convert, get_skeleton
 
 __all__ = [
     "ANNOTATIONS_DIR",

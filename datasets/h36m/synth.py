@@ -5,7 +5,7 @@ What is written under ``out`` (the folder that would be ``<data_root>/h36m/``):
 - ``annotations/h36m_train.npz`` (S1, S5-S8) and ``annotations/h36m_test.npz`` (S9, S11): mmpose-style annotation
   files (:func:`datasets.h36m.format.write_annotations`, mmpose joint order), one row per (subject, action,
   subaction, camera, frame): ``imgname`` like 'S9/S9_Directions_1.54138969/S9_Directions_1.54138969_000001.jpg',
-  ``S`` (N, 17, 4) the 'h36m_17' joints of ``bench.regressors.skeleton_from_smplx`` in the camera frame, metres,
+  ``S`` (N, 17, 4) the 'h36m_17' joints of ``bench.body.regressors.skeleton_from_smplx`` in the camera frame, metres,
   absolute (mmpose's convention); ``part`` (N, 17, 3) their exact projections with H36M's lens model
   (:func:`datasets.h36m.format.project_h36m`, which is what H36M's own 2D ground truth is, PROTOCOLS.md line 32);
   ``center``/``scale`` from the box of ``part``; and ``openpose_2d`` (N, 137, 3): OpenPose-like detections in the

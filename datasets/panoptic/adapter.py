@@ -19,7 +19,7 @@ Reads (``datasets.panoptic.format``; PROTOCOLS.md "CMU Panoptic", lines 36-60):
     noise model ``datasets.noise`` (setting ``noise``; no occlusion known; the points inside the image, as
     ``visible_in_image`` defines it, are the present ones), seeded per (``noise_seed``, sequence, view), so the
     2D of a sample does not depend on the other settings.
-- ``info['keypoints2d']`` labels that 2D source for the result rows (``bench.results.data_labels``):
+- ``info['keypoints2d']`` labels that 2D source for the result rows (``bench.run.results.data_labels``):
   'detections' when every sequence read has OpenPose JSON, else the projected part's label,
   ``datasets.noise.keypoints2d_label(noise)``: 'simulated' (noise='detector') or 'exact' (noise='none'); a set
   mixing JSON and projected sequences takes the projected one's (the label never claims more than the weakest
@@ -69,13 +69,13 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
+from bench.body.skeletons import get_skeleton, mapping, part_indices
 from bench.errors import ConfigError, DataFileError
+from bench.geometry.projections import project_camera
 from bench.npzio import read_npz
-from bench.projections import project_camera
 from bench.registry import register_dataset
 from bench.samples import SMPLX_FIELDS, FaultLog, SampleSet, concat_sets
 from bench.settings import NonNegativeInt, OneOf
-from bench.skeletons import get_skeleton, mapping, part_indices
 from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise, keypoints2d_label
 from datasets.openpose import read_openpose
 from datasets.panoptic.format import (

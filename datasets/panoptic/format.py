@@ -15,7 +15,7 @@ Tree layout under a data root::
     <root>/<seq>/hdFace3d/faceRecon3D_hd%08d.json               people[].face70.landmarks = 70 x 3
 
 Joint orders are the skeletons 'panoptic_joints19', 'openpose_hand21_left/right' and 'openpose_face70' of
-``bench.skeletons``. Every reader error (missing file, malformed JSON, missing key, wrong shape, NaN/inf, a
+``bench.body.skeletons``. Every reader error (missing file, malformed JSON, missing key, wrong shape, NaN/inf, a
 value that is no camera, a file in another unit) raises :class:`bench.errors.DataFileError` naming the file and
 the field.
 
@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.body.skeletons import get_skeleton
 from bench.errors import DataFileError
-from bench.projections import project_camera, world_to_camera
-from bench.skeletons import get_skeleton
+from bench.geometry.projections import project_camera, world_to_camera
 from datasets.jsonio import dump_json, load_json
 
 CM_PER_M = 100.0
@@ -371,7 +371,7 @@ def project(camera: Camera, points_world: np.ndarray) -> np.ndarray:
     """Project world points through a calibrated camera with OpenCV's distortion model.
 
     points_world: (..., 3), world frame, metres. Returns (..., 2), pixels (float64). Uses
-    :func:`bench.projections.project_camera`, so it matches OpenCV's ``projectPoints``; the toolbox's
+    :func:`bench.geometry.projections.project_camera`, so it matches OpenCV's ``projectPoints``; the toolbox's
     ``panutils.projectPoints`` reuses the already-distorted x in the y tangential term and differs from it by
     up to 0.03 px. Points at or behind the camera (camera-frame z <= 0) are not masked: check
     ``camera_points(...)[..., 2] > 0`` first.

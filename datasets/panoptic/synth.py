@@ -73,9 +73,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.body.skeletons import get_skeleton, mapping, part_indices
+from bench.geometry.projections import project_camera
 from bench.npzio import write_npz
-from bench.projections import project_camera
-from bench.skeletons import get_skeleton, mapping, part_indices
 from datasets.bank import ParameterBank
 from datasets.noise import NoiseConfig, apply_noise
 from datasets.openpose import OpenPosePerson, write_openpose

@@ -34,7 +34,7 @@ Settings (each printed in ``info['protocol']``):
 The fixed sets of values and the types are the ``load`` annotations (``bench.settings``), checked by the registry
 before anything is read; ``sequences`` depends on the split and is checked here.
 
-``info['keypoints2d']`` labels the 2D source for the result rows (``bench.results.data_labels``): 'detections'
+``info['keypoints2d']`` labels the 2D source for the result rows (``bench.run.results.data_labels``): 'detections'
 when every sequence's 2D was read from OpenPose files, else the projection's label ('simulated' with the detector
 noise model, 'exact' with ``noise=none``; ``datasets.noise.keypoints2d_label``): a set mixing files and projections
 is labelled by its projected part. ``info['keypoints2d_source']`` says per sequence.
@@ -61,12 +61,12 @@ from typing import Annotated
 import numpy as np
 import torch
 
+from bench.body.skeletons import Skeleton, convert, get_skeleton, part_indices
 from bench.errors import ConfigError, DataFileError
-from bench.projections import project_camera
+from bench.geometry.projections import project_camera
 from bench.registry import register_dataset
 from bench.samples import FaultLog, SampleSet, concat_sets
 from bench.settings import Hint, OneOf
-from bench.skeletons import Skeleton, convert, get_skeleton, part_indices
 from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise, keypoints2d_label
 from datasets.openpose import read_openpose
 from datasets.stb import format as stb

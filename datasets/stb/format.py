@@ -8,7 +8,7 @@ Units and frames are converted at the edge (PROTOCOLS.md, "Units and frames", "S
   frame: :func:`sk_depth_to_colour` moves them into the SK colour camera's frame, ``colour = R^T (x - t)`` with
   ``R = Rodrigues(SK_DEPTH_TO_COLOUR_ROTVEC)`` (3d-hand-shape/hand-graph-cnn
   ``hand_shape_pose/data/dataset/STB_dataset.py::SK_xyz_depth2color``). All camera frames are OpenCV's.
-- Joint order: the 'stb_21' skeleton of ``bench.skeletons`` (left hand: palm centre, then pinky, ring, middle,
+- Joint order: the 'stb_21' skeleton of ``bench.body.skeletons`` (left hand: palm centre, then pinky, ring, middle,
   index, thumb, each MCP..tip). The palm centre is not the wrist: :func:`palm_to_wrist`.
 - ``STB_eval_bboxes.mat`` (hand-graph-cnn ``data/``): ``bboxes`` (3000, 4) = ``[x, y, w, h]`` pixels in the SK
   colour images of the test sequences, in ``TEST_SEQUENCES`` order, 1500 frames each.
@@ -40,8 +40,8 @@ import numpy as np
 import scipy.io
 from scipy.spatial.transform import Rotation
 
+from bench.body.skeletons import get_skeleton
 from bench.errors import DataFileError
-from bench.skeletons import get_skeleton
 
 __all__ = [
     "BB_BASELINE_M",

@@ -5,7 +5,7 @@ What is written under ``out`` (the folder the adapter reads, ``<data_root>/stb/`
 - ``labels/<seq>_SK.mat`` for the 12 sequences B1..B6 x {Counting, Random} (``format.SEQUENCES``): ``handPara``
   3 x 21 x N, millimetres, 'stb_21' order, in the SK **depth** camera's frame as the real files are
   (``format.sk_colour_to_depth`` of the colour-frame joints; PROTOCOLS.md, "STB hand dataset"). The palm centre
-  is ``bench.regressors``' 'left_palm' = midpoint of the left wrist and left ring MCP, so the ring-MCP palm->wrist
+  is ``bench.body.regressors``' 'left_palm' = midpoint of the left wrist and left ring MCP, so the ring-MCP palm->wrist
   convention recovers SMPL-X's wrist exactly. No ``_BB`` labels: the SK<->Bumblebee extrinsics are not known to us.
 - ``openpose/<seq>/SK_color_<frame>_keypoints.json`` (``format.openpose_path``): one OpenPose JSON per frame
   (``datasets.openpose.write_openpose``), one person whose left-hand slots hold the detector-model detections of
@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.body_model import BodyModel
-from bench.regressors import skeleton_from_smplx
-from bench.skeletons import get_skeleton, part_indices
+from bench.body.body_model import BodyModel
+from bench.body.regressors import skeleton_from_smplx
+from bench.body.skeletons import get_skeleton, part_indices
 from datasets.bank import BankConfig, ParameterBank
 from datasets.noise import NoiseConfig
 from datasets.openpose import OpenPosePerson, write_openpose

@@ -3,7 +3,7 @@ camera, how those raw outputs become a camera, and how the camera maps body poin
 
 The three heads are three estimation problems (Sec. III-B, III-E, IV-C), not three labels of one camera:
 
-- ``wpp`` regresses ``(s, t_u, t_v)`` and projects with Eq. 6-7 (``bench.projections.project_wpp``).
+- ``wpp`` regresses ``(s, t_u, t_v)`` and projects with Eq. 6-7 (``bench.geometry.projections.project_wpp``).
 - ``d2s`` regresses ``(s, t_u, t_v, d)`` and projects with Eq. 12-13 (``project_d2s``): the pixel scale ``s`` is
   an output of its own; ``d`` enters the pixels only through the per-joint factors ``d / (d + z_i)``.
 - ``pp`` regresses the mean focal ``f = (f_x + f_y) / 2`` and the translation ``t^c = (T_x, T_y, d)`` and
@@ -11,9 +11,9 @@ The three heads are three estimation problems (Sec. III-B, III-E, IV-C), not thr
   focal and depth are only observed through their ratio (plus the perspective term) and can drift together.
 
 Every pixel quantity is relative to the image centre ``c = ((w-1)/2, (h-1)/2)`` (the principal point an
-uncalibrated method assumes; origin at the top-left pixel's centre, ``bench.projections``). ``F0 = focal_scale *
-max(w, h)`` px is the assumed focal, ``D0 = REF_DEPTH_M`` (4 m) a reference depth, ``L = body_half_m`` (0.9 m) a
-typical half body extent.
+uncalibrated method assumes; origin at the top-left pixel's centre, ``bench.geometry.projections``).
+``F0 = focal_scale * max(w, h)`` px is the assumed focal, ``D0 = REF_DEPTH_M`` (4 m) a reference depth,
+``L = body_half_m`` (0.9 m) a typical half body extent.
 
 Box features (the same five for every head, :func:`box_features`). The global branch sees scale-normalised
 keypoints, blind to where and how large the body is in the image; its camera layer (one linear layer over the
@@ -28,7 +28,7 @@ Decoding of the raw camera outputs (``LOG_CLAMP = 4``: every raw value read thro
 - ``wpp``: raw ``(a, b_u, b_v)`` -> ``s = (F0 / D0) exp(a)`` px/m, ``t = F0 (b_u, b_v)`` px. Depth is not
   observable: the pelvis is put at ``(t / s, F0 / s)`` (the assumed focal); ``focal`` is F0.
 - ``d2s``: raw ``(a, b_u, b_v, e)`` -> s, t as WPP and ``d = D0 exp(e)`` m; the pelvis is at ``(t / s, d)``
-  (Eq. 8-9 inverted, ``bench.projections.pp_to_d2s``); ``focal`` is the implied ``s d``.
+  (Eq. 8-9 inverted, ``bench.geometry.projections.pp_to_d2s``); ``focal`` is the implied ``s d``.
 - ``pp``: raw ``(g, x, y, e)`` -> ``f = F0 exp(g)`` px, ``T = D0 (x, y)`` m, ``d = D0 exp(e)`` m; the pelvis is
   at ``(T_x, T_y, d)``.
 
@@ -58,7 +58,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from bench.projections import project_d2s, project_pp, project_wpp
+from bench.geometry.projections import project_d2s, project_pp, project_wpp
 
 __all__ = [
     "COLLAPSE_CLAMP_SHARE",
@@ -123,7 +123,7 @@ class CameraHead:
     """A projection's camera head (module docstring): ``raw_dim`` network outputs, their initial values,
     :meth:`decode` to a camera, :meth:`project` to pixels and :meth:`camera_loss` against a true camera.
 
-    ``decode`` returns a dict with at least 'cam' (B, raw_dim) the camera vector of ``bench.projections``
+    ``decode`` returns a dict with at least 'cam' (B, raw_dim) the camera vector of ``bench.geometry.projections``
     (wpp ``[s, t_u, t_v]``, d2s ``[s, t_u, t_v, d]``, pp ``[f, T_x, T_y, d]``), 'focal' (B,) px, 'centre3d' (B, 3)
     camera-frame pelvis m, 'principal' (B, 2) px, 'focal0' (B,) F0 px and 'cam_raw' (B, raw_dim) the undecoded
     outputs.

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.skeletons import get_skeleton, part_indices
+from bench.body.skeletons import get_skeleton, part_indices
 
 __all__ = [
     "PART_SLICES",

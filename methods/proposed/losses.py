@@ -1,5 +1,5 @@
 """Losses of Sun et al. Sec. III-C (weights of Sec. IV-B: w_pm 20, w_3D 60, w_2D 6, w_r 0.5), on the body model's
-keypoint path (``bench.body_model.BodyModel.keypoints``).
+keypoint path (``bench.body.body_model.BodyModel.keypoints``).
 
 All 3D quantities are metres in the camera frame; 3D joints are compared pelvis-centred (root-aligned), so the
 3D loss does not depend on the (unobservable) absolute depth. 2D errors are pixels divided by the half size of
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.regressors import regressor_matrix
-from bench.rotations import axis_angle_to_matrix
+from bench.body.regressors import regressor_matrix
+from bench.geometry.rotations import axis_angle_to_matrix
 from datasets.bank import ANGLE_AXES, ANGLE_LIMITS
 from methods.proposed.cameras import HEADS
 
@@ -44,7 +44,7 @@ _OP_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 def to_openpose(joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 127|144, 3) SMPL-X output joints -> (B, 137, 3) openpose_137 points and (137,) validity, through
-    ``bench.regressors`` (the same definition the synthetic sets are written with)."""
+    ``bench.body.regressors`` (the same definition the synthetic sets are written with)."""
     key = (joints.shape[1], joints.dtype, joints.device)
     if key not in _OP_CACHE:
         W, valid = regressor_matrix("openpose_137", f"smplx_{joints.shape[1]}")

@@ -38,10 +38,10 @@ from typing import Annotated, Any
 
 import torch
 
-from bench.body_model import BodyModel, load_body_model
+from bench.body.body_model import BodyModel, load_body_model
+from bench.geometry.rotations import axis_angle_to_matrix
 from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import check_method_spec, register_method
-from bench.rotations import axis_angle_to_matrix
 from bench.samples import SampleBatch, SampleSet
 from bench.settings import NonNegativeFloat, NonNegativeInt, OneOf, PositiveFloat, PositiveInt, UnitFloat
 from methods.proposed.cameras import HEADS, camera_stats

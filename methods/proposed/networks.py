@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from bench.rotations import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
+from bench.geometry.rotations import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 from methods.proposed.cameras import HEADS, NUM_BOX_FEATURES, BoxFrame, CameraHead, box_features, make_head
 from methods.proposed.layers import (
     PART_SLICES,

@@ -41,10 +41,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from bench.body.skeletons import convert
 from bench.errors import ConfigError
-from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from bench.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.samples import SampleSet
-from bench.skeletons import convert
 from datasets.bank import BankConfig, ParameterBank
 from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise
 from datasets.stb.synth import hand_vertex_ids, palm_frame

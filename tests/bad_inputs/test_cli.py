@@ -1,4 +1,4 @@
-"""Bad command-line input (bench/cli.py, bench/runner.py): every bad value, flag or experiment file is one line
+"""Bad command-line input (bench/cli.py, bench/run/runner.py): every bad value, flag or experiment file is one line
 naming it and exit code 2, found before the output folder or the tracking store (``OUT/mlflow.db``) is created; a
 trial found these 25-35 s in, after ``mlflow.db`` existed, or as tracebacks."""
 
@@ -13,7 +13,7 @@ from _corrupt import assert_names
 
 from bench.cli import main
 from bench.errors import ConfigError
-from bench.runner import run
+from bench.run.runner import run
 
 TINY = "proposed[iterations=2,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=1]"
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
@@ -147,7 +147,7 @@ def test_other_verbs_check_before_writing_too(tmp_path, capsys, argv, parts):
 @pytest.mark.parametrize("kwargs, name", [({"limit": 0}, "limit"), ({"limit": -5}, "limit"),
                                           ({"batch_size": 0}, "batch_size"), ({"device": "gpu"}, "gpu")])  # fmt: skip
 def test_run_refuses_its_own_arguments_before_loading_anything(monkeypatch, kwargs, name):
-    import bench.units as units
+    import bench.run.units as units
 
     monkeypatch.setattr(units, "load_dataset", lambda *a, **k: pytest.fail("a set was loaded"))
     with pytest.raises(ConfigError) as exc:

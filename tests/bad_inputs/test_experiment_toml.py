@@ -7,7 +7,7 @@ import pytest
 from _corrupt import as_directory, assert_names, empty, garbage, truncate, unreadable
 
 from bench.errors import ConfigError
-from bench.experiments import load_experiment
+from bench.run.experiments import load_experiment
 
 GOOD = """
 title = "A user's ablation"

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from _corrupt import as_directory, assert_names, empty, garbage, truncate, unreadable
 
+from bench.body.skeletons import convert
 from bench.cli import main
 from bench.errors import DataFileError
-from bench.skeletons import convert
 from datasets.h36m import format as h36m
 from datasets.h36m.adapter import check, load
 

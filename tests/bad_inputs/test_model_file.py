@@ -21,7 +21,7 @@ import pytest
 import scipy.sparse
 from _corrupt import as_directory, assert_names, empty, garbage, truncate, unreadable
 
-from bench.body_model import read_model_file, resolve_model
+from bench.body.body_model import read_model_file, resolve_model
 from bench.cli import main
 from bench.errors import ModelFileError
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from _corrupt import JSON_DAMAGE, assert_names
 
+from bench.body.skeletons import get_skeleton, part_indices
 from bench.errors import ConfigError, DataFileError
-from bench.skeletons import get_skeleton, part_indices
 from datasets.openpose import OpenPosePerson, read_openpose, write_openpose
 from datasets.openpose_adapter import check, load
 

@@ -21,9 +21,9 @@ import pytest
 import scipy.io
 from _corrupt import as_directory, assert_names, empty, garbage, truncate, unreadable
 
+from bench.body.skeletons import get_skeleton, part_indices
 from bench.cli import main
 from bench.errors import DataFileError
-from bench.skeletons import get_skeleton, part_indices
 from datasets.openpose import OpenPosePerson, write_openpose
 from datasets.stb import format as stb
 from datasets.stb.adapter import check, load

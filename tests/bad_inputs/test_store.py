@@ -32,7 +32,7 @@ from _corrupt import as_directory, assert_names, empty, garbage, truncate
 
 from bench.cli import main
 from bench.errors import ConfigError, TrackingError
-from bench.tracking import Tracker, check_store_file, check_writable, out_folder
+from bench.run.tracking import Tracker, check_store_file, check_writable, out_folder
 
 TINY = "iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2"
 MLFLOW_LOG_LINE = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) (mlflow|alembic|sqlalchemy)")

@@ -2,8 +2,8 @@
 
 import torch
 
-from bench.projections import project_d2s
-from bench.rotations import axis_angle_to_matrix
+from bench.geometry.projections import project_d2s
+from bench.geometry.rotations import axis_angle_to_matrix
 
 BATCH = 1024
 JOINTS = 127  # SMPL-X joints incl. face landmarks

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.metrics import mpjpe, pa_mpjpe
+from bench.geometry.metrics import mpjpe, pa_mpjpe
 
 N_SAMPLES, N_JOINTS = 10_000, 17
 ROUNDS = 30  # a median over many rounds: shared CPUs give occasional slow rounds

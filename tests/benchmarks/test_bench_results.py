@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from _oracle import Oracle
 
-from bench.evaluate import evaluate
-from bench.results import evaluation_rows
-from bench.units import load_dataset_spec
+from bench.run.evaluate import evaluate
+from bench.run.results import evaluation_rows
+from bench.run.units import load_dataset_spec
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,8 @@ def test_rows_of_a_panoptic_evaluation(benchmark, panoptic):
 
 
 def test_log_one_unit_to_a_sqlite_store(benchmark, panoptic, tmp_path):
-    from bench.tracking import Tracker
-    from bench.units import Results, _log_unit
+    from bench.run.tracking import Tracker
+    from bench.run.units import Results, _log_unit
 
     ev = evaluate(Oracle(), panoptic)
     unit = Results(rows=evaluation_rows(ev, panoptic, {"unit": "u", "dataset": "panoptic"}))

@@ -20,7 +20,7 @@ TARGET_PER_IMAGE = {1: 2.0, 64: 0.2}  # seconds
 
 @pytest.mark.parametrize("batch_size", [1, 64])
 def test_bench_smplifyx_predict(benchmark, embedded_cache, batch_size):
-    from bench.body_model import load_body_model
+    from bench.body.body_model import load_body_model
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_body_model(use_face_contour=True)

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-import bench.threads as bench_threads
+import bench.run.threads as bench_threads
 from bench.cli import main
 
 

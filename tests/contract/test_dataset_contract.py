@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from bench.body.regressors import skeleton_from_smplx
+from bench.body.skeletons import get_skeleton
 from bench.errors import ConfigError
 from bench.registry import dataset_names, get_dataset, load_dataset
-from bench.regressors import skeleton_from_smplx
-from bench.skeletons import get_skeleton
 
 GENERATED = [name for name in dataset_names() if get_dataset(name).synthesize is not None]
 FRAMES = 1

@@ -1,4 +1,4 @@
-"""Scoring (bench/evaluate.py) on tiny synthetic Panoptic / H36M / STB trees: a method that returns the ground-truth
+"""Scoring (bench/run/evaluate.py) on tiny synthetic Panoptic / H36M / STB trees: a method that returns the ground-truth
 SMPL-X scores 0 mm on every dataset (the prediction -> dataset-skeleton mapping and the roots agree with how the
 ground truth is written), errors of a known size are measured as that size, failures and unsupported sets are
 counted, and every registered method gives finite scores or a reason. A joints-only prediction (params None, NaN
@@ -11,10 +11,10 @@ import pytest
 import torch
 from _oracle import Oracle
 
-from bench.evaluate import evaluate
+from bench.body.skeletons import get_skeleton
 from bench.method import MethodContext, Prediction
 from bench.registry import create_method, method_names
-from bench.skeletons import get_skeleton
+from bench.run.evaluate import evaluate
 
 DATASETS = ("panoptic", "h36m", "stb")  # the trees of the tiny_sets fixture (conftest.py)
 

@@ -1,4 +1,4 @@
-"""Tidy rows (bench/results.py): the overall rows agree with the evaluation's summary, every slice (view, joint
+"""Tidy rows (bench/run/results.py): the overall rows agree with the evaluation's summary, every slice (view, joint
 group, distance bin) is computed over the samples it names, and the per-sample table lines up with the set."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from _oracle import Oracle
 
-from bench.evaluate import evaluate
-from bench.results import ROW_FIELDS, distance_bins, evaluation_rows, joint_groups, per_sample_frame
+from bench.run.evaluate import evaluate
+from bench.run.results import ROW_FIELDS, distance_bins, evaluation_rows, joint_groups, per_sample_frame
 
 
 @pytest.fixture(scope="module")
 def scored(tiny_sets):
-    from bench.skeletons import get_skeleton
+    from bench.body.skeletons import get_skeleton
 
     s = tiny_sets["h36m"]
     s = s.subset(np.flatnonzero(s.smplx_valid))
@@ -89,9 +89,9 @@ def test_per_sample_table_lines_up_with_the_set(scored):
 def test_per_sample_identity_is_the_samples_own_and_survives_subsets(scored):
     """sample_id / body_id come from the set's ids, so a unit scored on a subset (another --limit) names each
     sample as a unit scored on the whole set does; body_id drops the view (the bootstrap's cluster)."""
-    from bench.evaluate import evaluate as score
-    from bench.results import SAMPLE_FIELDS, sample_ids
-    from bench.units import limit_index
+    from bench.run.evaluate import evaluate as score
+    from bench.run.results import SAMPLE_FIELDS, sample_ids
+    from bench.run.units import limit_index
 
     s, ev = scored
     cols = per_sample_frame(ev, s, {"unit": "u", "dataset": "h36m", "data_seed": 2})
@@ -128,7 +128,7 @@ def test_rows_carry_the_data_seed_and_the_collapse_flag(scored):
     ],
 )
 def test_what_is_synthetic_is_labelled_part_by_part(scored, synthetic, body_model, keypoints2d, expected):
-    from bench.results import data_labels
+    from bench.run.results import data_labels
 
     s, ev = scored
     s = s.subset(np.arange(len(s)))
@@ -145,7 +145,7 @@ def test_what_is_synthetic_is_labelled_part_by_part(scored, synthetic, body_mode
 
 def test_a_mistyped_2d_source_is_an_error_not_a_label(scored):
     from bench.errors import ConfigError
-    from bench.results import data_labels
+    from bench.run.results import data_labels
 
     s, _ = scored
     s = s.subset(np.arange(len(s)))
@@ -155,7 +155,7 @@ def test_a_mistyped_2d_source_is_an_error_not_a_label(scored):
 
 
 def test_synthetic_parts_name_data_body_model_and_2d():
-    from bench.results import synthetic_parts
+    from bench.run.results import synthetic_parts
 
     rows = [{"synthetic": True, "data": "real", "body_model": "embedded", "keypoints2d": "detections"},
             {"synthetic": True, "data": "real", "body_model": "smplx", "keypoints2d": "simulated"},

@@ -8,9 +8,9 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from bench.embedded.hands import mirror_hand_pose
+from bench.body.embedded.hands import mirror_hand_pose
+from bench.body.skeletons import get_skeleton
 from bench.errors import DataFileError
-from bench.skeletons import get_skeleton
 from datasets.bank import (
     ALL_FAMILIES,
     ANGLE_AXES,

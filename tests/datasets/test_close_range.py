@@ -1,5 +1,5 @@
 """Close shots on the synthetic Panoptic set: the 'partial' visibility rule keeps truncated bodies and scores only
-their joints inside the image (checked down to the scores of ``bench.evaluate``), says so in its protocol, and the
+their joints inside the image (checked down to the scores of ``bench.run.evaluate``), says so in its protocol, and the
 generator puts samples in every 0.5 m bin from 0.5 to 2 m, which MTC's 'strict' rule cannot keep."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from _oracle import Oracle
 
+from bench.body.skeletons import get_skeleton
 from bench.errors import ConfigError
-from bench.evaluate import evaluate
 from bench.registry import check_dataset_settings
-from bench.skeletons import get_skeleton
-from bench.units import parse_dataset_spec
+from bench.run.evaluate import evaluate
+from bench.run.units import parse_dataset_spec
 from datasets.panoptic import adapter
 from datasets.panoptic.synth import DEFAULT_SEQUENCES, occlusion_path, synthesize
 
@@ -42,7 +42,7 @@ def _keys(s) -> list[tuple]:
 
 
 def _root_distance(s) -> np.ndarray:
-    """(N,) metres: the pelvis' norm in the camera frame (bench.evaluate's distance); NaN where not valid."""
+    """(N,) metres: the pelvis' norm in the camera frame (bench.run.evaluate's distance); NaN where not valid."""
     return np.where(s.joints3d_valid[:, PELVIS], np.linalg.norm(s.joints3d[:, PELVIS], axis=1), np.nan)
 
 

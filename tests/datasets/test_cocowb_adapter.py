@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.body.skeletons import get_skeleton, part_indices
 from bench.errors import ConfigError, DataFileError
 from bench.registry import SYNTHETIC_MARKER, get_dataset, load_dataset
-from bench.skeletons import get_skeleton, part_indices
 from datasets.cocowb.adapter import check, load
 from datasets.cocowb.format import PART_KEYS, annotation_path
 from datasets.cocowb.synth import CLOSE_M, DISTANCE_RANGE_M, synthesize

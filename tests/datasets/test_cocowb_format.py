@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.body.skeletons import get_skeleton, part_indices
 from bench.errors import DataFileError
-from bench.skeletons import get_skeleton, part_indices
 from datasets.cocowb.format import (
     NUM_KEYPOINTS,
     PART_KEYS,

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from _shared_fixtures import FIXTURES
 
+from bench.body.skeletons import get_skeleton, mapping
 from bench.cli import main
 from bench.errors import ConfigError, DataFileError
-from bench.evaluate import empty_reason
+from bench.geometry.projections import project_camera
 from bench.method import parse_spec
-from bench.projections import project_camera
 from bench.registry import SYNTHETIC_MARKER, load_dataset, typed_dataset_settings
-from bench.skeletons import get_skeleton, mapping
+from bench.run.evaluate import empty_reason
 from datasets.h36m import format as h36m
 from datasets.h36m import synth
 from datasets.h36m.adapter import DEFAULT_CAMERAS, DEFAULT_K, check, h36m_camera, load
@@ -263,7 +263,7 @@ def test_bad_setting_values(exact_tree, tmp_path, setting, value, expected):
 
 def test_a_bad_value_in_an_experiment_file_names_the_file(tmp_path):
     """'h36m[protocol=p3]' in a TOML did not name the file (nor come before the output folder was made)."""
-    from bench.experiments import load_experiment, shipped_experiments
+    from bench.run.experiments import load_experiment, shipped_experiments
 
     path = tmp_path / "mine.toml"
     path.write_text(shipped_experiments()["table4"].read_text().replace("h36m[protocol=p1]", "h36m[protocol=p3]"))

@@ -11,8 +11,8 @@ import pytest
 from _shared_fixtures import FIXTURES
 from scipy.spatial.transform import Rotation
 
+from bench.body.skeletons import convert, get_skeleton
 from bench.errors import DataFileError
-from bench.skeletons import convert, get_skeleton
 from datasets.h36m import format as h36m
 from datasets.h36m.format import (
     CAMERA_IDS,
@@ -538,7 +538,7 @@ def test_spin24_layout_read_by_name(tmp_path):
     np.savez(path, imgname=names, S=_spin24(S17, 3))  # SPIN's validation files: no 2D
     assert read_annotations(path).joints_2d is None
     # the same 24 slots are what mmpose read as its right-leg-first 17
-    from bench.skeletons import mapping
+    from bench.body.skeletons import mapping
 
     assert mapping(h36m.SPIN_24, h36m.JOINT_ORDERS["mmpose"])[0].tolist() == MMPOSE_JOINT_IDX_GLOBAL
     assert mapping(h36m.SPIN_24, "h36m_17")[0].tolist() == SPIN_GLOBAL_IDX

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from bench.body.skeletons import get_skeleton, part_indices
 from bench.errors import DataFileError
-from bench.results import KEYPOINTS2D_SOURCES
-from bench.skeletons import get_skeleton, part_indices
+from bench.run.results import KEYPOINTS2D_SOURCES
 from datasets.bank import BankConfig, ParameterBank
 from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise, keypoints2d_label, part_sizes
 from datasets.synth import (

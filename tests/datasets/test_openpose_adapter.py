@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from _shared_fixtures import FIXTURES
 
+from bench.body.skeletons import get_skeleton, part_indices
 from bench.errors import ConfigError, DataFileError
 from bench.registry import get_dataset, load_dataset, typed_dataset_settings
-from bench.results import data_labels
-from bench.skeletons import get_skeleton, part_indices
+from bench.run.results import data_labels
 from datasets.openpose import OpenPosePerson, read_openpose, write_openpose
 from datasets.openpose_adapter import check, load
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from _shared_fixtures import FIXTURES
 
+from bench.body.skeletons import PARTS, get_skeleton, part_indices
 from bench.errors import DataFileError
-from bench.skeletons import PARTS, get_skeleton, part_indices
 from datasets.openpose import COCO18, OpenPosePerson, read_openpose, write_openpose
 
 SAMPLE = FIXTURES / "openpose" / "im1010_openpose.json"

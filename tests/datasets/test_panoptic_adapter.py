@@ -14,11 +14,11 @@ import pytest
 from _shared_fixtures import FIXTURES
 
 from bench import registry
+from bench.body.skeletons import get_skeleton, part_indices
 from bench.errors import ConfigError, DataFileError
 from bench.registry import load_dataset, typed_dataset_settings
-from bench.results import data_labels
-from bench.skeletons import get_skeleton, part_indices
-from bench.units import load_dataset_spec
+from bench.run.results import data_labels
+from bench.run.units import load_dataset_spec
 from datasets.panoptic import adapter
 from datasets.panoptic.format import (
     body_frame_path,

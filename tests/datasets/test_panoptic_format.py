@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from _shared_fixtures import FIXTURES
 
+from bench.body.skeletons import get_skeleton
 from bench.errors import DataFileError
-from bench.skeletons import get_skeleton
 from datasets.panoptic.format import (
     Body,
     BodyFrame,

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import scipy.io
 
+from bench.body.skeletons import get_skeleton, part_indices
 from bench.errors import ConfigError, DataFileError
 from bench.registry import get_dataset, load_dataset
-from bench.skeletons import get_skeleton, part_indices
 from datasets.noise import NoiseConfig
 from datasets.openpose import OpenPosePerson, write_openpose
 from datasets.stb import format as stb

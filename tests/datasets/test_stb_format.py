@@ -9,8 +9,8 @@ import pytest
 import scipy.io
 from _shared_fixtures import FIXTURES
 
+from bench.body.skeletons import get_skeleton
 from bench.errors import DataFileError
-from bench.skeletons import get_skeleton
 from datasets.stb import format as stb
 from datasets.stb.format import (
     palm_to_wrist,

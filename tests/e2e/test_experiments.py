@@ -1,4 +1,4 @@
-"""Experiment files (bench/experiments.py, bench/experiments/*.toml): the shipped ones load and name valid
+"""Experiment files (bench/run/experiments.py, bench/run/experiments/*.toml): the shipped ones load and name valid
 methods and datasets, --quick applies their [quick] table, a user file runs end to end with several seeds, and
 every malformed file is an error naming the key and the file."""
 
@@ -10,10 +10,10 @@ import pytest
 
 from bench.cli import main
 from bench.errors import ConfigError
-from bench.experiments import load_experiment, shipped_experiments
 from bench.method import parse_spec
 from bench.registry import get_method
-from bench.units import parse_dataset_spec
+from bench.run.experiments import load_experiment, shipped_experiments
+from bench.run.units import parse_dataset_spec
 
 TINY = "iterations=4,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=2"
 

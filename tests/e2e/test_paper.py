@@ -9,10 +9,10 @@ import csv
 import dataclasses
 
 from bench.cli import main
-from bench.experiments import load_experiment
 from bench.method import format_spec, parse_spec
-from bench.pipeline import PAPER_EXPERIMENTS, paper, report
-from bench.tracking import Tracker
+from bench.run.experiments import load_experiment
+from bench.run.pipeline import PAPER_EXPERIMENTS, paper, report
+from bench.run.tracking import Tracker
 
 TINY = {
     "proposed": {"iterations": 6, "hidden": 32, "rank": 16, "gcn_hidden": 8, "face_hidden": 8, "sts_pool": 64,

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from bench.cli import main, print_rows
-from bench.results import ROW_FIELDS
-from bench.runner import run
-from bench.tracking import Tracker
+from bench.run.results import ROW_FIELDS
+from bench.run.runner import run
+from bench.run.tracking import Tracker
 
 TINY_PROPOSED = (
     "proposed[iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2]"
@@ -77,8 +77,8 @@ def test_same_config_and_seed_give_the_same_numbers(root):
 def test_the_data_seed_is_apart_from_the_training_seed(root, monkeypatch):
     """Every set is loaded with the data seed whatever the training seed; the method gets the training seed; the
     unit key and the rows carry both."""
-    import bench.runner as runner
-    import bench.units as units
+    import bench.run.runner as runner
+    import bench.run.units as units
 
     loads, contexts = [], []
     load, build = units.load_dataset, runner.build_method
@@ -199,12 +199,12 @@ def test_an_empty_test_set_is_a_skipped_row_with_its_reason(root, tmp_path, caps
 
 
 def test_rows_written_is_said_only_when_the_file_was_written(root, tmp_path, capsys, monkeypatch):
-    import bench.results
+    import bench.run.results
 
     def full_disk(rows, fields, path):  # noqa: ANN001, ANN202
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(bench.results, "write_table", full_disk)  # the rows CSV only; the store writes its own
+    monkeypatch.setattr(bench.run.results, "write_table", full_disk)  # the rows CSV only; the store writes its own
     argv = ["run", "-m", TINY_PROPOSED, "-d", "h36m", "--data-root", str(root), "--limit", "2",
             "--out", str(tmp_path)]  # fmt: skip
     assert main(argv) == 0
@@ -219,7 +219,7 @@ def test_a_model_that_cannot_be_saved_is_kept_and_its_unit_scored(root, tmp_path
     """The model cache on a full or read-only disk: the trained model stays in memory, the unit is scored, the
     model goes to the fallback folder (or, failing that too, is said to be kept in memory only), in one line
     naming the path that failed."""
-    import bench.runner as runner
+    import bench.run.runner as runner
 
     models, fallback = tmp_path / "models", tmp_path / "fallback"
     build = runner.build_method
@@ -274,9 +274,9 @@ def test_each_printed_row_names_its_experiment_and_each_set_its_protocol(capsys)
 
 
 def test_runtime_and_sweep_load_their_sets_with_the_data_seed(root, tmp_path, monkeypatch):
-    import bench.units as units
-    from bench.runtime import runtime
-    from bench.sweep import sweep
+    import bench.run.units as units
+    from bench.run.runtime import runtime
+    from bench.run.sweep import sweep
 
     loads = []
     load = units.load_dataset

@@ -11,8 +11,8 @@ import optuna
 import pytest
 
 from bench.cli import main
-from bench.sweep import resolve_storage
-from bench.tracking import Tracker, database_url, resolve_tracking_uri
+from bench.run.sweep import resolve_storage
+from bench.run.tracking import Tracker, database_url, resolve_tracking_uri
 
 TINY = "proposed[hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=2]"
 

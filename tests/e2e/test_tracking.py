@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.tracking import Tracker
+from bench.run.tracking import Tracker
 
 TINY = "iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2"
 
@@ -202,8 +202,8 @@ def test_a_store_from_before_threads_were_recorded_still_reports(root, tmp_path,
     the report is built from them (it used to require every column of ``ROW_FIELDS``)."""
     import pandas as pd
 
-    from bench.pipeline import report
-    from bench.runner import run
+    from bench.run.pipeline import report
+    from bench.run.runner import run
 
     tracker = Tracker(tmp_path).connect()
     run(["lifter[iterations=4]"], ["h36m"], data_root=root, limit=2, tracker=tracker, experiment="old")

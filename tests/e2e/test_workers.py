@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-import bench.threads as bench_threads
+import bench.run.threads as bench_threads
 from bench.cli import main
 
 TINY = "hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2"
@@ -94,7 +94,7 @@ def test_one_process_computes_with_one_thread_unless_told(root, tmp_path, monkey
 
 
 def test_runtime_rows_record_threads_and_load(root, one_thread):
-    from bench.runtime import runtime
+    from bench.run.runtime import runtime
 
     timed = runtime(["lifter"], dataset="h36m", batch_sizes=(1,), repeats=5, data_root=root)
     (row,) = timed.rows
@@ -134,9 +134,9 @@ def test_paper_on_workers_runs_accuracy_and_runtime_units_then_reports(root, tmp
     """``paper`` with an executor: every unit of every experiment a task (the runtime ones too), the rows in the
     order of the experiments, each experiment's parent run ended, the report built from the store."""
     pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[cluster]")')
-    from bench.executors import DaskExecutor
-    from bench.pipeline import paper
-    from bench.tracking import Tracker
+    from bench.run.executors import DaskExecutor
+    from bench.run.pipeline import paper
+    from bench.run.tracking import Tracker
 
     accuracy = tmp_path / "acc.toml"
     accuracy.write_text('title = "acc"\nseeds = [0, 1]\n\n[[group]]\nmethods = ["lifter[iterations=4]"]\n'

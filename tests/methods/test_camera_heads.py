@@ -16,8 +16,8 @@ import torch
 from _sts_sets import sts_sample_set
 
 from bench.errors import ConfigError
+from bench.geometry.projections import pp_to_d2s, project_pp
 from bench.method import MethodContext
-from bench.projections import pp_to_d2s, project_pp
 from bench.registry import create_method
 from methods.proposed import create_proposed
 from methods.proposed.cameras import (

@@ -12,11 +12,11 @@ import pytest
 import torch
 from _sts_sets import sts_sample_set
 
+from bench.body.regressors import regressor_matrix
+from bench.body.skeletons import get_skeleton
 from bench.errors import ConfigError
 from bench.method import MethodContext, Prediction
-from bench.regressors import regressor_matrix
 from bench.samples import SampleSet
-from bench.skeletons import get_skeleton
 from methods.lifter import LIFTED_JOINTS, create_lifter
 from methods.proposed.layers import PART_SLICES
 from methods.proposed.sts import STSConfig, STSStream

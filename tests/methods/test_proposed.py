@@ -223,7 +223,7 @@ def test_unknown_projection(embedded_cache):
 def test_keypoint_path_equals_the_full_mesh_forward(method, contour):
     """The body model's keypoint path (the one the regressor trains and predicts with) against its full-mesh
     forward, on both of its chain compositions."""
-    from bench.rotations import axis_angle_to_matrix
+    from bench.geometry.rotations import axis_angle_to_matrix
 
     model = method.pred_model if contour else method.train_model
     gen = torch.Generator().manual_seed(4)

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from bench.body.regressors import regressor_matrix
+from bench.body.skeletons import get_skeleton
+from bench.geometry.metrics import pa_mpjpe
+from bench.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.method import MethodContext, Prediction
-from bench.metrics import pa_mpjpe
-from bench.regressors import regressor_matrix
-from bench.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.samples import NUM_KEYPOINTS, SampleBatch, SampleSet
-from bench.skeletons import get_skeleton
 from datasets.bank import ParameterBank
 from methods.smplifyx import SMPLIFYX_STAGES, STAGE_KEYS, SMPLifyX
 
@@ -57,7 +57,7 @@ def known_batch(model, n: int, *, seed: int = 1, depth: float = 12.0) -> tuple[S
 
 @pytest.fixture(scope="module")
 def contour_model(embedded_cache):
-    from bench.body_model import load_body_model
+    from bench.body.body_model import load_body_model
 
     return load_body_model(use_face_contour=True)
 

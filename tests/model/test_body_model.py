@@ -1,4 +1,4 @@
-"""bench.body_model: the fast forward against the stock smplx forward, the keypoint path, dtypes, rotation-matrix
+"""bench.body.body_model: the fast forward against the stock smplx forward, the keypoint path, dtypes, rotation-matrix
 input, gradients, model-file validation errors, `model_info` and the `model info` CLI verb.
 
 All models here are the embedded one (session cache from conftest) or copies of its arrays written to tmp_path.
@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench.body_model import load_body_model, model_info, resolve_model
+from bench.body.body_model import load_body_model, model_info, resolve_model
+from bench.body.skeletons import SMPLX_NUM_JOINTS, get_skeleton
 from bench.cli import main
 from bench.errors import ConfigError, ModelFileError
-from bench.rotations import axis_angle_to_matrix
-from bench.skeletons import SMPLX_NUM_JOINTS, get_skeleton
+from bench.geometry.rotations import axis_angle_to_matrix
 
 NUM_VERTICES = 10_475
 TOL32 = dict(rtol=0.0, atol=1e-5)  # metres, float32

@@ -2,7 +2,7 @@
 anatomically plausible, and its shape, expression and hand-PCA components do what their names claim.
 
 Frame: SMPL-X body frame, y up, x towards the subject's left, z forwards, metres. Joints are looked up by name
-in `bench.skeletons` ('smplx_127' output joints); no joint index is written here.
+in `bench.body.skeletons` ('smplx_127' output joints); no joint index is written here.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
 
-from bench.body_model import load_body_model
-from bench.embedded import build_arrays, embedded_model_dir, npz_bytes
-from bench.embedded.anatomy import SHAPE_COMPONENTS
-from bench.embedded.face import EXPRESSIONS
-from bench.skeletons import SMPLX_NUM_JOINTS, get_skeleton
+from bench.body.body_model import load_body_model
+from bench.body.embedded import build_arrays, embedded_model_dir, npz_bytes
+from bench.body.embedded.anatomy import SHAPE_COMPONENTS
+from bench.body.embedded.face import EXPRESSIONS
+from bench.body.skeletons import SMPLX_NUM_JOINTS, get_skeleton
 
 NUM_VERTICES = 10_475
 OUT = get_skeleton("smplx_127")
@@ -122,7 +122,7 @@ def test_build_is_byte_identical_and_matches_the_cached_file(embedded_npz):
 
 
 _SHA_SCRIPT = (
-    "import hashlib; from bench.embedded import embedded_model_dir; "
+    "import hashlib; from bench.body.embedded import embedded_model_dir; "
     "p = embedded_model_dir() / 'smplx' / 'SMPLX_NEUTRAL.npz'; print(hashlib.sha256(p.read_bytes()).hexdigest())"
 )
 

@@ -1,4 +1,4 @@
-"""Property tests for bench.alignment and bench.metrics, float64 against slow numpy references."""
+"""Property tests for bench.geometry.alignment and bench.geometry.metrics, float64 against slow numpy references."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from bench.alignment import root_align, root_position, similarity_align, similarity_transform
-from bench.metrics import (
+from bench.body.skeletons import get_skeleton
+from bench.geometry.alignment import root_align, root_position, similarity_align, similarity_transform
+from bench.geometry.metrics import (
     auc,
     epe_mean,
     epe_median,
@@ -22,7 +23,6 @@ from bench.metrics import (
     stb_auc,
     stb_pck_thresholds,
 )
-from bench.skeletons import get_skeleton
 
 J = 17
 

@@ -1,10 +1,10 @@
-"""Property tests for bench.projections: D2S vs perspective vs weak perspective, and calibrated cameras."""
+"""Property tests for bench.geometry.projections: D2S vs perspective vs weak perspective, and calibrated cameras."""
 
 import numpy as np
 import pytest
 import torch
 
-from bench.projections import (
+from bench.geometry.projections import (
     d2s_scales,
     distort_normalized,
     pp_to_d2s,
@@ -16,7 +16,7 @@ from bench.projections import (
     world_to_camera,
     wpp_from_d2s,
 )
-from bench.rotations import axis_angle_to_matrix
+from bench.geometry.rotations import axis_angle_to_matrix
 
 F64 = torch.float64
 

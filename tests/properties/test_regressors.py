@@ -1,4 +1,4 @@
-"""bench.regressors: dataset joints from SMPL-X output joints (one definition for ground truth and predictions)."""
+"""bench.body.regressors: dataset joints from SMPL-X output joints (one definition for ground truth and predictions)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.regressors import DERIVED, regressor_matrix, skeleton_from_smplx
-from bench.skeletons import get_skeleton
+from bench.body.regressors import DERIVED, regressor_matrix, skeleton_from_smplx
+from bench.body.skeletons import get_skeleton
 from datasets.stb.format import palm_to_wrist
 
 SRC = get_skeleton("smplx_127")

@@ -1,4 +1,4 @@
-"""Property tests for bench.rotations against scipy's float64 Rotation as the slow reference."""
+"""Property tests for bench.geometry.rotations against scipy's float64 Rotation as the slow reference."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from bench.rotations import (
+from bench.geometry.rotations import (
     axis_angle_to_matrix,
     matrix_to_axis_angle,
     matrix_to_rot6d,

@@ -1,4 +1,4 @@
-"""Properties of the named joint orders in bench.skeletons, checked against independent references.
+"""Properties of the named joint orders in bench.body.skeletons, checked against independent references.
 
 The integer lists here are references transcribed from their sources (SMPLify-X's smpl_to_openpose, SPIN's
 H36M->LSP subset, the SMPL-X kinematic tree), so the name-based mappings are tested against them.
@@ -9,7 +9,7 @@ import pytest
 import torch
 from smplx.joint_names import JOINT_NAMES
 
-from bench import skeletons as sk
+from bench.body import skeletons as sk
 
 EXPECTED_LENGTHS = {
     "smplx_joints55": 55,

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from bench.errors import ConfigError
-from bench.results import SAMPLE_FIELDS, sample_ids
-from bench.units import limit_index
+from bench.run.results import SAMPLE_FIELDS, sample_ids
+from bench.run.units import limit_index
 from reports.paired import compare, null_check, paired_table
 from reports.rows import validate_per_sample
 

@@ -1,5 +1,5 @@
-"""``bench.pipeline.report`` over a tracking store (a stand-in with the ``bench.tracking.Tracker`` calls it makes,
-no MLflow): finished units without rows say there is nothing to draw instead of a KeyError, rows of older runs
+"""``bench.run.pipeline.report`` over a tracking store (a stand-in with the ``bench.run.tracking.Tracker`` calls it
+makes, no MLflow): finished units without rows say there is nothing to draw instead of a KeyError, rows of older runs
 (without the synthetic labels) are drawn, and a user's experiment appears under the title its parent run holds."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from _report_rows import make_row
 
 from bench.errors import ConfigError
-from bench.pipeline import report
+from bench.run.pipeline import report
 
 PARENTS = {"p-ablation": {"title": "my ablation: the 2D weight"}, "p-table2": {"title": "Table II (quick)"}}
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.results import sample_ids
+from bench.run.results import sample_ids
 from reports.stats import Interval, cluster_bootstrap, format_interval, seed_interval
 
 

@@ -1,5 +1,5 @@
 """Tests of the STS-value table (reports/sts_study.py) from hand-made rows with known per-seed values, and of the
-shipped experiment that feeds it (bench/experiments/sts_value.toml)."""
+shipped experiment that feeds it (bench/run/experiments/sts_value.toml)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from _report_rows import make_row
 from scipy import stats
 
-from bench.experiments import load_experiment
 from bench.method import parse_spec
-from bench.units import parse_dataset_spec
+from bench.run.experiments import load_experiment
+from bench.run.units import parse_dataset_spec
 from reports.labels import NOT_COMPARABLE
 from reports.rows import validate_rows
 from reports.sts_study import sts_value_table, training_label

@@ -15,7 +15,7 @@ import urllib.parse
 
 import pytest
 
-from bench.tracking import Tracker
+from bench.run.tracking import Tracker
 
 pytestmark = pytest.mark.services
 

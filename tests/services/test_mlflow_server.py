@@ -10,7 +10,7 @@ import time
 import pytest
 
 from bench.cli import main
-from bench.tracking import Tracker
+from bench.run.tracking import Tracker
 
 pytestmark = pytest.mark.services
 

@@ -15,8 +15,8 @@ import uuid
 import optuna
 import pytest
 
-from bench.sweep import sweep
-from bench.tracking import database_url
+from bench.run.sweep import sweep
+from bench.run.tracking import database_url
 
 pytestmark = pytest.mark.services
 

@@ -8,9 +8,9 @@ import socket
 
 import pytest
 
-import bench.tracking as tracking
+import bench.run.tracking as tracking
 from bench.errors import TrackingError
-from bench.tracking import Tracker
+from bench.run.tracking import Tracker
 
 
 class _Flaky:

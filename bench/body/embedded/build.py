@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
 
-from bench.embedded.anatomy import SHAPE_COMPONENTS, Proportions
-from bench.embedded.face import CONTOUR, LANDMARKS, expression_fields
-from bench.embedded.hands import hand_pca, mirror_hand_pose
-from bench.embedded.mesh import BodyMesh, assemble
+from bench.body.embedded.anatomy import SHAPE_COMPONENTS, Proportions
+from bench.body.embedded.face import CONTOUR, LANDMARKS, expression_fields
+from bench.body.embedded.hands import hand_pca, mirror_hand_pose
+from bench.body.embedded.mesh import BodyMesh, assemble
+from bench.body.skeletons import SMPLX_NUM_JOINTS, get_skeleton
 from bench.npzio import npz_bytes
-from bench.skeletons import SMPLX_NUM_JOINTS, get_skeleton
 
 EMBEDDED_VERSION = "3"  # bump whenever the generated arrays change
 NUM_VERTICES = 10475  # SMPL-X's vertex count; smplx's hard-coded vertex ids need it

@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bench.body.skeletons import Skeleton, get_skeleton
 from bench.shapes import check_trailing
-from bench.skeletons import Skeleton, get_skeleton
 
 ROOT_MODES = ("pelvis", "mid_hip")
 """`root_position` modes: 'pelvis' = the joint named 'pelvis'; 'mid_hip' = mean of 'left_hip', 'right_hip'."""
@@ -171,7 +171,7 @@ def root_position(joints: Tensor, skeleton: str | Skeleton, mode: str) -> Tensor
 
     Args:
         joints: (..., J, 3) in the order of `skeleton`, any length unit.
-        skeleton: a `bench.skeletons` name (e.g. 'h36m_17') or a Skeleton; joint indices come from names.
+        skeleton: a `bench.body.skeletons` name (e.g. 'h36m_17') or a Skeleton; joint indices come from names.
         mode: 'pelvis' (the joint named 'pelvis') or 'mid_hip' (mean of 'left_hip' and 'right_hip').
     Returns:
         (..., 3) root position, same unit as `joints`.

@@ -1,4 +1,4 @@
-"""Experiment files: TOML descriptions of what to run, shipped in ``bench/experiments/`` and written by users in
+"""Experiment files: TOML descriptions of what to run, shipped in ``bench/run/experiments/`` and written by users in
 the same form.
 
 ```toml
@@ -97,7 +97,7 @@ class Experiment:
 
 
 def _experiments_dir() -> Path:
-    return Path(str(resources.files("bench") / "experiments"))
+    return Path(str(resources.files("bench.run") / "experiments"))
 
 
 def shipped_experiments() -> dict[str, Path]:

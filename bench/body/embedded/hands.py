@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.embedded.anatomy import FINGERS, Proportions, body_joints
+from bench.body.embedded.anatomy import FINGERS, Proportions, body_joints
 
 PALM_NORMAL_LEFT = np.array([0.0, -1.0, 0.0])  # T-pose, palms down
 FLEX_COUPLING = (1.45, 1.75, 1.10)  # MCP, PIP, DIP radians at f = 1

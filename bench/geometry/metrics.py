@@ -9,9 +9,9 @@ Conventions (see shared PROTOCOLS.md, Metrics and STB):
 - `mask: (..., J) bool` (or broadcastable to it, e.g. (J,)), True = valid joint. Means and medians run over
   the valid joints of each sample; a sample with no valid joint gives NaN, never 0. A non-finite error on a
   valid joint gives NaN too.
-- No alignment happens inside `mpjpe`: compose `bench.alignment.root_align` / `root_position` yourself.
+- No alignment happens inside `mpjpe`: compose `bench.geometry.alignment.root_align` / `root_position` yourself.
   `pa_mpjpe` aligns the prediction onto the ground truth per sample on the valid joints (see
-  `bench.alignment.similarity_transform`).
+  `bench.geometry.alignment.similarity_transform`).
 - STB hand protocol (lmb-freiburg/hand3d, utils/general.py EvalUtil and eval_full.py): thresholds
   linspace(0, 50 mm, 20); a joint counts as correct when error <= threshold; AUC = trapezoid area / threshold
   range. Its "AUC 20-50 mm" keeps thresholds[8:], i.e. 21.05..50 mm (12 points), not exactly 20..50 mm (and
@@ -28,7 +28,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from bench.alignment import _check_pair, _valid_mask, similarity_align
+from bench.geometry.alignment import _check_pair, _valid_mask, similarity_align
 
 STB_THRESHOLD_VARIANTS = ("hand3d_0_50", "hand3d_20_50", "mm_20_50")
 """`stb_pck_thresholds` variants (all in millimetres before unit conversion):

@@ -36,11 +36,11 @@ import torch
 from smplx.joint_names import JOINT_NAMES
 from smplx.lbs import find_dynamic_lmk_idx_and_bcoords
 
-from bench.embedded import EMBEDDED_VERSION, embedded_model_dir
-from bench.embedded.build import FILE_NAME, file_sha256
+from bench.body.embedded import EMBEDDED_VERSION, embedded_model_dir
+from bench.body.embedded.build import FILE_NAME, file_sha256
+from bench.body.skeletons import SMPLX_NUM_BODY_JOINTS, SMPLX_NUM_HAND_JOINTS, SMPLX_NUM_JOINTS
 from bench.errors import ConfigError, ModelFileError
-from bench.rotations import axis_angle_to_matrix
-from bench.skeletons import SMPLX_NUM_BODY_JOINTS, SMPLX_NUM_HAND_JOINTS, SMPLX_NUM_JOINTS
+from bench.geometry.rotations import axis_angle_to_matrix
 
 ENV_VAR = "SMPLX_MODEL_PATH"
 NUM_VERTICES = 10475

@@ -1,5 +1,5 @@
 """Runs: expand methods x datasets x seeds into units, train (or load) each unit's model, score it on every
-evaluation set (``bench.evaluate``) and return tidy rows (``bench.results``).
+evaluation set (``bench.run.evaluate``) and return tidy rows (``bench.run.results``).
 
 A **unit** is one method spec trained on its training sets for one seed and scored on a group's evaluation sets.
 Its key (``unit_key``) hashes everything its numbers depend on: the experiment, the method's resolved config, the
@@ -15,7 +15,7 @@ The method's fit summary is kept next to its cached model (``<model>.fit.json``)
 keeps what its training reported; its ``collapsed`` flag (``True``/``False``, when the method reports one) goes
 into every row of the unit and is tagged on the unit's run (``collapsed``).
 
-With a tracker (``bench.tracking``):
+With a tracker (``bench.run.tracking``):
 
 - a unit whose key already has a FINISHED run is not redone: its rows come from the store (``force`` redoes it);
 - each unit is a child run with its params, metrics, tags and artifacts (rows, per-sample errors, predictions,
@@ -33,7 +33,7 @@ scored with the model in memory, and the model is saved under ``fallback_model_f
 naming the path that failed.
 
 Units run in this process one after another, or as tasks on a Dask cluster (``executor``: a
-``bench.executors.DaskExecutor``; ``experiment_calls`` splits an experiment into one call per unit). While a unit
+``bench.run.executors.DaskExecutor``; ``experiment_calls`` splits an experiment into one call per unit). While a unit
 trains or loads a model it holds a file lock on that training key in the model cache folder (``<model>.lock``), so
 two processes never train the same key at once: the second waits, then loads what the first saved.
 
@@ -51,18 +51,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.body_model import resolve_model
+from bench.body.body_model import resolve_model
 from bench.errors import ConfigError, DataFileError
-from bench.evaluate import evaluate
 from bench.files import atomic_write
 from bench.method import MethodContext, config_hash
 from bench.registry import check_method_spec
-from bench.results import data_labels, evaluation_rows, label_tags, per_sample_frame
-from bench.runtime import check_timing, runtime
-from bench.samples import SampleSet
-from bench.threads import thread_fields
-from bench.tracking import file_lock
-from bench.units import (
+from bench.run.evaluate import evaluate
+from bench.run.results import data_labels, evaluation_rows, label_tags, per_sample_frame
+from bench.run.runtime import check_timing, runtime
+from bench.run.threads import thread_fields
+from bench.run.tracking import file_lock
+from bench.run.units import (
     Results,
     UnitCall,
     body_model_label,
@@ -78,6 +77,7 @@ from bench.units import (
     training_key,
     unit_key,
 )
+from bench.samples import SampleSet
 
 __all__ = ["check_experiment", "check_selection", "check_sources", "experiment_calls", "fallback_model_folder",
            "run", "run_experiment", "run_experiments", "unit_calls"]
@@ -231,13 +231,13 @@ def run(
 
     Every spec, the limit, the batch size and the device are checked (``check_selection``, ``check_device``),
     methods built and sets loaded before any training starts; a training set without samples is an error, a test
-    set without samples a skipped row (``bench.evaluate``). ``variants``: the specs as the
+    set without samples a skipped row (``bench.run.evaluate``). ``variants``: the specs as the
     user wrote them (rows carry them; default ``methods``). ``models``: a folder of trained models, loaded by
-    training key instead of retraining (``force`` retrains). ``tracker``: a connected ``bench.tracking.Tracker``
+    training key instead of retraining (``force`` retrains). ``tracker``: a connected ``bench.run.tracking.Tracker``
     (finished units are taken from it; ``parent`` is the experiment's run). ``sink`` gets each finished unit's
     results as soon as they exist.
     """
-    from bench.tracking import environment_tags
+    from bench.run.tracking import environment_tags
 
     check_selection(methods, datasets, train=train, limit=limit, batch_size=batch_size)
     check_device(device)
@@ -306,7 +306,7 @@ def run(
 
 def unit_calls(kind: str, methods: Sequence[str], variants: Sequence[str] | None, experiment: str, seed: int,
                **kwargs: Any) -> list[UnitCall]:  # fmt: skip
-    """One ``bench.units.UnitCall`` per method of a ``run`` (``kind`` 'run') or ``runtime`` call with these
+    """One ``bench.run.units.UnitCall`` per method of a ``run`` (``kind`` 'run') or ``runtime`` call with these
     keyword arguments: the same units, keys and rows as the call with every method, one task each."""
     variants = list(variants or methods)
     what = "runtime" if kind == "runtime" else f"seed {seed}"
@@ -339,7 +339,7 @@ def _prepared(experiment: Any, quick: bool, seeds: Sequence[int] | None, data_se
               data_root: Any) -> tuple[Any, list[int], int]:  # fmt: skip
     """The experiment (loaded, ``--quick`` applied, checked: ``check_experiment``), its training seeds and data
     seed."""
-    from bench.experiments import Experiment, load_experiment
+    from bench.run.experiments import Experiment, load_experiment
 
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     if quick:
@@ -352,7 +352,7 @@ def _parent_run(tracker: Any, exp: Any, seeds: list[int], data_seed: int, quick:
     """The experiment's parent run in the store (the same one again when the same experiment is run again)."""
     if tracker is None:
         return None
-    from bench.tracking import environment_tags
+    from bench.run.tracking import environment_tags
 
     described = [[g.methods, g.datasets, g.train, g.limit, g.batch_size] for g in exp.groups]
     key = config_hash({"experiment": exp.name, "groups": described, "seeds": seeds, "data_seed": data_seed,
@@ -383,7 +383,7 @@ def run_experiments(
     sink: Callable[[Results], None] | None = None,
     executor: Any = None,
 ) -> Results:
-    """``run_experiment`` for each experiment in turn; with an ``executor`` (``bench.executors.DaskExecutor``)
+    """``run_experiment`` for each experiment in turn; with an ``executor`` (``bench.run.executors.DaskExecutor``)
     every unit of every experiment is one task, all submitted at once (each experiment checked and its parent run
     opened first), and the results come back in the order one process would give them."""
     if executor is None:
@@ -436,7 +436,7 @@ def run_experiment(
     sink: Callable[[Results], None] | None = None,
     executor: Any = None,
 ) -> Results:
-    """Run an experiment (``bench.experiments.Experiment``, a shipped name or a TOML path): every group for every
+    """Run an experiment (``bench.run.experiments.Experiment``, a shipped name or a TOML path): every group for every
     training seed (``seeds`` overrides the file's), all on the sets of one data seed (``data_seed`` overrides the
     file's). Every group is checked (``check_experiment``) before the first one trains. With a tracker, the
     experiment is one parent run (the same one again when the same experiment is run again). ``executor``: run

@@ -5,7 +5,7 @@
 tracked and resumable (finished units are taken from the store, trained models from ``OUT/models``), then builds
 the report from the store. With ``quick`` each experiment's ``[quick]`` settings are used and the experiment names
 carry ``-quick``, so quick and full results never mix in one table. With an ``executor``
-(``bench.executors.DaskExecutor``: ``--workers`` / ``--scheduler``) the units of every experiment are tasks
+(``bench.run.executors.DaskExecutor``: ``--workers`` / ``--scheduler``) the units of every experiment are tasks
 submitted at once, so the workers stay busy across experiments; the report waits for all of them.
 """
 
@@ -121,11 +121,11 @@ def paper(
     executor: Any = None,
 ) -> tuple[Any, dict[str, Path]]:
     """Run the paper's experiments (or ``experiments``: names, paths or ``Experiment`` objects) and build the
-    report from the store; returns (``bench.units.Results``, the report's files). ``seeds``: the training seeds,
+    report from the store; returns (``bench.run.units.Results``, the report's files). ``seeds``: the training seeds,
     ``data_seed``: the seed of every dataset (default: each file's). Failed units are recorded and reported; the
     report is built from whatever finished. ``executor``: where the units run (module docstring)."""
-    from bench.experiments import Experiment, load_experiment
-    from bench.runner import run_experiments
+    from bench.run.experiments import Experiment, load_experiment
+    from bench.run.runner import run_experiments
 
     loaded = [e if isinstance(e, Experiment) else load_experiment(e) for e in experiments]
     if quick:

@@ -1,5 +1,5 @@
-"""One unit of work and what every unit shares, wherever it runs (``bench.runner`` for training and scoring,
-``bench.runtime`` for timing, ``bench.executors`` for tasks on a cluster): the ``Results`` a unit returns, the
+"""One unit of work and what every unit shares, wherever it runs (``bench.run.runner`` for training and scoring,
+``bench.run.runtime`` for timing, ``bench.run.executors`` for tasks on a cluster): the ``Results`` a unit returns, the
 ``UnitCall`` that describes it as a task, its keys (``training_key``, ``unit_key``), loading its sets
 (``load_dataset_spec``, with a small cache for a worker's next unit), building its method, checking the device, and
 tracking it (``tracked_unit``: taken from the store when finished earlier, else a child run that ends FINISHED,
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.body_model import ModelSource, resolve_model
+from bench.body.body_model import ModelSource, resolve_model
 from bench.errors import ConfigError, TrackingError
 from bench.method import MethodContext, config_hash, parse_spec
 from bench.registry import check_dataset_settings, create_method, load_dataset
-from bench.results import ROW_FIELDS, SAMPLE_FIELDS, write_table
+from bench.run.results import ROW_FIELDS, SAMPLE_FIELDS, write_table
 from bench.samples import SampleSet
 
 __all__ = ["Results", "UnitCall", "body_model_label", "build_method", "check_at_least_one", "check_device",
@@ -34,7 +34,7 @@ __all__ = ["Results", "UnitCall", "body_model_label", "build_method", "check_at_
 
 @dataclass(frozen=True)
 class UnitCall:
-    """One unit as a task: ``bench.runner.run`` (``kind`` 'run') or ``bench.runtime.runtime`` ('runtime') with
+    """One unit as a task: ``bench.run.runner.run`` (``kind`` 'run') or ``bench.run.runtime.runtime`` ('runtime') with
     these keyword arguments and one method; ``name`` says it in progress lines; ``experiment``: the hmrbench
     experiment it belongs to."""
 
@@ -46,7 +46,7 @@ class UnitCall:
 
 @dataclass
 class Results:
-    """What a run returns: tidy rows (``bench.results.ROW_FIELDS``), per-sample error columns (one dict of
+    """What a run returns: tidy rows (``bench.run.results.ROW_FIELDS``), per-sample error columns (one dict of
     arrays per scored set), and the units that failed as (unit name, error text)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)

@@ -7,11 +7,11 @@ model is not needed: the weights do not change the amount of work, so networks a
 is not part of Table IV either); iterative methods (the SMPLify-X-style optimiser) run their full schedule.
 
 Every row records the torch threads of the process that timed it, the machine's cores and its 1-minute load
-average right after the timed calls (``bench.threads.thread_fields``): a time per image means little without
+average right after the timed calls (``bench.run.threads.thread_fields``): a time per image means little without
 them (two threads on a busy 2-core machine timed 75.6 ms per image where one thread timed 10.2 ms). The threads
 are part of the unit's key: timing again with other threads is a new unit.
 
-A runtime unit is tracked like any other (``bench.units.tracked_unit``): rows with metric ``seconds_per_image``,
+A runtime unit is tracked like any other (``bench.run.units.tracked_unit``): rows with metric ``seconds_per_image``,
 MLflow metrics ``seconds_per_image/batch_B`` (median) and every timed call as a metric history.
 """
 
@@ -27,8 +27,8 @@ import torch
 
 from bench.errors import ConfigError
 from bench.method import MethodContext, config_hash
-from bench.results import ROW_FIELDS
-from bench.threads import thread_fields
+from bench.run.results import ROW_FIELDS
+from bench.run.threads import thread_fields
 
 __all__ = ["check_timing", "runtime", "time_predict"]
 
@@ -81,12 +81,12 @@ def runtime(
     sink: Callable[[Any], None] | None = None,
 ) -> Any:
     """Time every method (one unit each) on the first samples of ``dataset`` (module docstring); returns
-    ``bench.units.Results`` with one row per method and batch size. ``seed`` is the methods' (training) seed,
-    ``data_seed`` the one the input set is loaded with (``bench.runner``)."""
-    from bench.body_model import resolve_model
-    from bench.results import data_labels, label_tags
-    from bench.tracking import environment_tags
-    from bench.units import Results, body_model_label, build_method, check_device, load_dataset_spec, tracked_unit
+    ``bench.run.units.Results`` with one row per method and batch size. ``seed`` is the methods' (training) seed,
+    ``data_seed`` the one the input set is loaded with (``bench.run.runner``)."""
+    from bench.body.body_model import resolve_model
+    from bench.run.results import data_labels, label_tags
+    from bench.run.tracking import environment_tags
+    from bench.run.units import Results, body_model_label, build_method, check_device, load_dataset_spec, tracked_unit
 
     check_timing(batch_sizes, repeats)
     check_device(device)

@@ -5,7 +5,7 @@
 - Pruning: median pruner on the intermediate validation MPJPE, reported at every ``report_every`` iterations
   through ``MethodContext.checkpoint``.
 - Storage: ``OUT/optuna.db`` (SQLite) by default, or any RDB URL (``--storage postgresql://...``, with the installed
-  driver: ``bench.tracking.database_url``): every ``hmrbench sweep`` process given the same study name and storage
+  driver: ``bench.run.tracking.database_url``): every ``hmrbench sweep`` process given the same study name and storage
   works on the same study, on one machine or many. On a database server each worker's running trial has a
   heartbeat (``heartbeat`` seconds, default 60): a trial whose worker died is marked FAIL by the next worker to
   start a trial once it has missed two heartbeats, never left RUNNING. The database lost mid-sweep is one
@@ -13,7 +13,7 @@
   ends, so none is lost).
 - Progress: a line per trial started, and per trial finished, pruned or failed.
 - Data: every set is loaded with the data seed (``data_seed``, default 0), apart from the training seed (``seed``),
-  as in ``bench.runner``.
+  as in ``bench.run.runner``.
 - Validation: the last subject (sorted) of the first training set that has more than one is held out of training
   and scored (``holdout``); or ``validation`` names a set. Never the test split unless the user names it.
 - Tracking: one MLflow parent run per study (``sweep <study>``), one child run per trial with its parameters, the
@@ -41,7 +41,7 @@ import numpy as np
 from bench.errors import ConfigError
 from bench.files import atomic_write
 from bench.method import MethodContext, config_hash, format_spec, parse_spec
-from bench.tracking import database_url, file_lock
+from bench.run.tracking import database_url, file_lock
 
 __all__ = ["SPACE", "SweepResult", "check_sweep", "holdout", "resolve_storage", "sweep"]
 
@@ -68,7 +68,7 @@ class SweepResult:
 
 
 def resolve_storage(out: str | os.PathLike, storage: str | None = None) -> str:
-    """``storage`` with the installed PostgreSQL driver (``bench.tracking.database_url``), else SQLite under out."""
+    """``storage`` with the installed PostgreSQL driver (``bench.run.tracking.database_url``), else SQLite under out."""
     return database_url(storage) if storage else f"sqlite:///{(Path(out).resolve() / 'optuna.db').as_posix()}"
 
 
@@ -133,8 +133,8 @@ def check_sweep(method: str, *, trials: int, train: Sequence[str], validation: s
                 iterations: int | None, report_every: int | None, device: str, data_root: Any) -> None:  # fmt: skip
     """Everything ``sweep`` would fail on before its first trial, checked before anything is written: the method
     spec and its swept parameters, the set specs and their data, the counts (>= 1) and the device."""
-    from bench.runner import check_sources
-    from bench.units import check_at_least_one, check_device, parse_dataset_spec
+    from bench.run.runner import check_sources
+    from bench.run.units import check_at_least_one, check_device, parse_dataset_spec
 
     check_at_least_one("sweep: --trials", trials)
     check_at_least_one("sweep: --val-limit", val_limit)
@@ -171,11 +171,11 @@ def sweep(
 ) -> SweepResult:
     """Run ``trials`` trials of a study of ``method`` (a spec; its own values are the fixed part) and write the
     best config and the plots (module docstring). ``iterations`` overrides the method's training length. ``seed``
-    is the training seed (and the sampler's), ``data_seed`` the one every set is loaded with (``bench.runner``)."""
+    is the training seed (and the sampler's), ``data_seed`` the one every set is loaded with (``bench.run.runner``)."""
     import optuna
 
-    from bench.evaluate import evaluate
-    from bench.units import build_method, load_dataset_spec
+    from bench.run.evaluate import evaluate
+    from bench.run.units import build_method, load_dataset_spec
 
     check_sweep(method, trials=trials, train=train, validation=validation, val_limit=val_limit,
                 iterations=iterations, report_every=report_every, device=device, data_root=data_root)  # fmt: skip
@@ -217,7 +217,7 @@ def sweep(
         f"validation: {val_text}, {len(val)} samples; {trials} trial(s) here (worker {worker})")  # fmt: skip
     parent = None
     if tracker is not None:
-        from bench.tracking import environment_tags
+        from bench.run.tracking import environment_tags
 
         parent = tracker.parent(config_hash({"study": study_name, "storage": storage_url}), f"sweep {study_name}",
                                 {"method": method, "train": ",".join(train), "validation": val_text,

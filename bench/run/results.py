@@ -49,11 +49,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.body.skeletons import get_skeleton
 from bench.errors import ConfigError
-from bench.evaluate import Evaluation
 from bench.files import atomic_write
+from bench.run.evaluate import Evaluation
 from bench.samples import ID_FIELDS, SampleSet
-from bench.skeletons import get_skeleton
 
 __all__ = ["BODY_MODELS", "KEYPOINTS2D_SOURCES", "ROW_FIELDS", "SAMPLE_FIELDS", "data_labels", "distance_bins",
            "evaluation_rows", "joint_groups", "label_tags", "per_sample_frame", "read_rows", "sample_ids",

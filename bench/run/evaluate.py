@@ -1,12 +1,12 @@
 """Scoring a method on a dataset: predictions in the dataset's own skeleton, MPJPE and PA-MPJPE per sample.
 
 The method's ``joints3d`` (SMPL-X output joints) are mapped to the dataset's skeleton by
-``bench.regressors.skeleton_from_smplx``, the same definition the synthetic ground truth is written with. Scored
+``bench.body.regressors.skeleton_from_smplx``, the same definition the synthetic ground truth is written with. Scored
 joints: ``info['eval_joints']`` that are valid in the ground truth and can be formed from SMPL-X.
 
 - MPJPE: both skeletons root-aligned on the mean of ``info['root_joints']`` (pelvis for H36M, the chosen root for
   Panoptic, the palm/wrist for STB); a sample whose ground-truth root joint is invalid is not scored.
-- PA-MPJPE: the prediction aligned onto the ground truth by a similarity (``bench.metrics.pa_mpjpe``).
+- PA-MPJPE: the prediction aligned onto the ground truth by a similarity (``bench.geometry.metrics.pa_mpjpe``).
 
 A set without samples (all left out by its protocol or split) is not scored: the evaluation is skipped with a
 reason naming the set's protocol (``empty_reason``), and its rows say so; so is a set without any valid 3D joint
@@ -24,7 +24,7 @@ joints, counts as failed. For a mesh method any non-finite joint is a failure, a
 The predictions in the dataset's skeleton (``predictions``, camera frame, metres; NaN where not formed) are kept.
 Per joint, both errors are kept (``joint_mpjpe``, ``joint_pa_mpjpe``: the PA alignment is fitted on all scored
 joints, then read per joint), with each sample's camera distance (``distance``: the norm of the ground-truth root
-in the camera frame, metres), so that ``bench.results`` can slice by view, joint group and distance.
+in the camera frame, metres), so that ``bench.run.results`` can slice by view, joint group and distance.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.alignment import root_align, similarity_align
-from bench.metrics import joint_errors
-from bench.regressors import formed_from, skeleton_from_smplx
+from bench.body.regressors import formed_from, skeleton_from_smplx
+from bench.body.skeletons import get_skeleton
+from bench.geometry.alignment import root_align, similarity_align
+from bench.geometry.metrics import joint_errors
 from bench.samples import SampleSet
-from bench.skeletons import get_skeleton
 
 __all__ = ["Evaluation", "empty_reason", "evaluate"]
 

@@ -7,14 +7,14 @@ scheduler address, Slurm / PBS / SGE through dask-jobqueue, and a task that fail
 to the caller as an error instead of hanging the run. Dask is optional (``pip install -e ".[cluster]"``): without
 ``--workers`` / ``--scheduler`` it is never imported.
 
-Each unit (one method, one seed, one group: ``bench.runner``) is one task (``UnitCall``). A worker trains or
+Each unit (one method, one seed, one group: ``bench.run.runner``) is one task (``UnitCall``). A worker trains or
 loads the model, scores it and logs its child run in the tracking store itself; the parent collects each unit's
 ``Results`` as it finishes, hands it to the sink (the rows file) and prints units done / running / failed and an
 ETA. The returned results are in plan order, whatever order the units finished in, so 1 or N workers give the same
-rows. Two units sharing a training key never train it at the same time: ``bench.runner`` holds a file lock per
+rows. Two units sharing a training key never train it at the same time: ``bench.run.runner`` holds a file lock per
 training key in the model cache folder while it trains or loads.
 
-Threads: one torch thread per process by default, in this process as in each worker (``bench.threads``); on
+Threads: one torch thread per process by default, in this process as in each worker (``bench.run.threads``); on
 this machine workers x threads may not exceed the cores.
 """
 
@@ -29,10 +29,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from bench.errors import ConfigError, HmrbenchError
-from bench.runner import run
-from bench.runtime import runtime
-from bench.threads import THREAD_VARIABLES, choose_threads, positive_int, set_threads
-from bench.units import Results, UnitCall, keep_loaded_sets
+from bench.run.runner import run
+from bench.run.runtime import runtime
+from bench.run.threads import THREAD_VARIABLES, choose_threads, positive_int, set_threads
+from bench.run.units import Results, UnitCall, keep_loaded_sets
 
 __all__ = ["CLUSTER_EXTRA", "DaskExecutor", "check_workers", "executor_for", "run_call"]
 
@@ -53,7 +53,7 @@ def check_workers(workers: int | None, scheduler: str | None, threads: int | Non
 
 
 def run_call(call: UnitCall, tracker: Any, progress: Callable[[str], None] | None, parent: str | None = None) -> Any:
-    """Do one unit (``UnitCall``) in this process and return its ``bench.units.Results``."""
+    """Do one unit (``UnitCall``) in this process and return its ``bench.run.units.Results``."""
     fn = runtime if call.kind == "runtime" else run
     return fn(**call.kwargs, tracker=tracker, parent=parent, progress=progress)
 
@@ -78,7 +78,7 @@ def _worker_tracker(out: str | None, uri: str | None, expected: str | None) -> A
     if out is None:
         return None
     from bench.errors import TrackingError
-    from bench.tracking import Tracker
+    from bench.run.tracking import Tracker
 
     key = (out, uri)
     if key not in _TRACKERS:

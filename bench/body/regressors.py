@@ -1,7 +1,7 @@
 """Dataset-skeleton joints from the body model's output joints: the one definition used both to write ground
 truth (synthetic sets) and to score predictions (methods), so the two always agree.
 
-Joints whose name exists in the SMPL-X output ('smplx_127' / 'smplx_144' of ``bench.skeletons``) are taken by
+Joints whose name exists in the SMPL-X output ('smplx_127' / 'smplx_144' of ``bench.body.skeletons``) are taken by
 name. The few dataset points SMPL-X has no joint for are fixed affine combinations of output joints that move
 rigidly with the body part they belong to (hmrbench's convention, written here once):
 
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.skeletons import Skeleton, get_skeleton
+from bench.body.skeletons import Skeleton, get_skeleton
 
 __all__ = ["DERIVED", "formed_from", "regressor_matrix", "skeleton_from_smplx"]
 

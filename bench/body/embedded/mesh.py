@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import ConvexHull
 
-from bench.embedded.anatomy import Proportions, body_joints, hand_length, head_frame
-from bench.embedded.face import EAR_Y, NOSE_TIP_Y, TMJ_Y, deform_head, jaw_weight
-from bench.skeletons import get_skeleton
+from bench.body.embedded.anatomy import Proportions, body_joints, hand_length, head_frame
+from bench.body.embedded.face import EAR_Y, NOSE_TIP_Y, TMJ_Y, deform_head, jaw_weight
+from bench.body.skeletons import get_skeleton
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:

@@ -589,7 +589,7 @@ class Tracker:
         import mlflow.artifacts
         import pandas as pd
 
-        from bench.results import read_rows
+        from bench.run.results import read_rows
 
         def read(path: Path) -> Any:
             frame = read_rows(path)

@@ -1,0 +1,1 @@
+"""Geometry: rotations, camera projections, alignment and the error metrics."""

@@ -20,7 +20,10 @@
   intermediate validation MPJPE as a metric history and its final state.
 - Output (``OUT/sweeps/<study>/``): ``best.toml`` (the best config: the method spec to paste into ``-m``, the
   swept values and the study's summary), ``sweep.json`` (for reports) and the plots: optimisation history,
-  parameter importances (once two trials are complete) and parallel coordinates.
+  parameter importances (once two trials are complete) and parallel coordinates. Their value axis is the
+  validation MPJPE in mm (``TARGET``); their title names the study and the validation set and, when any part of
+  the validation score is synthetic (``bench.run.results.data_labels``: data, body model, 2D), says SYNTHETIC
+  with those parts (``plot_title``).
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ import numpy as np
 from bench.errors import ConfigError
 from bench.files import atomic_write
 from bench.method import MethodContext, config_hash, format_spec, parse_spec
+from bench.run.results import synthetic_parts
 from bench.run.tracking import database_url, file_lock
 
-__all__ = ["SPACE", "SweepResult", "check_sweep", "holdout", "resolve_storage", "sweep"]
+__all__ = ["SPACE", "TARGET", "SweepResult", "check_sweep", "holdout", "plot_title", "resolve_storage", "sweep"]
 
 HEARTBEAT_SECONDS = 60.0  # a trial on a database server: its worker is dead after two missed heartbeats
 
@@ -97,9 +101,24 @@ def _atomic_text(path: Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def _plots(study: Any, folder: Path) -> dict[str, Path]:
+TARGET = "validation MPJPE (mm)"  # what a trial's value is: the plots' axis, in place of Optuna's "Objective Value"
+
+
+def plot_title(study: str, validation: str, labels: Mapping[str, Any] | None) -> str:
+    """The line(s) above each sweep plot: the study, the validation set its values are scored on and, when any part
+    of that score is synthetic (``labels``: ``bench.run.results.data_labels`` of the validation set), 'SYNTHETIC'
+    with the parts, in the words of the report's figures."""
+    lines = [f"study {study}: {TARGET} on {validation}"]
+    if labels is not None and labels.get("synthetic"):
+        parts = synthetic_parts([{**labels, "synthetic": "True"}])
+        lines.append(f"SYNTHETIC{' (' + ', '.join(parts) + ')' if parts else ''}: not comparable with the paper")
+    return "\n".join(lines)
+
+
+def _plots(study: Any, folder: Path, title: str) -> dict[str, Path]:
     """Optimisation history, parameter importances and parallel coordinates as PNG (skipped when the study has
-    too few complete trials for one of them)."""
+    too few complete trials for one of them); the value axis says ``TARGET``, each figure carries ``title``
+    (``plot_title``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,11 +137,12 @@ def _plots(study: Any, folder: Path) -> dict[str, Path]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optuna's ExperimentalWarning for the matplotlib backend
             try:
-                ax = make(study)
+                ax = make(study, target_name=TARGET)
             except (ValueError, RuntimeError, ZeroDivisionError):  # e.g. importances of a constant objective
                 continue
         fig = (ax.flat[0] if hasattr(ax, "flat") else ax).figure
-        fig.set_size_inches(8, 5)
+        fig.set_size_inches(8, 5.5)
+        fig.suptitle(title, fontsize=10, color="firebrick" if "SYNTHETIC" in title else "black")
         fig.tight_layout()
         files[name] = atomic_write(folder / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=100))
         plt.close(fig)
@@ -174,8 +194,10 @@ def sweep(
     is the training seed (and the sampler's), ``data_seed`` the one every set is loaded with (``bench.run.runner``)."""
     import optuna
 
+    from bench.body.body_model import resolve_model
     from bench.run.evaluate import evaluate
-    from bench.run.units import build_method, load_dataset_spec
+    from bench.run.results import data_labels
+    from bench.run.units import body_model_label, build_method, load_dataset_spec
 
     check_sweep(method, trials=trials, train=train, validation=validation, val_limit=val_limit,
                 iterations=iterations, report_every=report_every, device=device, data_root=data_root)  # fmt: skip
@@ -196,6 +218,7 @@ def sweep(
         train_sets, val, val_text = holdout(train_sets)
         if len(val) > val_limit:
             val = val.subset(np.unique(np.linspace(0, len(val) - 1, val_limit).round().astype(int)))
+    labels = data_labels(val, body_model_label(resolve_model(None)))  # what is synthetic in a trial's value
     described = {"method": format_spec(name, base), "train": list(train), "val": val_text, "seed": seed,
                  # sweeps once loaded their sets with the training seed: a study on those same sets keeps its name
                  **({"data_seed": data_seed} if data_seed != seed else {})}  # fmt: skip
@@ -286,7 +309,7 @@ def sweep(
                                callbacks=[lambda _study, trial: finished.append(trial.number)])  # fmt: skip
             if parent is not None:
                 tracker.end(parent, "FINISHED")
-            return _write_outputs(the_study, name, base, method, storage_url, Path(out), ran, val_text)
+            return _write_outputs(the_study, name, base, method, storage_url, Path(out), ran, val_text, labels)
     finally:
         optuna.logging.get_logger("optuna").removeFilter(_QUIET_STORAGE)
 
@@ -356,16 +379,16 @@ def _database_cause(exc: BaseException) -> BaseException | None:
 
 
 def _write_outputs(study: Any, name: str, base: dict, method: str, storage_url: str, out: Path, ran: list[int],
-                   val_text: str) -> SweepResult:  # fmt: skip
+                   val_text: str, labels: Mapping[str, Any]) -> SweepResult:  # fmt: skip
 
     folder = out / "sweeps" / study.study_name
     folder.mkdir(parents=True, exist_ok=True)
     with file_lock(folder / ".lock"):  # workers finishing together write one after the other
-        return _write_locked(study, name, base, method, storage_url, folder, ran, val_text)
+        return _write_locked(study, name, base, method, storage_url, folder, ran, val_text, labels)
 
 
 def _write_locked(study: Any, name: str, base: dict, method: str, storage_url: str, folder: Path, ran: list[int],
-                  val_text: str) -> SweepResult:  # fmt: skip
+                  val_text: str, labels: Mapping[str, Any]) -> SweepResult:  # fmt: skip
     import optuna
 
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -382,7 +405,7 @@ def _write_locked(study: Any, name: str, base: dict, method: str, storage_url: s
              f"trials = {len(study.trials)}", "", "[params]",
              *(f"{k} = {v!r}" if isinstance(v, int) else f"{k} = {v:.6g}" for k, v in best.params.items())]  # fmt: skip
     files = {"best_config": _atomic_text(folder / "best.toml", "\n".join(lines) + "\n")}
-    files.update(_plots(study, folder))
+    files.update(_plots(study, folder, plot_title(study.study_name, val_text, labels)))
     summary = {"name": study.study_name, "method": method, "best_value": best.value, "best_spec": spec,
                "n_trials": len(study.trials), "states": {k: v for k, v in states.items() if v},
                "best_config": str(files["best_config"]), "storage": storage_url, "validation": val_text,

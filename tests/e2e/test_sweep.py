@@ -1,17 +1,19 @@
 """End to end: `hmrbench sweep` - two worker processes sharing one SQLite study (no trial lost or duplicated,
-one MLflow child run per trial), the best config and plots, and its errors."""
+one MLflow child run per trial), the best config, the plots (the value in mm, the validation set, the synthetic
+label: their texts read back as they are saved), and its errors."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import optuna
 import pytest
 
 from bench.cli import main
-from bench.run.sweep import resolve_storage
+from bench.run.sweep import TARGET, _plots, plot_title, resolve_storage
 from bench.run.tracking import Tracker, database_url, resolve_tracking_uri
 
 TINY = "proposed[hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=2]"
@@ -68,12 +70,59 @@ def test_a_postgresql_url_is_opened_with_the_installed_driver(monkeypatch, tmp_p
     assert resolve_tracking_uri(tmp_path, given) == opened  # --tracking-uri / $MLFLOW_TRACKING_URI
 
 
-def test_each_trial_says_when_it_starts(root, tmp_path, capsys):
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """Every text of each figure matplotlib saves (by file stem): read back before it becomes pixels."""
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    saved: dict[str, dict[str, object]] = {}
+    real = Figure.savefig
+
+    def savefig(fig, fname, *args, **kwargs):
+        stem = Path(fname).name.split(".")[0]  # atomic_write saves to a temporary name beside the file
+        saved[stem] = {"suptitle": fig._suptitle.get_text() if fig._suptitle else "",
+                       "texts": [t.get_text() for t in fig.findobj(Text) if t.get_text()],
+                       "ylabels": [ax.get_ylabel() for ax in fig.axes]}  # fmt: skip
+        return real(fig, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return saved
+
+
+def test_each_trial_says_when_it_starts_and_the_plots_say_what_they_show(root, tmp_path, capsys, saved_figures):
     assert main(["sweep", TINY, "--iterations", "4", "--trials", "1", "--val-limit", "8", "--data-root", str(root),
-                 "--out", str(tmp_path)]) == 0  # fmt: skip
+                 "--out", str(tmp_path), "--study", "labelled"]) == 0  # fmt: skip
     err = capsys.readouterr().err.splitlines()
     started = next(i for i, line in enumerate(err) if line.startswith("trial 0: started, w_pm="))
     assert any(line.startswith("trial 0: ") and "validation MPJPE" in line for line in err[started + 1 :])
+    # the plots: the value is the validation MPJPE in mm on the held-out subject, and the synthetic tiny root says so
+    assert set(saved_figures) == {"history", "parallel_coordinates"}  # importances need two complete trials
+    held_out = next(line for line in err if "validation: subject" in line).split("validation: ")[1].split(", ")[0]
+    for name, fig in saved_figures.items():
+        assert fig["suptitle"].startswith(f"study labelled: validation MPJPE (mm) on {held_out}"), name
+        assert "SYNTHETIC (data, body model (embedded), 2D (simulated)): not comparable" in fig["suptitle"], name
+        assert not any("Objective Value" in text for text in fig["texts"]), name
+    assert "validation MPJPE (mm)" in saved_figures["history"]["ylabels"]
+    assert "validation MPJPE (mm)" in saved_figures["parallel_coordinates"]["texts"]  # the value axis, colour bar
+
+
+@pytest.mark.parametrize("synthetic", [True, False])
+def test_sweep_plots_name_the_value_and_label_a_synthetic_validation_set(tmp_path, saved_figures, synthetic):
+    """All three plots (importances too) on a study of three trials: the value axis in mm, the validation set in the
+    title, 'SYNTHETIC' there only when a part of the validation score is synthetic (``data_labels``)."""
+    labels = {"synthetic": synthetic, "data": "synthetic" if synthetic else "real",
+              "body_model": "smplx", "keypoints2d": "detections"}  # fmt: skip
+    study = optuna.create_study(study_name="plots", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: 50 + t.suggest_float("w_pm", 1, 100) + t.suggest_int("sts_period", 1, 10), n_trials=3)
+    files = _plots(study, tmp_path, plot_title("plots", "h36m[split=val]", labels))
+    assert set(files) == set(saved_figures) == {"history", "parallel_coordinates", "importances"}
+    assert all(path.stat().st_size > 1000 for path in files.values())
+    for name, fig in saved_figures.items():
+        assert fig["suptitle"].startswith("study plots: validation MPJPE (mm) on h36m[split=val]"), name
+        assert ("SYNTHETIC (data): not comparable with the paper" in fig["suptitle"]) is synthetic, name
+        assert not any("Objective Value" in text for text in fig["texts"]), name
+        assert TARGET in fig["texts"], name  # history: the y axis; parallel coordinates: its axis; importances: legend
 
 
 def test_the_same_seed_proposes_the_same_trials(root, tmp_path, capsys):

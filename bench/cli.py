@@ -303,13 +303,23 @@ def _finish(results, rows_file: _RowsFile) -> int:  # noqa: ANN001
         _progress(f"rows written to {rows_file.path} ({counts})")
     else:
         _progress(f"no rows file written: {rows_file.error or 'no unit gave rows'} ({counts})")
+    code = 0
     if results.failures:
         for name, error in results.failures:
             _progress(f"hmrbench: FAILED unit {name}: {error}")
         _progress(f"hmrbench: {len(results.failures)} unit(s) failed (recorded in the tracking store); run the same "
                   "command again to retry them")  # fmt: skip
-        return 1
-    return 0
+        code = 1
+    if results.untracked:
+        for name, where in results.untracked:
+            _progress(f"hmrbench: NOT IN THE TRACKING STORE: {name}: {where}")
+        rows = f"they are in {rows_file.path} and " if rows_file.written else ""
+        _progress(f"hmrbench: {len(results.untracked)} unit(s) finished but are not in the tracking store (it "
+                  f"stopped answering); {rows}their rows are saved as listed above. Run the same command again once "
+                  "the store is back: they are redone (their trained models are loaded from the model cache) and "
+                  "logged")  # fmt: skip
+        code = 1
+    return code
 
 
 def _check_before_writing(
@@ -460,8 +470,9 @@ def paper_command(args: argparse.Namespace) -> int:
     if executor is not None:
         rows_file.rewrite(results.rows)
     code = _finish(results, rows_file)
+    where = f"report: {out / 'report' / 'index.html'}" if written else "no report (see above)"
     _progress(f"hmrbench paper{' --quick' if args.quick else ''}: done in {clock.perf_counter() - start:.0f} s; "
-              f"report: {out / 'report' / 'index.html'}")  # fmt: skip
+              f"{where}")  # fmt: skip
     return code
 
 

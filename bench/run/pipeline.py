@@ -134,5 +134,9 @@ def paper(
     results = run_experiments(loaded, seeds=seeds, data_seed=data_seed, device=device, data_root=data_root,
                               models=Path(out) / "models", force=force, progress=progress, tracker=tracker, sink=sink,
                               executor=executor)  # fmt: skip
+    if tracker.lost is not None:  # the report is built from the store, which holds only part of the units
+        (progress or print)(f"paper: no report: the tracking store stopped answering ({tracker.lost}); run "
+                            "`hmrbench report` once it is back and the missing units are logged")  # fmt: skip
+        return results, {}
     written = report(tracker, out, experiments=[e.name for e in loaded], command=command, progress=progress)
     return results, written

@@ -363,7 +363,7 @@ def _parent_run(tracker: Any, exp: Any, seeds: list[int], data_seed: int, quick:
 
 
 def _end_parent(tracker: Any, parent: str | None, results: Results) -> None:
-    if parent is not None:
+    if parent is not None and tracker.lost is None:  # a lost store: the CLI says which units are not in it
         tracker.end(parent, "FAILED" if results.failures else "FINISHED",
                     "; ".join(f"{n}: {e}" for n, e in results.failures) or None)  # fmt: skip
 

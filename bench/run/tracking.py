@@ -52,6 +52,8 @@ _PROBE_SECONDS = 5.0
 SERVER_RETRIES = 3  # a tracking server that refused a call: tried again this often (Tracker._call)
 SERVER_RETRY_SECONDS = 2.0  # first wait, doubling: 2 + 4 + 8 s
 _REFUSED = ("connection refused", "failed to establish a new connection")
+_UNREACHABLE = ("max retries exceeded", "connection aborted", "connection reset", "remote end closed", "timed out",
+                "too many 500 error responses", "too many 502 error", "too many 503 error", "too many 504 error")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _MLFLOW_LOGGERS = ("mlflow", "alembic", "sqlalchemy.engine")
 # What SQLite says when the OS refuses a write to the store file, and the reason to show for it.
@@ -205,6 +207,19 @@ def _refused(exc: BaseException) -> bool:
     return False
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it came from) is the connection to a server failing: reset, aborted, timed
+    out, or a server error (5xx) after MLflow's own retries."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc).lower()
+        if isinstance(exc, (ConnectionError, TimeoutError)) or any(p in text for p in _UNREACHABLE):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _os_failure(exc: BaseException, store: Path | None) -> tuple[str, str, bool] | None:
     """(path, the OS's reason, whether it is a refused write) when ``exc`` or an exception it came from is the
     operating system failing on a file: an OSError naming its file, or SQLite failing to write the store file
@@ -337,6 +352,7 @@ class Tracker:
         self.experiment_id = ""
         self.artifact_location = ""
         self.relocated_from: str | None = None
+        self.lost: str | None = None  # why the store stopped taking calls in this process (``_call``), else None
 
     # --- connection ---------------------------------------------------------------------------------------------
     def connect(self) -> Tracker:
@@ -428,7 +444,8 @@ class Tracker:
         """``fn(*args, **kwargs)`` (an MLflow call); its failure as one ``TrackingError``, MLflow's logs held back.
         A tracking server that refused the connection (down or restarting) is tried again ``SERVER_RETRIES`` times,
         ``SERVER_RETRY_SECONDS`` apart, doubling: a refused request never reached the server, so repeating it
-        cannot log anything twice. A local store is not retried."""
+        cannot log anything twice. A local store is not retried. A call that still fails sets ``lost``: the
+        runner then does the remaining units untracked (``bench.run.units.tracked_unit``)."""
         server = self.uri.startswith(("http://", "https://"))
         for attempt in range(SERVER_RETRIES + 1):
             try:
@@ -436,8 +453,19 @@ class Tracker:
                     return fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001
                 if not (server and attempt < SERVER_RETRIES and _refused(exc)):
-                    raise self._error(what, exc) from None
+                    error = self._error(what, exc)
+                    if self._gone(exc, server):
+                        self.lost = str(error)
+                    raise error from None
             time.sleep(SERVER_RETRY_SECONDS * 2**attempt)
+
+    def _gone(self, exc: BaseException, server: bool) -> bool:
+        """Whether ``exc`` says the store stopped taking calls (not that one call was wrong): a server that cannot
+        be reached or cut the connection, or the OS refusing a write to the store (read-only, full)."""
+        if server and (_refused(exc) or _unreachable(exc)):
+            return True
+        found = _os_failure(exc, self._store_file)
+        return found is not None and found[2]
 
     def _error(self, what: str, exc: BaseException) -> TrackingError:
         """The one-line error for a failed MLflow call: the path and the OS's reason when a file could not be

@@ -8,6 +8,7 @@ FAILED or KILLED; a finished unit whose logging fails keeps its rows under ``fal
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -29,7 +30,8 @@ from bench.samples import SampleSet
 
 __all__ = ["Results", "UnitCall", "body_model_label", "build_method", "check_at_least_one", "check_device",
            "collapsed_flag", "fallback_results_folder", "fit_summary_path", "jsonable", "keep_loaded_sets",
-           "limit_index", "load_dataset_spec", "parse_dataset_spec", "tracked_unit", "training_key", "unit_key"]
+           "limit_index", "load_dataset_spec", "parse_dataset_spec", "rescue_folders", "tracked_unit", "training_key",
+           "unit_key"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Results:
     predictions: dict[str, np.ndarray] = field(default_factory=dict)  # one unit's, for its artifact (not extended)
     fit_summary: dict[str, Any] = field(default_factory=dict)  # one unit's method fit summary (not extended)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    untracked: list[tuple[str, str]] = field(default_factory=list)  # finished, not in the store: (unit, what/where)
     redone: int = 0
     reused: int = 0
 
@@ -61,6 +64,7 @@ class Results:
         self.rows += other.rows
         self.samples += other.samples
         self.failures += other.failures
+        self.untracked += other.untracked
         self.redone += other.redone
         self.reused += other.reused
 
@@ -248,60 +252,91 @@ def tracked_unit(
 ) -> Results:
     """Do one unit ``work()`` (its results and the files to keep as artifacts, with their folder), tracked: taken
     from the store when a FINISHED run of ``key`` is there (unless ``force``), else a child run of ``parent``
-    that ends FINISHED, FAILED (the error recorded, returned in ``failures``: the caller goes on) or KILLED."""
+    that ends FINISHED, FAILED (the error recorded, returned in ``failures``: the caller goes on) or KILLED.
+
+    A store that stops answering (``tracker.lost``: a server down after its retries, a disk turned read-only) does
+    not stop the run: the unit whose logging failed, and every unit after it, is done untracked, its rows and
+    per-sample errors saved beside the output (``rescue_folders``) and returned in ``untracked`` with where they
+    are, so the caller can say which units are not in the store."""
     run_id = None
-    if tracker is not None:
-        done = None if force else tracker.finished_unit(key)
-        if done is not None:
-            rows, samples = tracker.load_tables([done])
-            say(f"{name}: finished earlier (MLflow run {done}); not redone (--force redoes it)")
-            return Results(rows=rows.to_dict("records"), reused=1,
-                           samples=[{k: samples[k].to_numpy() for k in samples.columns}] if len(samples) else [])
-        if tracker.mark_abandoned(key):
-            say(f"{name}: an earlier attempt stopped before it finished (marked KILLED); redoing it")
-        run_id = tracker.start(name, {**tags, "hmrbench.unit": key}, params, parent=parent)
+    if tracker is not None and tracker.lost is None:
+        try:
+            done = None if force else tracker.finished_unit(key)
+            if done is not None:
+                rows, samples = tracker.load_tables([done])
+                say(f"{name}: finished earlier (MLflow run {done}); not redone (--force redoes it)")
+                return Results(rows=rows.to_dict("records"), reused=1,
+                               samples=[{k: samples[k].to_numpy() for k in samples.columns}] if len(samples) else [])
+            if tracker.mark_abandoned(key):
+                say(f"{name}: an earlier attempt stopped before it finished (marked KILLED); redoing it")
+            run_id = tracker.start(name, {**tags, "hmrbench.unit": key}, params, parent=parent)
+        except TrackingError as exc:
+            if tracker.lost is None:  # not the store going away (e.g. a damaged run): stop, as before
+                raise
+            say(f"{name}: {exc}; this unit and the next ones run untracked, their rows kept locally")
+            run_id = None
+    elif tracker is not None:
+        say(f"{name}: runs untracked (the tracking store stopped answering earlier); its rows are kept locally")
     unit = None
     try:
         unit, files = work()
+        unit.redone = 1
         if run_id is not None:
             _log_unit(tracker, run_id, unit, files)
-        unit.redone = 1
+        elif tracker is not None:  # the store was lost before this unit started
+            unit.untracked.append((name, _rescue_rows(unit, name, key, tracker)))
         return unit
     except KeyboardInterrupt:
         if run_id is not None:
-            tracker.end(run_id, "KILLED", "interrupted (Ctrl-C)")
+            with contextlib.suppress(TrackingError):
+                tracker.end(run_id, "KILLED", "interrupted (Ctrl-C)")
         raise
     except TrackingError as exc:
-        if unit is None:
+        if unit is None or tracker.lost is None:
             raise
-        raise TrackingError(f"{exc}; {_rescue_rows(unit, name, key)}") from None
+        where = _rescue_rows(unit, name, key, tracker)
+        say(f"{name}: finished, but not logged ({exc}); {where}")
+        unit.untracked.append((name, where))
+        return unit
     except Exception as exc:  # noqa: BLE001  (one unit's failure is recorded; the others go on)
         text = f"{type(exc).__name__}: {exc}"
         say(f"{name}: FAILED: {text}")
         if run_id is not None:
-            tracker.end(run_id, "FAILED", traceback.format_exc()[-4000:])
+            with contextlib.suppress(TrackingError):  # a lost store: the failure is still returned
+                tracker.end(run_id, "FAILED", traceback.format_exc()[-4000:])
         return Results(failures=[(name, text)])
 
 
 def fallback_results_folder() -> Path:
-    """Where a finished unit's rows go when the store cannot take them: ``<temp>/hmrbench-results``."""
+    """Where a finished unit's rows go when neither the store nor the output folder can take them:
+    ``<temp>/hmrbench-results``."""
     return Path(tempfile.gettempdir()) / "hmrbench-results"
 
 
-def _rescue_rows(unit: Results, name: str, key: str) -> str:
-    """Save the rows (and per-sample errors) of a unit that finished but could not be logged under
-    ``fallback_results_folder()``; returns what to tell the user (where they are, or that they are lost)."""
-    folder = fallback_results_folder()
+def rescue_folders(tracker: Any) -> list[Path]:
+    """Where the rows of a unit the store could not take are saved, in order of preference: ``OUT/untracked``
+    (beside the rows file), then ``fallback_results_folder()``."""
+    out = getattr(tracker, "out", None)
+    return ([Path(out) / "untracked"] if out is not None else []) + [fallback_results_folder()]
+
+
+def _rescue_rows(unit: Results, name: str, key: str, tracker: Any = None) -> str:
+    """Save the rows (and per-sample errors) of a unit that finished but could not be logged in the first of
+    ``rescue_folders`` that takes them; returns what to tell the user (where they are, or that they are lost)."""
     stem = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)[:80]}-{key[:12]}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_table(unit.rows, ROW_FIELDS, folder / f"{stem}.rows.csv")
-        if unit.samples:
-            merged = {k: np.concatenate([np.asarray(s[k]) for s in unit.samples]) for k in SAMPLE_FIELDS}
-            write_table(merged, SAMPLE_FIELDS, folder / f"{stem}.per_sample.csv.gz")
-    except OSError as exc:
-        return f"the unit's results could not be saved elsewhere either ({folder}: {exc.strerror or exc})"
-    return f"the unit finished: its rows were saved to {folder / f'{stem}.rows.csv'}"
+    failed = []
+    for folder in rescue_folders(tracker):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_table(unit.rows, ROW_FIELDS, folder / f"{stem}.rows.csv")
+            if unit.samples:
+                merged = {k: np.concatenate([np.asarray(s[k]) for s in unit.samples]) for k in SAMPLE_FIELDS}
+                write_table(merged, SAMPLE_FIELDS, folder / f"{stem}.per_sample.csv.gz")
+        except OSError as exc:
+            failed.append(f"{folder}: {exc.strerror or exc}")
+            continue
+        return f"the unit finished: its rows were saved to {folder / f'{stem}.rows.csv'}"
+    return f"the unit's results could not be saved anywhere ({'; '.join(failed)})"
 
 
 def _log_unit(tracker: Any, run_id: str, unit: Results, files: list[tuple[Path, str]]) -> None:

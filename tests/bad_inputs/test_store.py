@@ -222,9 +222,11 @@ def h36m_root(tmp_path_factory, embedded_cache) -> Path:
     return root
 
 
-def test_a_store_made_read_only_mid_run_is_one_line_through_the_cli(h36m_root, tmp_path, capfd, monkeypatch):
-    """The unit trained and scored, then the disk turned read-only: MLflow used to log the database error with its
-    traceback (three of them in a real run) and the message blamed "the tracking store"."""
+def test_a_store_made_read_only_mid_run_loses_no_unit_through_the_cli(h36m_root, tmp_path, capfd, monkeypatch):
+    """The first unit trained and scored, then the disk under the store turned read-only: MLflow used to log the
+    database error with its traceback (three of them in a real run), the message blamed "the tracking store", and
+    the run stopped there (the next method never ran). Now the unit's rows are saved beside the output, the next
+    unit runs untracked, both are in the rows file, and the summary names each unit not in the store (exit 1)."""
     original = Tracker.log_metrics
 
     def log_metrics(self: Tracker, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
@@ -234,19 +236,46 @@ def test_a_store_made_read_only_mid_run_is_one_line_through_the_cli(h36m_root, t
     monkeypatch.setattr(Tracker, "log_metrics", log_metrics)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # the fallback folders, inside this test
     out = tmp_path / "out"
-    argv = ["run", "-m", f"proposed[{TINY}]", "-d", "h36m", "--data-root", str(h36m_root), "--limit", "2", "--out",
-            str(out)]  # fmt: skip
-    assert main(argv) != 0
+    argv = ["run", "-m", f"proposed[{TINY}]", "-m", "lifter[iterations=4,width=16]", "-d", "h36m", "--data-root",
+            str(h36m_root), "--limit", "2", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 1
     err = capfd.readouterr().err
-    errors = [line for line in err.splitlines() if "error" in line.lower()]
-    assert len(errors) == 1, err
-    assert_names(errors[0], out / "mlflow.db", "read-only")
     assert "Traceback" not in err and not MLFLOW_LOG_LINE.search(err), err
-    # the unit finished before the store failed: its rows are not lost with it
-    saved = list((tmp_path / "tmp" / "hmrbench-results").glob("*.rows.csv"))
-    assert len(saved) == 1 and f"rows were saved to {saved[0]}" in errors[0]
-    rows = pd.read_csv(saved[0])
-    assert set(rows["metric"]) >= {"mpjpe_mm", "pa_mpjpe_mm"} and rows["value"].notna().all()
+    lost = [line for line in err.splitlines() if "finished, but not logged" in line]
+    assert len(lost) == 1, err
+    assert_names(lost[0], "proposed", out / "mlflow.db", "read-only")
+    assert any(line.startswith("run: lifter") and "runs untracked" in line for line in err.splitlines()), err
+    summary = [line for line in err.splitlines() if "NOT IN THE TRACKING STORE" in line]
+    assert len(summary) == 2 and "proposed" in summary[0] and "lifter" in summary[1], err
+    assert "2 unit(s) finished but are not in the tracking store" in err
+    # the units finished: their rows are not lost with the store, beside the output and in the rows file
+    saved = sorted((out / "untracked").glob("*.rows.csv"))
+    assert len(saved) == 2 and all(f"rows were saved to {path}" in err for path in saved), err
+    assert len(list((out / "untracked").glob("*.per_sample.csv.gz"))) == 2
+    for path in saved:
+        rows = pd.read_csv(path)
+        assert set(rows["metric"]) >= {"mpjpe_mm", "pa_mpjpe_mm"} and rows["value"].notna().all()
+    table = pd.read_csv(out / "run.csv")
+    assert set(table["method"]) == {"proposed", "lifter"}
+    assert not (tmp_path / "tmp" / "hmrbench-results").exists()  # the output folder took them
+
+
+def test_rows_go_to_the_temp_folder_when_the_output_folder_refuses_them_too(tmp_path, monkeypatch):
+    from bench.run.units import Results, _rescue_rows
+
+    class Lost:
+        out = tmp_path / "out"
+
+    Lost.out.mkdir()
+    (Lost.out / "untracked").write_text("a file where the folder should be")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    unit = Results(rows=[{"metric": "mpjpe_mm", "value": 1.0}])
+    said = _rescue_rows(unit, "exp: m seed 0", "abcdef0123456789", Lost())
+    (saved,) = (tmp_path / "tmp" / "hmrbench-results").glob("*.rows.csv")
+    assert said == f"the unit finished: its rows were saved to {saved}"
+    monkeypatch.setattr(tempfile, "tempdir", str(Lost.out / "untracked" / "tmp"))  # under a file: refused too
+    said = _rescue_rows(unit, "exp: m seed 0", "abcdef0123456789", Lost())
+    assert_names(said, "could not be saved anywhere", Lost.out / "untracked")
 
 
 @pytest.mark.parametrize("where", ["file", "under a file", "proc"])

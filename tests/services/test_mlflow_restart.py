@@ -6,14 +6,13 @@ refused, open ones cut) and opened again: the shared server itself is never stop
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 
 import pytest
+from _relay import Relay
 
 from bench.run.tracking import Tracker
 
@@ -22,64 +21,6 @@ pytestmark = pytest.mark.services
 TINY = (
     "proposed[iterations=6,hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,log_every=3,pretrain_iterations=2]"
 )
-
-
-class Relay:
-    """127.0.0.1:port -> target, until ``close``; ``open`` listens on the same port again."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.listener: socket.socket | None = None
-        self.open_sockets: list[socket.socket] = []
-
-    def open(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(16)
-        self.listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # closed
-            upstream = socket.create_connection(self.target)
-            self.open_sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with_shutdown(s)
-
-    def close(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-        for s in self.open_sockets:
-            with_shutdown(s)
-        self.open_sockets.clear()
-
-
-def with_shutdown(s: socket.socket) -> None:
-    try:
-        s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    s.close()
 
 
 def test_a_server_gone_mid_unit_and_back_keeps_the_unit(root, tmp_path, mlflow_uri):

@@ -268,7 +268,7 @@ class FHGRMethod:
             if (it + 1) % cfg.log_every == 0 or it + 1 == cfg.iterations:
                 elapsed = time.perf_counter() - start
                 rate = (it + 1) * cfg.batch_size / max(elapsed, 1e-9)
-                history.append({"iteration": it + 1, "total": value})
+                history.append({"iteration": it + 1, "total": value, "samples_per_s": rate})
                 if self.context.progress is not None:
                     eta = (cfg.iterations - it - 1) * cfg.batch_size / max(rate, 1e-9)
                     self.context.progress(f"{self.name}: it {it + 1}/{cfg.iterations} loss {value:.4f} "

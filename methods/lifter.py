@@ -325,7 +325,8 @@ class LifterMethod:
                 elapsed = time.perf_counter() - start
                 rate = (it + 1) * B / max(elapsed, 1e-9)
                 value = float(loss.detach())
-                history.append({"iteration": it + 1, "total": value, "lr": sched.get_last_lr()[0]})
+                history.append({"iteration": it + 1, "total": value, "lr": sched.get_last_lr()[0],
+                                "samples_per_s": rate})
                 say(f"{self.name}: it {it + 1}/{cfg.iterations} loss {value:.4f} {rate:.0f} samples/s "
                     f"ETA {(cfg.iterations - it - 1) * B / max(rate, 1e-9):.0f} s")  # fmt: skip
                 if self.context.checkpoint is not None:

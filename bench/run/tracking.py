@@ -33,7 +33,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -562,6 +562,29 @@ class Tracker:
         items = [Metric(_clean_key(k), float(v), stamp, step) for k, v in metrics.items() if math.isfinite(float(v))]
         for i in range(0, len(items), 500):
             self._call("log metrics", self.client.log_batch, run_id, metrics=items[i : i + 500])
+
+    def log_curve(self, run_id: str, history: Sequence[Mapping[str, Any]], prefix: str = "train/") -> int:
+        """A method's training history (``fit``'s ``history``: entries ``{"iteration": i, "total": ..., <each loss
+        term>, "samples_per_s": ...}``) as step metrics ``<prefix><key>`` at step ``i``, so that ``mlflow ui`` draws
+        each curve (a collapsing run shows in its loss terms). Non-numeric and non-finite values are left out;
+        returns how many points were logged."""
+        import math
+        import time
+
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        items = []
+        for entry in history:
+            step = int(entry.get("iteration", 0))
+            for key, value in entry.items():
+                if key == "iteration" or isinstance(value, bool) or not isinstance(value, (int, float)):
+                    continue
+                if math.isfinite(value):
+                    items.append(Metric(_clean_key(f"{prefix}{key}"), float(value), stamp, step))
+        for i in range(0, len(items), 500):
+            self._call("log curve", self.client.log_batch, run_id, metrics=items[i : i + 500])
+        return len(items)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         for k, v in tags.items():

@@ -340,9 +340,15 @@ def _rescue_rows(unit: Results, name: str, key: str, tracker: Any = None) -> str
 
 
 def _log_unit(tracker: Any, run_id: str, unit: Results, files: list[tuple[Path, str]]) -> None:
-    """Metrics, rows, per-sample errors, the fit summary and other files (e.g. the model weights) of a finished
-    unit, its ``collapsed`` tag when the method reports one; then the run is FINISHED."""
+    """Metrics, the training curves (step metrics ``train/<term>``: ``Tracker.log_curve``), rows, per-sample
+    errors, the fit summary and other files (e.g. the model weights) of a finished unit, its ``collapsed`` tag when
+    the method reports one; then the run is FINISHED."""
     tracker.log_metrics(run_id, _metrics(unit.rows))
+    summary = unit.fit_summary or {}
+    tracker.log_curve(run_id, summary.get("history") or [])  # the training curves, as step metrics
+    pretrain = summary.get("pretrain")
+    if isinstance(pretrain, dict):
+        tracker.log_curve(run_id, pretrain.get("history") or [], prefix="pretrain/")
     collapsed = collapsed_flag(unit.fit_summary)
     if collapsed != "":
         tracker.set_tags(run_id, {"collapsed": str(collapsed).lower()})

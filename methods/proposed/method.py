@@ -343,9 +343,10 @@ class ProposedMethod:
                 opt.step()
             if (it + 1) % cfg.log_every == 0 or it + 1 == iterations:
                 value = float(loss.detach())
-                history.append({"iteration": it + 1, "total": value})
+                elapsed = time.perf_counter() - start
+                history.append({"iteration": it + 1, "total": value,
+                                "samples_per_s": (it + 1) * cfg.batch_size * len(focuses) / max(elapsed, 1e-9)})
                 if self.context.progress is not None:
-                    elapsed = time.perf_counter() - start
                     eta = elapsed / (it + 1) * (iterations - it - 1)
                     self.context.progress(f"{self.name}: pre-training the partial branch: it {it + 1}/{iterations} "
                                           f"loss {value:.4f} ETA {eta:.0f} s")  # fmt: skip
@@ -384,7 +385,7 @@ class ProposedMethod:
                 elapsed = time.perf_counter() - start
                 rate = samples / max(elapsed, 1e-9)
                 eta = (cfg.iterations - it - 1) * B / max(rate, 1e-9)
-                history.append({"iteration": it + 1, **logs})
+                history.append({"iteration": it + 1, **logs, "samples_per_s": rate})
                 if self.context.progress is not None:
                     self.context.progress(f"{self.name}: it {it + 1}/{cfg.iterations} loss {logs['total']:.4f} "
                                           f"{rate:.0f} samples/s ETA {eta:.0f} s")  # fmt: skip

@@ -76,6 +76,12 @@ def test_units_are_child_runs_with_config_metrics_tags_and_artifacts(root, tmp_p
     assert unit.data.params["data_seed"] == "0" and {r["data_seed"] for r in rows_csv} == {"0"}
     models = sorted((tmp_path / "out" / "models").glob("*.model"))
     assert len(models) == 2 and all(m.with_suffix(".fit.json").is_file() for m in models)
+    # the training curves as step metrics (iterations=6, log_every=3: steps 3 and 6), each loss term and the rate
+    client = Tracker(tmp_path / "out").connect().client
+    total = client.get_metric_history(unit.info.run_id, "train/total")
+    assert [m.step for m in sorted(total, key=lambda m: m.step)] == [3, 6] and all(m.value > 0 for m in total)
+    for term in ("train/j2d", "train/r", "train/samples_per_s", "pretrain/total", "pretrain/samples_per_s"):
+        assert len(client.get_metric_history(unit.info.run_id, term)) >= 1, term
 
 
 def test_a_cached_model_keeps_its_collapse_flag(root, tmp_path, capsys, monkeypatch):

@@ -5,11 +5,24 @@ perspective cameras (random distance and focal, (b)), giving whole-body 2D keypo
 annotations (parameters and joints) for supervision by L_pm and L_3D only ((e)).
 
 Frames: the bank's bodies are y-up; they are turned to the OpenCV camera frame (y down) by a 180 deg rotation
-about x composed with a random heading, then placed at a random depth with the pelvis inside the image.
+about x composed with a random heading, then seen by a camera pitched and rolled (``pitch``, ``roll``), and placed
+at a random depth with the pelvis inside the image. A batch's 'rotation' is that turn (the bank's world to the
+camera; ``camera_angles`` reads the pitch and roll back from it).
+
+Camera pitch and roll: the camera's elevation (pitch, + = above the body, looking down) is drawn uniformly from
+``PITCH_DEG`` = (-15, 35) deg and its roll about the optical axis from ``ROLL_DEG`` = (-6, 6) deg. The ranges cover
+the test rigs with a margin of 6-8 deg of pitch (for the body off the optical axis and its own lean): the
+synthetic Panoptic HD cameras (``datasets.panoptic.synth.make_cameras``: 0.5-2.8 m high on a 4.7 m dome, aimed
+1 m above its centre, roll N(0, 1.5) deg) pitch -7.3 to 29.2 deg and roll -4.7 to 5.1 deg over 20 domes; the
+synthetic H36M cameras (1.45-1.65 m high, 4-5.4 m away, aimed ~1 m above the floor) pitch 3.9 to 9.4 deg, roll
++-1.1 deg (``test_sts_stream`` checks the rigs against the ranges). The in-the-wild 2D set (``datasets.cocowb``,
+-50 to 80 deg) is a 2D training set, not a 3D test rig, and is not covered. ``pitch=(0, 0), roll=(0, 0)`` gives
+the former stream: bodies turned about the vertical axis only.
 
 Close-ups (``focus``): 'left_hand' / 'right_hand' put that wrist 0.3-0.8 m from the camera, 'face' puts the head
-0.3-0.6 m away with the face turned at most 60 deg from the camera; the rest of the body mostly falls outside the
-image and gets confidence 0. They feed the partial branch's pre-training and FHGR.
+0.3-0.6 m away with the face turned at most 60 deg from the camera (then the camera's pitch and roll); the rest of
+the body mostly falls outside the image and gets confidence 0. They feed the partial branch's pre-training and
+FHGR.
 
 Settings of the stream (``STSConfig``):
 
@@ -21,16 +34,20 @@ Settings of the stream (``STSConfig``):
   left-hand close-ups with detector 2D; views from the synthetic STB training split): palm within 60 deg of facing
   the camera / fingers up / all 21 points detected: STB 100 / 99.9 / 10.7%, 'match' 100 / 99.6 / 8.1%, 'any'
   30.9 / 31.7 / 1.2% (81.4% detected with exact 2D).
-- ``noise``: the 2D input model. 'detector': the exact projections go through ``datasets.noise``'s detector-noise
-  model (jitter, confidences, dropouts, swaps), so training and test 2D come from one model (on by default in the
-  methods' STS settings, e.g. ``fhgr``'s ``sts_noise``). 'none' (this dataclass's default, so a caller that wants
-  exact 2D, such as a camera check, says nothing): exact projections, confidence 1 inside the image.
-  ``noise_px`` adds isotropic Gaussian noise on top (relative to the body's 2D size; 0 = off).
+- ``noise``: the 2D input model. 'detector' (the default, for bodies and close-ups): the exact projections of
+  the points inside the image go through ``datasets.noise``'s detector-noise model (jitter scaled by the visible
+  part's size, confidences, dropouts, swaps), so training and test 2D come from one model, as the synthetic H36M,
+  Panoptic and STB sets make their input. 'none': exact projections, confidence 1 inside the image (a caller
+  that wants exact 2D, such as a ground-truth-2D oracle, says so). ``noise_px`` adds isotropic Gaussian noise
+  on top (relative to the body's 2D size; 0 = off).
 - ``occlusion`` (with 'detector'): which samples get the model's occlusion rules (lower confidence, dropouts),
-  with points hidden behind the mesh found as ``datasets.synth.detections`` does for the synthetic sets: 'hands'
-  (default: hand close-ups, hidden by the hand's own mesh as in the synthetic STB), 'all' (also bodies and faces,
-  by the whole mesh) or 'none'. It needs a full-mesh forward per batch: measured on one thread, 58 ms per 16 hand
-  close-ups (9 ms without), 0.35-0.45 s per 64 bodies (0.01 s without), hence not on for bodies by default.
+  with points hidden behind the mesh found by ``datasets.synth.occlusion`` as the synthetic sets do: 'all' (the
+  default: bodies and faces hidden by the whole mesh, as the synthetic H36M and Panoptic, thinned to every
+  ``VERTEX_STRIDE``-th vertex as the synthetic COCO-WholeBody, ~97% the same flags; hand close-ups by the hand's
+  own mesh, as the synthetic STB), 'hands' (hand close-ups only) or 'none'. It needs a mesh forward per batch:
+  measured on one thread, 0.19 s per 64 bodies (0.37 s with every vertex, 0.01 s without occlusion), 58 ms per
+  16 hand close-ups (9 ms without).
+- ``pitch``, ``roll``: the camera's ranges, degrees (above).
 """
 
 from __future__ import annotations
@@ -46,18 +63,22 @@ from bench.errors import ConfigError
 from bench.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.samples import SampleSet
 from datasets.bank import BankConfig, ParameterBank
+from datasets.cocowb.synth import OCCLUSION_CELL_M, VERTEX_STRIDE
 from datasets.noise import NOISE_KINDS, NoiseConfig, apply_noise
 from datasets.stb.synth import hand_vertex_ids, palm_frame
 from datasets.synth import occlusion
 from methods.proposed.layers import PART_SLICES
 from methods.proposed.losses import to_openpose
 
-__all__ = ["OCCLUSION", "VIEWS", "HandViews", "STSConfig", "STSStream", "hand_view_stats", "hand_views", "left_hands"]
+__all__ = ["OCCLUSION", "PITCH_DEG", "ROLL_DEG", "VIEWS", "HandViews", "STSConfig", "STSStream", "camera_angles",
+           "hand_view_stats", "hand_views", "left_hands"]  # fmt: skip
 
 VIEWS = ("any", "match")
 OCCLUSION = ("hands", "all", "none")
 _LH = PART_SLICES["left_hand"]
 _PALM = (0, 5, 9, 13, 17)  # wrist and the four finger MCPs in the hand-21 order: the palm centre's points
+PITCH_DEG = (-15.0, 35.0)  # camera elevation range (module docstring: covers the H36M and Panoptic rigs)
+ROLL_DEG = (-6.0, 6.0)  # camera roll range (module docstring)
 
 
 @dataclass(frozen=True)
@@ -69,10 +90,17 @@ class STSConfig:
     noise_px: float = 0.0  # s.d. of Gaussian 2D noise relative to 100 px of body half size (0 = none)
     centre_spread: float = 0.25  # pelvis within +- this fraction of the image size around its centre
     view: str = "any"  # hand close-up viewpoints: 'any' or 'match' (a target set's views; module docstring)
-    noise: str = "none"  # 2D model: 'detector' (datasets.noise) or 'none' (exact projections; module docstring)
-    occlusion: str = "hands"  # with noise='detector', mesh occlusion for: 'hands' (hand close-ups), 'all', 'none'
+    noise: str = "detector"  # 2D model: 'detector' (datasets.noise) or 'none' (exact projections; module docstring)
+    occlusion: str = "all"  # with noise='detector', mesh occlusion for: 'all', 'hands' (hand close-ups only), 'none'
+    pitch: tuple[float, float] = PITCH_DEG  # deg, camera elevation drawn uniformly (+ = above, looking down)
+    roll: tuple[float, float] = ROLL_DEG  # deg, camera roll about its optical axis, drawn uniformly
 
     def __post_init__(self) -> None:
+        for name, bound in (("pitch", 90.0), ("roll", 180.0)):
+            lo, hi = (float(v) for v in getattr(self, name))
+            if not (np.isfinite([lo, hi]).all() and -bound <= lo <= hi <= bound):
+                raise ValueError(f"STS {name} must be a range (low, high) in degrees with -{bound:g} <= low <= high "
+                                 f"<= {bound:g}, got {getattr(self, name)!r}")  # fmt: skip
         if self.view not in VIEWS:
             raise ValueError(f"STS view must be one of {', '.join(VIEWS)}, got {self.view!r}")
         if self.occlusion not in OCCLUSION:
@@ -149,12 +177,14 @@ def hand_view_stats(hand: np.ndarray, keypoints2d: np.ndarray, *, facing_deg: fl
 
 
 class STSStream:
-    """Batches of synthetic samples: dict with 'keypoints2d' (B, 137, 3) px (the 2D input: exact projections
-    with confidence 1 inside the image, or the detector model's output, ``STSConfig.noise``), 'image_size' (B, 2),
+    """Batches of synthetic samples: dict with 'keypoints2d' (B, 137, 3) px (the 2D input: the detector model's
+    output, or exact projections with confidence 1 inside the image, ``STSConfig.noise``), 'image_size' (B, 2),
     'focal' (B,) px and 'principal' (B, 2) px (the pinhole camera that projected the sample: u = focal x / z +
     principal; the principal point is the image centre (size - 1) / 2 except for matched views, which take the
     target's), the GT SMPL-X parameters (camera frame, hands 45-D relative to the flat hand) and 'joints'
-    (B, J, 3) camera-frame GT joints of ``model``'s keypoint path.
+    (B, J, 3) camera-frame GT joints of ``model``'s keypoint path, and 'rotation' (B, 3, 3) the turn from the bank's
+    y-up world to the camera (heading, pitch and roll; for matched views also the turn to the target view), so the
+    GT global orientation is 'rotation' times the bank's.
 
     ``views``: the target views for ``STSConfig(view='match')`` (``hand_views``), needed then and only with
     focus 'left_hand' (the views are of left hands)."""
@@ -208,12 +238,16 @@ class STSStream:
                 size: torch.Tensor) -> np.ndarray:  # fmt: skip
         """(B, 137) bool: points hidden behind the mesh (the hand's own for hand close-ups, as the synthetic STB)."""
         verts = self.model.forward(vertices=True, **p).vertices
+        cell = 0.01  # datasets.synth.occlusion's default, as the synthetic STB's hands
         if self.occluders is not None:
             verts = verts[:, self.occluders]
+        else:  # the whole mesh thinned as the synthetic COCO-WholeBody does (4x faster, ~97% the same flags)
+            verts, cell = verts[:, ::VERTEX_STRIDE], OCCLUSION_CELL_M
         K = torch.zeros(len(f), 3, 3, dtype=op.dtype)
         K[:, 0, 0] = K[:, 1, 1] = f.cpu()
         K[:, :2, 2], K[:, 2, 2] = c.cpu(), 1.0
-        return occlusion(op.detach().cpu().numpy(), verts.detach().cpu().numpy(), K.numpy(), size.cpu().numpy())
+        return occlusion(op.detach().cpu().numpy(), verts.detach().cpu().numpy(), K.numpy(), size.cpu().numpy(),
+                         cell_m=cell)  # fmt: skip
 
     def sample(self, n: int) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -225,8 +259,13 @@ class STSStream:
         heading = torch.zeros(n, 3, device=self.device)
         turn = np.pi / 3 if self.focus == "face" else np.pi
         heading[:, 1] = self._u(n, -turn, turn)
-        R = self.flip @ axis_angle_to_matrix(heading) @ axis_angle_to_matrix(p["global_orient"])
-        p["global_orient"] = matrix_to_axis_angle(R)
+        tilt = torch.zeros(n, 3, device=self.device)  # the camera's pitch (about its x) and roll (about its z)
+        tilt[:, 0] = self._u(n, *np.deg2rad(cfg.pitch))
+        roll = torch.zeros(n, 3, device=self.device)
+        roll[:, 2] = self._u(n, *np.deg2rad(cfg.roll))
+        camera = axis_angle_to_matrix(roll) @ axis_angle_to_matrix(tilt) @ self.flip @ axis_angle_to_matrix(heading)
+        bank_orient = axis_angle_to_matrix(p["global_orient"])
+        p["global_orient"] = matrix_to_axis_angle(camera @ bank_orient)
         sizes = torch.tensor(cfg.image_sizes, dtype=torch.float32)
         size = sizes[torch.randint(0, len(sizes), (n,), generator=self.gen)].to(self.device)
         f = self._u(n, *cfg.focal) * size.amax(-1)
@@ -248,14 +287,16 @@ class STSStream:
         op, valid = to_openpose(joints)
         uv = f[:, None, None] * op[..., :2] / op[..., 2:].clamp(min=1e-3) + c[:, None]
         inside = (uv >= 0).all(-1) & (uv <= size[:, None] - 1).all(-1) & (op[..., 2] > 0.05) & valid
+        rotation = axis_angle_to_matrix(p["global_orient"]) @ bank_orient.transpose(-1, -2)
         if cfg.noise_px > 0:
             half = 0.5 * (uv[:, :25].amax(1) - uv[:, :25].amin(1)).amax(-1)
             noise = torch.randn(uv.shape, generator=self.gen).to(self.device)
             uv = uv + noise * cfg.noise_px * half[:, None, None] / 100
         if cfg.noise == "none":
             kp = torch.cat([uv, inside[..., None].to(uv.dtype)], -1) * inside[..., None]
-        else:  # the detector model on the projections (its own rule drops points outside the image)
-            present = (valid & (op[..., 2] > 0.05)).cpu().numpy()
+        else:  # the detector model on the points inside the image (a detector sees only the image: part sizes, so
+            # the jitter's scale, from the visible points, as the synthetic Panoptic and COCO-WholeBody sets do)
+            present = inside.cpu().numpy()
             hidden = np.zeros_like(present)
             if self.occlude:
                 with torch.no_grad():
@@ -263,4 +304,15 @@ class STSStream:
             det = apply_noise(uv.detach().cpu().double().numpy(), present, hidden, size.cpu().numpy(), self.noise,
                               self.rng)  # fmt: skip
             kp = torch.as_tensor(det, dtype=uv.dtype, device=self.device)
-        return {"keypoints2d": kp, "image_size": size, "focal": f, "principal": c, "joints": joints, "smplx": p}
+        return {"keypoints2d": kp, "image_size": size, "focal": f, "principal": c, "joints": joints, "smplx": p,
+                "rotation": rotation}  # fmt: skip
+
+
+def camera_angles(rotation: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pitch, roll) in degrees of STS cameras from a batch's 'rotation' (B, 3, 3) (the bank's y-up world to the
+    camera): pitch = elevation of the camera (+ = above the body, looking down), roll = turn about the optical
+    axis (+ = the world's up leans towards the image's +x), both from where the world's up lands in the camera."""
+    up = np.asarray(rotation, dtype=np.float64)[..., :, 1]  # the world's +y in the camera frame
+    pitch = np.degrees(np.arcsin(np.clip(-up[..., 2], -1.0, 1.0)))
+    roll = np.degrees(np.arctan2(up[..., 0], -up[..., 1]))
+    return pitch, roll

@@ -1,6 +1,8 @@
 """Tests of the STS stream's settings (methods/proposed/sts.py): the camera each sample carries ('focal',
-'principal'), hand close-ups drawn at a target set's views (view=match) against any view, the detector-noise
-model against exact 2D, and fhgr's use of them (sts_view, sts_noise, sts_match, sts_period)."""
+'principal', 'rotation'), hand close-ups drawn at a target set's views (view=match) against any view, the
+detector-noise model against exact 2D (the default for bodies too, with mesh occlusion, as the synthetic test sets),
+the camera's pitch and roll (ranges that cover the synthetic H36M and Panoptic rigs), and fhgr's use of them
+(sts_view, sts_noise, sts_match, sts_period)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,25 @@ import torch
 
 from bench.errors import ConfigError
 from bench.method import MethodContext
+from datasets.h36m.synth import SUBJECTS
+from datasets.h36m.synth import make_cameras as h36m_cameras
+from datasets.noise import NoiseConfig, part_sizes
+from datasets.panoptic.synth import NUM_HD
+from datasets.panoptic.synth import make_cameras as panoptic_cameras
 from datasets.stb import synth
 from datasets.stb.adapter import load
 from methods.fhgr import LH, create_fhgr
 from methods.proposed.losses import to_openpose
-from methods.proposed.sts import STSConfig, STSStream, hand_view_stats, hand_views, left_hands
+from methods.proposed.sts import (
+    PITCH_DEG,
+    ROLL_DEG,
+    STSConfig,
+    STSStream,
+    camera_angles,
+    hand_view_stats,
+    hand_views,
+    left_hands,
+)
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +125,9 @@ def test_bad_settings(model, target, stb_tree):
         STSConfig(noise="gaussian")
     with pytest.raises(ValueError, match="occlusion"):
         STSConfig(occlusion="face")
+    for bad in ({"pitch": (40.0, 10.0)}, {"pitch": (-95.0, 0.0)}, {"roll": (0.0, float("nan"))}, {"roll": (-200, 0)}):
+        with pytest.raises(ValueError, match=f"STS {next(iter(bad))} must be a range"):
+            STSConfig(**bad)
     with pytest.raises(ValueError, match="needs target views"):
         stream(model, view="match")
     with pytest.raises(ValueError, match="left-hand target views"):
@@ -148,3 +167,123 @@ def test_fhgr_sts_defaults_and_period(embedded_cache, target, monkeypatch):
     views = made[0]["views"]
     assert len(views) == len(target) and views.source == "stb"  # the views of the training set given
     np.testing.assert_allclose(views.centre, hand_views(target).centre)
+
+
+def exact_2d(s: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uv (B, 137, 2), inside (B, 137), present (B, 137)): a batch's exact projections with its own camera, the
+    points in front of the camera that lie inside the image, and all points in front of the camera."""
+    op, valid = to_openpose(s["joints"])
+    uv = s["focal"][:, None, None] * op[..., :2] / op[..., 2:].clamp(min=1e-3) + s["principal"][:, None]
+    present = (op[..., 2] > 0.05) & valid
+    inside = (uv >= 0).all(-1) & (uv <= s["image_size"][:, None] - 1).all(-1) & present
+    return uv.double().numpy(), inside.numpy(), present.numpy()
+
+
+def body_jitter(s: dict, sizes_from: np.ndarray) -> float:
+    """Median |detected - exact| / sigma over the body points detected where they are, with sigma the noise model's
+    (jitter x the diagonal of the body's box of the points ``sizes_from``, at least min_jitter_px): 0.674 (the
+    median |N(0, 1)|) when the 2D went through the model with those part sizes."""
+    uv, inside, _ = exact_2d(s)
+    noise = NoiseConfig()
+    sigma = np.maximum(noise.jitter * part_sizes(uv, sizes_from)["body"], noise.min_jitter_px)
+    kp = s["keypoints2d"].double().numpy()
+    res = (kp[:, :25, :2] - uv[:, :25]) / sigma[:, None, None]
+    seen = (kp[:, :25, 2] > 0) & inside[:, :25]
+    return float(np.median(np.abs(res[seen])))
+
+
+BODY = {"pool": 128, "pitch": (0.0, 0.0), "roll": (0.0, 0.0)}
+CLOSE = {"depth": (1.5, 1.5), "focal": (1.6, 1.6), "image_sizes": ((640, 480),)}  # every body cut by the frame
+
+
+@pytest.mark.parametrize("scene", [{}, CLOSE], ids=["default", "truncated"])
+def test_default_body_2d_is_the_detector_model_and_none_is_exact(model, scene):
+    """Issue 15: STS bodies had exact 2D while every test set's 2D goes through datasets.noise. The default now
+    jitters with the model's part-size scale, drops and lowers occluded points, and noise='none' stays exact."""
+    noisy = STSStream(model, STSConfig(pool=128, **scene), seed=3, device="cpu").sample(64)
+    exact = STSStream(model, STSConfig(pool=128, noise="none", **scene), seed=3, device="cpu").sample(64)
+    torch.testing.assert_close(noisy["joints"], exact["joints"])  # the same scene: only the 2D differs
+    uv, inside, present = exact_2d(exact)
+    kp = exact["keypoints2d"].double().numpy()
+    np.testing.assert_array_equal(kp[..., 2], inside.astype(float))  # exact: confidence 1 inside the image, else 0
+    np.testing.assert_allclose(kp[..., :2][inside], uv[inside], atol=1e-3)
+    # the detector model: jitter of s.d. jitter x body size (the visible points' box: a detector sees the image)
+    assert 0.58 < body_jitter(noisy, inside) < 0.77, body_jitter(noisy, inside)
+    if scene:  # bodies cut by the frame: the box of every point, outside ones too, is a far larger scale
+        assert (present & ~inside)[:, :25].any(1).all()
+        assert body_jitter(noisy, present) < 0.45
+    det = noisy["keypoints2d"][:, :25].double().numpy()
+    conf = det[..., 2][det[..., 2] > 0]
+    assert conf.min() >= 0.05 and conf.max() <= 1.0 and abs(np.median(conf) - 0.85) < 0.1
+    assert (det[..., 2] > 0).sum() < inside[:, :25].sum()  # dropouts
+    assert ((det[..., 2] > 0) & ~inside[:, :25]).mean() < 0.01  # nothing outside the image (bar left/right swaps)
+    # occlusion by the mesh, as the synthetic sets: hidden points get 0.4 x the confidence (0.34 for the body)
+    low = (conf < 0.55).mean()
+    unoccluded = STSStream(model, STSConfig(pool=128, occlusion="none", **scene), seed=3, device="cpu").sample(64)
+    plain = unoccluded["keypoints2d"][:, :25, 2]
+    assert low > 0.05 and (plain[plain > 0] < 0.55).float().mean() < 0.01, low
+
+
+def test_same_seed_same_batch(model):
+    a, b = (STSStream(model, STSConfig(pool=128), seed=5, device="cpu").sample(32) for _ in range(2))
+    for key in ("keypoints2d", "image_size", "focal", "principal", "joints", "rotation"):
+        assert torch.equal(a[key], b[key]), key
+    for key, value in a["smplx"].items():
+        assert torch.equal(value, b["smplx"][key]), key
+    other = STSStream(model, STSConfig(pool=128), seed=6, device="cpu").sample(32)
+    assert not torch.equal(a["keypoints2d"], other["keypoints2d"])
+
+
+def rig_angles() -> tuple[np.ndarray, np.ndarray]:
+    """(pitch, roll) in degrees of the synthetic H36M and Panoptic HD cameras over a few generator seeds, from
+    where the world's up lands in each camera (H36M's world is z up, Panoptic's y down)."""
+    pitch, roll = [], []
+    for seed in range(5):
+        cams = [(c.R, np.array([0.0, -1.0, 0.0])) for c in panoptic_cameras(np.random.default_rng(seed))[:NUM_HD]]
+        cams += [(c.R, np.array([0.0, 0.0, 1.0])) for c in h36m_cameras(SUBJECTS, np.random.default_rng(seed)).values()]
+        for R, up in cams:
+            u = R @ up
+            pitch.append(np.degrees(np.arcsin(-u[2])))
+            roll.append(np.degrees(np.arctan2(u[0], -u[1])))
+    return np.array(pitch), np.array(roll)
+
+
+def test_camera_pitch_and_roll_cover_the_ranges_and_the_test_rigs(model):
+    """Issue 15: STS turned bodies about the vertical axis only, while Panoptic's cameras look down and up."""
+    pitch, roll = rig_angles()
+    assert pitch.min() < -5 and pitch.max() > 25  # the rigs do look up and down
+    assert PITCH_DEG[0] <= pitch.min() and pitch.max() <= PITCH_DEG[1]
+    assert ROLL_DEG[0] <= roll.min() and roll.max() <= ROLL_DEG[1]
+    s = STSStream(model, STSConfig(pool=128, noise="none"), seed=0, device="cpu").sample(500)
+    for drawn, (lo, hi) in zip(camera_angles(s["rotation"]), (PITCH_DEG, ROLL_DEG), strict=True):
+        assert lo - 1e-3 <= drawn.min() < lo + 2 and hi - 2 < drawn.max() <= hi + 1e-3
+        share = np.histogram(drawn, bins=5, range=(lo, hi))[0] / len(drawn)
+        assert share.min() > 0.12, share  # uniform over the range
+    flat = STSStream(model, STSConfig(noise="none", **BODY), seed=0, device="cpu").sample(64)
+    for drawn in camera_angles(flat["rotation"]):
+        np.testing.assert_allclose(drawn, 0.0, atol=1e-4)
+    np.testing.assert_allclose(flat["rotation"][:, :, 1].numpy(), np.tile([0.0, -1.0, 0.0], (64, 1)), atol=1e-6)
+
+
+def test_3d_targets_turn_with_the_camera_and_match_the_2d(model):
+    """The pitch and roll turn the 3D targets (parameters and joints) with the camera, and their projection is the
+    exact 2D: the same seed with a camera pitched 30 deg and rolled 10 deg sees the same bodies turned by it."""
+    level = STSStream(model, STSConfig(noise="none", **BODY), seed=4, device="cpu").sample(32)
+    tilted_cfg = STSConfig(pool=128, noise="none", pitch=(30.0, 30.0), roll=(10.0, 10.0))
+    tilted = STSStream(model, tilted_cfg, seed=4, device="cpu").sample(32)
+    a, r = np.deg2rad(30.0), np.deg2rad(10.0)
+    Rx = torch.tensor([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]], dtype=torch.float32)
+    Rz = torch.tensor([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]], dtype=torch.float32)
+    rel = lambda j: j - j[:, :1]  # noqa: E731
+    torch.testing.assert_close(rel(tilted["joints"]), rel(level["joints"]) @ (Rz @ Rx).T, atol=1e-5, rtol=0)
+    torch.testing.assert_close(tilted["rotation"], Rz @ Rx @ level["rotation"], atol=1e-5, rtol=0)
+    pitch, roll = camera_angles(tilted["rotation"])
+    np.testing.assert_allclose(pitch, 30.0, atol=1e-3)
+    np.testing.assert_allclose(roll, 10.0, atol=1e-3)
+    # the parameters pose the same joints, and those joints project to the 2D
+    p = {k: v for k, v in tilted["smplx"].items() if k != "transl"}
+    posed = model.keypoints(**p) + tilted["smplx"]["transl"][:, None]
+    torch.testing.assert_close(posed, tilted["joints"], atol=1e-5, rtol=0)
+    uv, inside, _ = exact_2d(tilted)
+    assert inside.sum() > 32 * 20
+    np.testing.assert_allclose(tilted["keypoints2d"][..., :2].double().numpy()[inside], uv[inside], atol=1e-3)

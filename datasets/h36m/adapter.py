@@ -14,10 +14,19 @@ For the real files: put mmpose's ``h36m_test.npz`` or SPIN's ``h36m_valid_protoc
 mmpose's detections beside it renamed ``<stem>_2d_detection.npy`` (``h36m_test_2d_detection.npy``), mmpose's
 ``cameras.pkl`` and H36M's ``metadata.xml`` beside ``annotations/`` (symbolic links are fine).
 
-2D input (``keypoints``): the stored 'openpose_2d' key, mmpose's detection files, or the files' 2D ground truth
-``part`` (projected motion capture) passed through the detector-noise model; ``info['keypoints2d']`` says which
-('detections'; 'simulated' for ``part`` with noise and for any 2D of a generated tree; 'exact' for ``part``
-without noise). SPIN's validation files have no ``part``: read them with detections.
+2D input (``keypoints``): the stored 'openpose_2d' key, mmpose's detection files, or the exact 2D passed through
+the detector-noise model; ``info['keypoints2d']`` says which ('detections'; 'simulated' for exact 2D with noise and
+for any 2D of a generated tree; 'exact' for exact 2D without noise). The exact 2D of a file is its 2D ground truth
+``part`` (projected motion capture, H36M's lens model); a file without ``part`` whose 3D is absolute (mmpose's
+layout) has it formed by projecting its camera-frame 3D through its camera in cameras.pkl (``project_h36m``).
+
+The rule of ``noise`` (the same whatever the tree): ``noise=detector`` (default) leaves the files' own detections
+('openpose_2d', mmpose's detection files) as they are and applies the noise model only to exact 2D (``part`` or the
+projection). ``noise=none`` means exact 2D: with ``keypoints=auto`` the exact 2D is used even where detections are
+stored (they are not read), and a file that cannot give it (no ``part`` and no absolute 3D with a cameras.pkl
+camera: SPIN's validation files, or any file of a tree without cameras.pkl) is a DataFileError naming the file,
+the setting and why; ``noise=none`` with ``keypoints=openpose`` or ``keypoints=detections`` is a ConfigError (those
+read detections as they are). Never are detections returned under ``noise=none``.
 
 Protocol facts (PROTOCOLS.md "Human3.6M", lines 23-31): test subjects S9, S11, train S1, S5-S8 (line 23); every
 5th frame (line 24); SPIN's P1 = all 4 cameras, P2 = camera 60457274, root = pelvis, 14 LSP evaluation joints
@@ -48,7 +57,7 @@ from typing import Annotated
 import numpy as np
 
 from bench.body.skeletons import Skeleton, convert, get_skeleton
-from bench.errors import DataFileError
+from bench.errors import ConfigError, DataFileError
 from bench.registry import read_synthetic_marker, register_dataset
 from bench.samples import FaultLog, SampleSet
 from bench.settings import NonNegativeInt, OneOf
@@ -69,6 +78,7 @@ from datasets.h36m.format import (
     H36MAnnotations,
     H36MCamera,
     detection_file,
+    project_h36m,
     read_annotations,
     read_cameras,
     read_detections,
@@ -91,6 +101,9 @@ DEFAULT_K = np.array([[1147.0, 0.0, 514.0], [0.0, 1146.0, 507.0], [0.0, 0.0, 1.0
 DEFAULT_IMAGE_SIZE = (1000, 1000)
 DEFAULT_CAMERAS = f"default K, R = I (no {CAMERAS_FILE})"  # the camera source named when there is no cameras.pkl
 MIN_VALID_JOINTS = 3
+# How a set's exact 2D was formed (``_exact_2d``) -> its words in info['protocol'].
+_EXACT_TEXT = {(): "part", ("part",): "part", ("projection",): f"3D projected ({CAMERAS_FILE})",
+               ("part", "projection"): f"part or 3D projected ({CAMERAS_FILE})"}  # fmt: skip
 _LAYOUT = get_skeleton("openpose_137")
 _H36M17 = get_skeleton("h36m_17")
 # 'h36m_17' under OpenPose's names, for the 2D mapping by name: H36M's thorax is hmrbench's SMPL-X 'neck'
@@ -247,10 +260,18 @@ def _gt_rows(path: Path, subject: np.ndarray, sequence: np.ndarray, frame: np.nd
 
 
 def _stored_2d(
-    keypoints: str, used: list[tuple[Path, H36MAnnotations]], joint_order: str
+    keypoints: str, noise: str, used: list[tuple[Path, H36MAnnotations]], joint_order: str
 ) -> tuple[str, list[np.ndarray | None]]:
     """The 2D source of the files that hold selected samples ('openpose', 'detections' or 'part'; see ``load``)
-    and, per file, its stored (N, 137, 3) 2D (None for 'part'). DataFileError when a source asked for is missing."""
+    and, per file, its stored (N, 137, 3) 2D (None for 'part', the exact 2D). DataFileError when a source asked for
+    is missing; ConfigError when ``noise=none`` is asked of detections (module docstring, the rule of ``noise``)."""
+    if noise == "none":
+        if keypoints in ("openpose", "detections"):
+            raise ConfigError(
+                f"dataset 'h36m': noise=none asks for exact 2D, but keypoints={keypoints} reads the files' "
+                f"detections as they are; use keypoints=auto or keypoints=part (exact 2D), or noise=detector"
+            )
+        return "part", [None] * len(used)
     if keypoints in ("auto", "openpose"):
         stored = [_read_openpose(path, len(ann)) for path, ann in used]
         missing = next((path for (path, _), s in zip(used, stored, strict=True) if s is None), None)
@@ -268,6 +289,39 @@ def _stored_2d(
                 f"mmpose's 2D detections of {missing.name} from it)"
             )
     return "part", [None] * len(used)
+
+
+def _exact_2d(
+    path: Path, ann: H36MAnnotations, keep: np.ndarray, cameras: Mapping | None, noise: str
+) -> tuple[np.ndarray, str]:
+    """(n, 137, 3) exact 2D of the kept samples of a file in the 'openpose_137' slots, confidence = the point
+    exists (the noise model then keeps those inside the image), and how it was formed: 'part' (the file's 2D ground
+    truth) or 'projection' (its absolute camera-frame 3D through cameras.pkl with H36M's lens model). DataFileError
+    naming the file and why when neither is possible."""
+    if ann.joints_2d is not None:
+        return _h36m17_to_openpose(ann.joints_2d[keep], ann.valid_2d[keep].astype(np.float64)), "part"
+    why = ("its 3D is root-relative (SPIN's layout)" if ann.root_relative
+           else f"there is no {CAMERAS_FILE} to project its 3D with")  # fmt: skip
+    if ann.root_relative or cameras is None:
+        if noise == "none":
+            raise DataFileError(
+                f"{path}: part: missing, and dataset 'h36m' with noise=none needs exact 2D: the file has no 2D "
+                f"ground truth 'part' and {why} (use noise=detector with its detections: "
+                f"'{OPENPOSE_KEY}' or {path.stem}{DETECTION_SUFFIX} beside it)"
+            )
+        raise DataFileError(
+            f"{path}: part: missing (no 2D: neither '{OPENPOSE_KEY}', nor 'part', nor {path.stem}{DETECTION_SUFFIX} "
+            f"beside it; and no exact 2D to project: {why})"
+        )
+    joints = ann.joints_3d[keep]
+    uv = np.zeros((len(joints), len(_H36M17), 2))
+    subject, camera = ann.ids.subject[keep], ann.ids.camera[keep]
+    for key in sorted(set(zip(subject.tolist(), camera.tolist(), strict=True))):
+        rows = (subject == key[0]) & (camera == key[1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uv[rows] = project_h36m(joints[rows], cameras[key])
+    valid = ann.valid_3d[keep] & (joints[..., 2] > 0) & np.isfinite(uv).all(axis=-1)
+    return _h36m17_to_openpose(np.where(valid[..., None], uv, 0.0), valid.astype(np.float64)), "projection"
 
 
 def _empty_note(annotations: list[tuple[Path, H36MAnnotations]], subjects: tuple[str, ...]) -> str:
@@ -310,9 +364,12 @@ def load(
     keypoints: the 2D source, decided over the files that hold selected samples. 'openpose': the files' stored
         'openpose_2d' detections (N, 137, 3), used as they are; 'detections': mmpose's 2D detection file beside
         each annotation file (``<stem>_2d_detection.npy``), mapped into the 'openpose_137' slots by joint name,
-        scores as confidences (clipped at 0), no noise added; 'part': the 17-joint 2D ground truth mapped the same
-        way, then the noise model ``noise`` (seeded by ``noise_seed``; no occlusion information); 'auto':
-        'openpose' when every such file has it, else 'detections' when every one has a detection file, else 'part'.
+        scores as confidences (clipped at 0), no noise added; 'part': the exact 2D (the 17-joint 2D ground truth,
+        or the 3D projected through cameras.pkl for a file without it; module docstring) mapped the same way, then
+        the noise model ``noise`` (seeded by ``noise_seed``; no occlusion information); 'auto': 'openpose' when
+        every such file has it, else 'detections' when every one has a detection file, else 'part'.
+    noise: 'detector' | 'none' (module docstring, the rule of ``noise``): with 'none' the 2D is exact ('auto' and
+        'part' read the exact 2D; 'openpose' and 'detections' are refused), ``info['keypoints2d']`` 'exact'.
     joint_order: the order of the files' 17-joint arrays ('mmpose', as the real mmpose files; 'spin'). A 24-joint
         file is SPIN's layout whatever this says.
 
@@ -327,7 +384,8 @@ def load(
     subjects = SPLITS[split]
     keeps = [select_protocol(ann.ids, protocol, variant, subjects=subjects) for _, ann in annotations]
     used = [(item, keep) for item, keep in zip(annotations, keeps, strict=True) if keep.any()]
-    source, stored = _stored_2d(keypoints, [item for item, _ in used], joint_order)
+    source, stored = _stored_2d(keypoints, noise, [item for item, _ in used], joint_order)
+    exact_kinds: set[str] = set()  # how the exact 2D was formed ('part', 'projection'), for the protocol line
     skeleton = "h36m_17"
     id_keys = ("subject", "sequence", "action", "frame", "camera")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("kp", "j3", "v3", "imgname", *id_keys)}
@@ -340,12 +398,8 @@ def load(
         if given is not None:
             kp = given[keep]
         else:
-            if ann.joints_2d is None:
-                raise DataFileError(
-                    f"{path}: part: missing (no 2D: neither '{OPENPOSE_KEY}', nor 'part', nor "
-                    f"{path.stem}{DETECTION_SUFFIX} beside it)"
-                )
-            kp = _h36m17_to_openpose(ann.joints_2d[keep], ann.valid_2d[keep].astype(np.float64))
+            kp, kind = _exact_2d(path, ann, keep, cameras, noise)
+            exact_kinds.add(kind)
         no_2d = ~(kp[..., 2] > 0).any(axis=1)
         kept_index = np.flatnonzero(keep)
         for i in kept_index[no_2d]:
@@ -378,10 +432,11 @@ def load(
         gt_note = f"{SMPLX_GT_FILE} present but unused (no cameras.pkl)" if n else "none"
     root = ("pelvis",) if variant == "spin" else ("left_hip", "right_hip")
     generated = read_synthetic_marker(folder) is not None
+    exact_text = _EXACT_TEXT[tuple(sorted(exact_kinds))]
     two_d, label = {
         "openpose": (f"{OPENPOSE_KEY} (stored)", "simulated" if generated else "detections"),
         "detections": (f"mmpose *{DETECTION_SUFFIX}", "simulated" if generated else "detections"),
-        "part": (f"part->openpose_137 + noise={noise}", keypoints2d_label(noise)),
+        "part": (f"{exact_text}->openpose_137 + noise={noise}", keypoints2d_label(noise)),
     }[source]
     camera_note = CAMERAS_FILE if cameras is not None else DEFAULT_CAMERAS
     scored = JOINT_SETS[joints]

@@ -15,12 +15,19 @@ Reads (``datasets.panoptic.format``; PROTOCOLS.md "CMU Panoptic", lines 36-60):
     projected joints19 of the same names that lie inside the image (at least 3 common points, mean below
     ``max(0.2 x the diagonal of the box of those projected joints, 15 px)``); an unmatched body is the fault
     'no 2D detection', a missing file 'no OpenPose file';
-  * otherwise the projection of joints19 + hands + face into their 'openpose_137' slots (by name) through the
-    noise model ``datasets.noise`` (setting ``noise``; no occlusion known; the points inside the image, as
-    ``visible_in_image`` defines it, are the present ones), seeded per (``noise_seed``, sequence, view), so the
-    2D of a sample does not depend on the other settings.
+  * otherwise, and always with ``noise=none``, the projection of joints19 + hands + face through the sequence's
+    calibration into their 'openpose_137' slots (by name), then the noise model ``datasets.noise`` (setting
+    ``noise``; no occlusion known; the points inside the image, as ``visible_in_image`` defines it, are the
+    present ones), seeded per (``noise_seed``, sequence, view), so the 2D of a sample does not depend on the other
+    settings.
+- The rule of ``noise``: 'detector' (default) reads a sequence's OpenPose JSON as it is and applies the noise model
+  only to the projections of sequences without JSON; 'none' is the exact projection for every sequence, with
+  confidence 1 for the points inside the image: the JSON is not read (neither for the 2D nor for the OpenPose
+  dropouts that stand in for occlusion without a side file, so such a sequence's occlusion is 'ignored' and
+  ``info['protocol']`` says so; a body the detector missed is kept). Every sequence has a calibration and 3D, so
+  exact 2D can always be formed.
 - ``info['keypoints2d']`` labels that 2D source for the result rows (``bench.run.results.data_labels``):
-  'detections' when every sequence read has OpenPose JSON, else the projected part's label,
+  'detections' when every sequence's 2D was read from OpenPose JSON, else the projected part's label,
   ``datasets.noise.keypoints2d_label(noise)``: 'simulated' (noise='detector') or 'exact' (noise='none'); a set
   mixing JSON and projected sequences takes the projected one's (the label never claims more than the weakest
   part); ``info['keypoints2d_source']`` gives it per sequence. The synthetic tree's JSON files are its simulated
@@ -347,7 +354,7 @@ def _load_sequence(
 
     occ_file = occlusion_path(folder, seq)
     json_dir = openpose_path(folder, seq, "x", 0).parent.parent
-    use_json = json_dir.is_dir()
+    use_json = json_dir.is_dir() and noise.kind != "none"  # noise=none: exact projections (module docstring)
     if occ_file.exists():
         occ_rows, occ, occ_cols = _read_occlusion(occ_file, [c.name for c in cams])
         missing = [k for k in zip(frames.tolist(), pids.tolist(), strict=True) if k not in occ_rows]
@@ -357,7 +364,9 @@ def _load_sequence(
         occlusion_source = "gt-side-file"
     else:
         occluded = np.zeros((n, len(cams), len(J19)), dtype=bool)
-        occlusion_source = "openpose-dropouts" if use_json else "ignored (no side file, no OpenPose JSON)"
+        occlusion_source = ("openpose-dropouts" if use_json else
+                            "ignored (no side file, OpenPose JSON not read with noise=none)" if json_dir.is_dir()
+                            else "ignored (no side file, no OpenPose JSON)")  # fmt: skip
 
     rows = _Rows()
     filtered = 0  # samples that fail the visibility filter (not faults)
@@ -495,7 +504,8 @@ def load(
     visibility: 'strict' (MTC's rule, the default) | 'partial' (truncated bodies kept, only their joints inside
         the image scored) | 'inside' | 'none' (module docstring). root: 'mid_hip' | 'hips' | 'neck'.
     person: keep only this body id (None = all). noise / noise_seed: the detector-noise model applied when the
-        2D comes from projection (no OpenPose JSON); ignored for JSON 2D.
+        2D comes from projection (no OpenPose JSON); noise='none': exact projections for every sequence, the
+        OpenPose JSON not read (module docstring, the rule of ``noise``).
     """
     folder = Path(folder)
     sequences, views = tuple(sequences), None if views is None else tuple(views)

@@ -26,10 +26,16 @@ Settings (each printed in ``info['protocol']``):
   projects the ground truth (wrist slot: the wrist of the ``root`` convention, ring-MCP for 'palm') into the
   'openpose_137' left-hand slots and applies the detector-noise model ``noise`` ('detector' or 'none' = exact;
   occlusion is not modelled here, there is no mesh; seeded per sequence, so loads repeat); 'auto' (default)
-  reads the files for sequences that have an ``openpose/<seq>/`` folder and projects for the others.
+  reads the files for sequences that have an ``openpose/<seq>/`` folder and projects for the others (with
+  ``noise=none`` it projects for all).
   From a file with several people the one with the largest summed left-hand confidence is taken, all of its
   parts kept.
-- ``noise``: see ``keypoints2d``.
+- ``noise``: the rule (``keypoints2d``): 'detector' (default) reads OpenPose files as they are and applies the
+  noise model only to projections; 'none' is exact 2D, the projection of the ground truth through the SK colour
+  camera (K above, R = I, t = 0, no distortion) with confidence 1 for the points inside the image: with
+  ``keypoints2d=auto`` every sequence is projected (its OpenPose files are not read) and ``keypoints2d=openpose``
+  is refused (a ConfigError: those files are detections, used as they are). The labels and the camera are always
+  there, so exact 2D can always be formed.
 
 The fixed sets of values and the types are the ``load`` annotations (``bench.settings``), checked by the registry
 before anything is read; ``sequences`` depends on the split and is checked here.
@@ -197,7 +203,9 @@ def _sequence_set(
     joints = stb.sk_depth_to_colour(stb.read_labels(stb.label_path(folder, sequence, camera)))
     n = len(joints)
     faults = FaultLog()
-    use_files = keypoints2d == "openpose" or (keypoints2d == "auto" and (folder / "openpose" / sequence).is_dir())
+    use_files = keypoints2d == "openpose" or (
+        keypoints2d == "auto" and noise != "none" and (folder / "openpose" / sequence).is_dir()
+    )  # noise=none: exact projections (module docstring, ``noise``)
     if use_files:
         kp2d, ok = _openpose_2d(folder, sequence, camera, n, faults)
         source = "openpose files"
@@ -266,8 +274,14 @@ def load(
     keypoints2d: Annotated[str, OneOf(KEYPOINTS2D_SOURCES)] = "auto",
     noise: Annotated[str, OneOf(NOISE_KINDS)] = "detector",
 ) -> SampleSet:
-    """Load an STB split (module docstring for the settings, frames and conventions)."""
+    """Load an STB split (module docstring for the settings, frames and conventions); ``noise=none`` gives exact
+    2D (ConfigError with ``keypoints2d=openpose``)."""
     folder = Path(folder)
+    if noise == "none" and keypoints2d == "openpose":
+        raise ConfigError(
+            "dataset 'stb': noise=none asks for exact 2D, but keypoints2d=openpose reads the OpenPose files' "
+            "detections as they are; use keypoints2d=auto or keypoints2d=projection (exact 2D), or noise=detector"
+        )
     chosen = sequences
     sequences = select_sequences(split, sequences)
     sets, sources = [], {}

@@ -215,7 +215,10 @@ def check(folder: Path) -> list[dict]:
         found = detection_file(path)
         note = _layout_note(ann) + (f", {OPENPOSE_KEY} stored" if stored is not None else "")
         if stored is None and found is None and ann.joints_2d is None:
-            note += f", no 2D: load needs {path.stem}{DETECTION_SUFFIX} beside it"
+            if cameras is not None and not ann.root_relative:
+                note += f", no 2D stored: load projects its 3D through {CAMERAS_FILE}"
+            else:
+                note += f", no 2D: load needs {path.stem}{DETECTION_SUFFIX} beside it"
         files.append({"file": str(path.relative_to(folder)), "read_as": f"annotations: {note}", "samples": len(ann)})
         if found is not None:
             _detections(path, ann, "mmpose")

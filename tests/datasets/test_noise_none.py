@@ -20,7 +20,7 @@ from bench.registry import SYNTHETIC_MARKER, load_dataset
 from bench.run import units
 from datasets.h36m import format as h36m
 from datasets.h36m import synth as h36m_synth
-from datasets.h36m.adapter import h36m_camera
+from datasets.h36m.adapter import check, h36m_camera
 from datasets.panoptic import synth as panoptic_synth
 from datasets.stb import synth as stb_synth
 
@@ -167,6 +167,8 @@ def test_h36m_without_part_projects_its_3d_through_cameras_pkl(root, tmp_path):
             data = {k: npz[k] for k in npz.files if k != h36m.OPENPOSE_KEY}
         np.savez(path, **data)
     noisy = load_dataset("h36m", data_root=tmp_path)
+    rows = {r["file"]: r["read_as"] for r in check(tree) if "file" in r}
+    assert rows["annotations/h36m_test.npz"].endswith("no 2D stored: load projects its 3D through cameras.pkl")
     assert noisy.info["keypoints2d"] == "simulated"
     assert "3D projected (cameras.pkl)->openpose_137 + noise=detector" in noisy.info["protocol"]
     assert not np.allclose(noisy.keypoints2d, exact.keypoints2d)

@@ -127,14 +127,17 @@ class MethodContext:
     """What a method is built with: the device (chosen by the caller, never defaulted to a GPU), the seed, the
     body-model path (None = $SMPLX_MODEL_PATH or the embedded model), a progress callback
     ``progress(message: str)`` for long work (training, fitting), and ``checkpoint(iteration: int)``, which a
-    trained method calls during ``fit`` at every logging step (the caller may score the method there, e.g. a sweep's
-    intermediate validation, and may raise to stop training; the method restores its training mode after it)."""
+    trained method calls during ``fit`` at every logging step, its last iteration included (the caller may score the
+    method there, e.g. a sweep's intermediate validation or the runner's training-length rule,
+    ``bench.run.validation``, and may load other weights into it; the method restores its training mode after it).
+    A true return value stops training there: the method ends its loop and finishes ``fit`` as after its last
+    iteration (its summary keeps ``iterations``, the maximum); the caller may also raise to abandon training."""
 
     device: str = "cpu"
     seed: int = 0
     model_path: str | None = None
     progress: Callable[[str], None] | None = None
-    checkpoint: Callable[[int], None] | None = None
+    checkpoint: Callable[[int], bool | None] | None = None
 
 
 class Method(Protocol):

@@ -69,7 +69,9 @@ class FHGRConfig:
     w_3d: NonNegativeFloat = 60.0
     lr: PositiveFloat = 1e-4
     batch_size: PositiveInt = 16
-    iterations: NonNegativeInt = 20000  # 0: untrained
+    # the most iterations, not the paper's (it states no length): the runner stops earlier by validation
+    # (bench.run.validation); 0: untrained
+    iterations: NonNegativeInt = 20000
     sts_period: PositiveInt = 5  # with sts=true, one STS batch in sts_period
     sts_pool: PositiveInt = 4096
     sts_view: Annotated[str, OneOf(VIEWS)] = "match"  # STS close-up viewpoints: those of the sts_match set, or any
@@ -274,12 +276,15 @@ class FHGRMethod:
                     self.context.progress(f"{self.name}: it {it + 1}/{cfg.iterations} loss {value:.4f} "
                                           f"{rate:.0f} samples/s ETA {eta:.0f} s")  # fmt: skip
                 if self.context.checkpoint is not None:
-                    self.context.checkpoint(it + 1)
+                    stop = self.context.checkpoint(it + 1)
                     self.net.train()
+                    if stop:  # the caller's training-length rule (bench.run.validation)
+                        break
         self.net.eval()
         seconds = time.perf_counter() - start
+        done = it + 1 if cfg.iterations else 0  # iterations run (fewer than cfg.iterations when stopped)
         return {"iterations": cfg.iterations, "seconds": seconds, "history": history, "train_samples": len(pool["kp"]),
-                "samples_per_s": cfg.iterations * cfg.batch_size / max(seconds, 1e-9),
+                "samples_per_s": done * cfg.batch_size / max(seconds, 1e-9),
                 "final_loss": history[-1]["total"] if history else float("nan")}  # fmt: skip
 
     @torch.no_grad()

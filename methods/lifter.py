@@ -89,7 +89,9 @@ class LifterConfig:
     lr_decay: Annotated[float, Range(0, 1, open_min=True)] = 0.96  # lr * lr_decay ** (step / lr_decay_steps)
     lr_decay_steps: PositiveInt = 100000
     batch_size: Annotated[int, Range(min=2)] = 64  # >= 2: batch norm
-    iterations: NonNegativeInt = 5000  # 320,000 samples at batch 64: proposed's 20,000 x 16; 0: untrained
+    # the most iterations (320,000 samples at batch 64: proposed's 20,000 x 16); the runner stops earlier by
+    # validation (bench.run.validation); 0: untrained
+    iterations: NonNegativeInt = 5000
     sts: bool = True
     sts_period: PositiveInt = 5  # one STS batch every sts_period iterations (as proposed); 1 = STS only
     sts_noise_px: Annotated[float, Range(min=0)] = 0.0
@@ -330,12 +332,15 @@ class LifterMethod:
                 say(f"{self.name}: it {it + 1}/{cfg.iterations} loss {value:.4f} {rate:.0f} samples/s "
                     f"ETA {(cfg.iterations - it - 1) * B / max(rate, 1e-9):.0f} s")  # fmt: skip
                 if self.context.checkpoint is not None:
-                    self.context.checkpoint(it + 1)
+                    stop = self.context.checkpoint(it + 1)
                     self.net.train()
+                    if stop:  # the caller's training-length rule (bench.run.validation)
+                        break
         self.net.eval()
         seconds = time.perf_counter() - start
+        done = it + 1 if cfg.iterations else 0  # iterations run (fewer than cfg.iterations when stopped)
         return {"iterations": cfg.iterations, "seconds": seconds,
-                "samples_per_s": cfg.iterations * B / max(seconds, 1e-9),
+                "samples_per_s": done * B / max(seconds, 1e-9),
                 "final_loss": history[-1]["total"] if history else math.nan, "history": history,
                 "train_samples": 0 if pool is None else len(pool["x"]), "skipped_2d_only": skipped,
                 "sts": sts is not None}  # fmt: skip

@@ -14,8 +14,9 @@
 - Progress: a line per trial started, and per trial finished, pruned or failed.
 - Data: every set is loaded with the data seed (``data_seed``, default 0), apart from the training seed (``seed``),
   as in ``bench.run.runner``.
-- Validation: the last subject (sorted) of the first training set that has more than one is held out of training
-  and scored (``holdout``); or ``validation`` names a set. Never the test split unless the user names it.
+- Validation: the last subject (sorted) of the first training set that has more than one (with 3D ground truth) is
+  held out of training and scored (``bench.run.validation.holdout``, the runner's split too); or ``validation``
+  names a set. Never the test split unless the user names it.
 - Tracking: one MLflow parent run per study (``sweep <study>``), one child run per trial with its parameters, the
   intermediate validation MPJPE as a metric history and its final state.
 - Output (``OUT/sweeps/<study>/``): ``best.toml`` (the best config: the method spec to paste into ``-m``, the
@@ -39,13 +40,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench.errors import ConfigError
 from bench.files import atomic_write
 from bench.method import MethodContext, config_hash, format_spec, parse_spec
 from bench.run.results import synthetic_parts
 from bench.run.tracking import database_url, file_lock
+from bench.run.validation import holdout, spread
 
 __all__ = ["SPACE", "TARGET", "SweepResult", "check_sweep", "holdout", "plot_title", "resolve_storage", "sweep"]
 
@@ -74,17 +74,6 @@ class SweepResult:
 def resolve_storage(out: str | os.PathLike, storage: str | None = None) -> str:
     """``storage`` with the installed PostgreSQL driver (``bench.run.tracking.database_url``), else SQLite under out."""
     return database_url(storage) if storage else f"sqlite:///{(Path(out).resolve() / 'optuna.db').as_posix()}"
-
-
-def holdout(train_sets: Mapping[str, Any]) -> tuple[dict[str, Any], Any, str]:
-    """(training sets without the held-out subject, the validation set, a description) (module docstring)."""
-    for spec, samples in train_sets.items():
-        subjects = sorted(set(np.asarray(samples.ids["subject"]).astype(str)))
-        if len(subjects) > 1:
-            held = np.asarray(samples.ids["subject"]).astype(str) == subjects[-1]
-            rest = {**train_sets, spec: samples.subset(~held)}
-            return rest, samples.subset(held), f"subject {subjects[-1]} of {spec} (held out of training)"
-    raise ConfigError("sweep: no training set has two subjects to hold one out; give --validation SPEC")
 
 
 def _space(method: str) -> dict[str, tuple[str, float, float, bool]]:
@@ -216,8 +205,7 @@ def sweep(
         val, val_text = load_dataset_spec(validation, data_root=data_root, seed=data_seed, limit=val_limit), validation
     else:
         train_sets, val, val_text = holdout(train_sets)
-        if len(val) > val_limit:
-            val = val.subset(np.unique(np.linspace(0, len(val) - 1, val_limit).round().astype(int)))
+        val = spread(val, val_limit)
     labels = data_labels(val, body_model_label(resolve_model(None)))  # what is synthetic in a trial's value
     described = {"method": format_spec(name, base), "train": list(train), "val": val_text, "seed": seed,
                  # sweeps once loaded their sets with the training seed: a study on those same sets keeps its name

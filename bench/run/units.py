@@ -14,7 +14,7 @@ import math
 import re
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,22 +135,29 @@ def _describe(sets: dict[str, SampleSet]) -> dict[str, list]:
             for spec, s in sorted(sets.items())}  # fmt: skip
 
 
-def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model_path: Any = None) -> str:
+def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model_path: Any = None,
+                 stopping: Mapping[str, Any] | None = None) -> str:  # fmt: skip
     """Hash of everything a trained model depends on: the method's resolved config, the seed, the training sets
-    (spec, source, synthetic or not, size) and the body model file (its sha256)."""
-    return config_hash({
+    (spec, source, synthetic or not, size), the body model file (its sha256) and the training-length rule it was
+    trained under (``stopping``: ``bench.run.validation.StoppingRule.key_part``; None, the rule off or a method
+    without a training length, leaves the key as it was before the rule existed)."""
+    described = {
         "family": getattr(method, "family", getattr(method, "name", "")), "config": dict(method.config), "seed": seed,
         "train": _describe(train_sets),
         "body_model": resolve_model(model_path).sha256,  # the file's hash, without building the model again
-    })  # fmt: skip
+    }  # fmt: skip
+    if stopping is not None:
+        described["stopping"] = dict(stopping)
+    return config_hash(described)
 
 
 def unit_key(experiment: str, method: Any, seed: int, train_sets: dict[str, SampleSet],
              eval_sets: dict[str, SampleSet], limit: int | None, batch_size: int, device: str,
-             model_path: Any = None, data_seed: int = 0) -> str:  # fmt: skip
-    """Hash of everything a unit's rows depend on (module docstring)."""
+             model_path: Any = None, data_seed: int = 0,
+             stopping: Mapping[str, Any] | None = None) -> str:  # fmt: skip
+    """Hash of everything a unit's rows depend on (module docstring); ``stopping`` as in ``training_key``."""
     return config_hash({
-        "experiment": experiment, "training": training_key(method, train_sets, seed, model_path),
+        "experiment": experiment, "training": training_key(method, train_sets, seed, model_path, stopping),
         "data_seed": data_seed, "eval": _describe(eval_sets), "limit": limit, "batch_size": batch_size,
         "device": str(device),
     })  # fmt: skip

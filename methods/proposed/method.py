@@ -85,7 +85,9 @@ class ProposedConfig:
     shape_prior: NonNegativeFloat = 0.1
     lr: PositiveFloat = 1e-4
     batch_size: PositiveInt = 16
-    iterations: NonNegativeInt = 20000  # 0: untrained
+    # the most iterations, not the paper's (it states no length): the runner stops earlier by validation
+    # (bench.run.validation); 0: untrained
+    iterations: NonNegativeInt = 20000
     sts: bool = True
     sts_period: PositiveInt = 5  # one STS batch every sts_period iterations (Sec. IV-B); 1 = STS only
     sts_noise_px: NonNegativeFloat = 0.0
@@ -390,8 +392,10 @@ class ProposedMethod:
                     self.context.progress(f"{self.name}: it {it + 1}/{cfg.iterations} loss {logs['total']:.4f} "
                                           f"{rate:.0f} samples/s ETA {eta:.0f} s")  # fmt: skip
                 if self.context.checkpoint is not None:
-                    self.context.checkpoint(it + 1)
+                    stop = self.context.checkpoint(it + 1)
                     self.net.train()
+                    if stop:  # the caller's training-length rule (bench.run.validation)
+                        break
         self.net.eval()
         seconds = time.perf_counter() - start
         camera = self.camera_check(pool)

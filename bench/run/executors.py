@@ -16,13 +16,21 @@ training key in the model cache folder while it trains or loads.
 
 Threads: one torch thread per process by default, in this process as in each worker (``bench.run.threads``); on
 this machine workers x threads may not exceed the cores.
+
+A scheduler address is asked who it is before anything is written (``check_scheduler``): nothing listening there,
+or something that is not a Dask scheduler, or no answer within ``SCHEDULER_TIMEOUT_S`` is one ``ConfigError``
+naming the address (``distributed.Client`` alone retries a refused address until its timeout and waits forever on a
+port that accepts but never answers).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import importlib.util
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,9 +42,11 @@ from bench.run.runtime import runtime
 from bench.run.threads import THREAD_VARIABLES, choose_threads, positive_int, set_threads
 from bench.run.units import Results, UnitCall, keep_loaded_sets
 
-__all__ = ["CLUSTER_EXTRA", "DaskExecutor", "check_workers", "executor_for", "run_call"]
+__all__ = ["CLUSTER_EXTRA", "SCHEDULER_TIMEOUT_S", "DaskExecutor", "check_scheduler", "check_workers", "executor_for",
+           "run_call"]  # fmt: skip
 
 CLUSTER_EXTRA = 'pip install -e ".[cluster]"'
+SCHEDULER_TIMEOUT_S = 30.0  # a scheduler address must answer within this (check_scheduler, the client's connect)
 
 
 def check_workers(workers: int | None, scheduler: str | None, threads: int | None = None) -> None:
@@ -50,6 +60,57 @@ def check_workers(workers: int | None, scheduler: str | None, threads: int | Non
     choose_threads(threads, workers or 1, local=not scheduler)
     if (workers is not None or scheduler) and importlib.util.find_spec("distributed") is None:
         raise ConfigError(f"--workers / --scheduler need dask.distributed, which is not installed: {CLUSTER_EXTRA}")
+    if scheduler:
+        check_scheduler(scheduler)
+
+
+def check_scheduler(address: str, timeout: float | None = None) -> dict[str, Any]:
+    """The identity of the Dask scheduler at ``address`` (its ``workers`` among others), asked over Dask's own
+    protocol within ``timeout`` seconds (default ``SCHEDULER_TIMEOUT_S``); a ``ConfigError`` naming the address when
+    nothing listens there (at once, for a plain TCP address), nothing answers in time, or what answers is not a
+    scheduler (a worker's address, say). Addresses of other protocols (tls://, ucx://) are left to the client."""
+    from distributed.comm import connect
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    timeout = SCHEDULER_TIMEOUT_S if timeout is None else timeout
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in backends:
+            raise ValueError(f"unknown protocol {scheme!r}, not one of {', '.join(sorted(backends))}")
+        if scheme != "tcp":
+            return {}
+        host, port = parse_host_port(location, 8786)
+    except ValueError as exc:
+        raise ConfigError(f"--scheduler {address}: not a Dask scheduler address ({exc}); "
+                          "give tcp://HOST:PORT") from None  # fmt: skip
+    try:  # a refused connection at once (Dask's connect would retry it until its timeout)
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"--scheduler {address}: no Dask scheduler listens there ({type(exc).__name__}: {exc}); "
+                          "start one (dask scheduler) or check the address") from None  # fmt: skip
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            await comm.close()
+
+    # in a thread of its own: asyncio.run cannot run inside a caller's event loop (a notebook)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            info = pool.submit(asyncio.run, asyncio.wait_for(identity(), timeout)).result()
+        except (OSError, TimeoutError, ValueError, EOFError) as exc:
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise ConfigError(f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s "
+                              f"({why})") from None  # fmt: skip
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind != "Scheduler":
+        raise ConfigError(f"--scheduler {address}: what answers there is not a Dask scheduler "
+                          f"({kind or type(info).__name__}); give the scheduler's address") from None  # fmt: skip
+    return info
 
 
 def run_call(call: UnitCall, tracker: Any, progress: Callable[[str], None] | None, parent: str | None = None) -> Any:
@@ -140,7 +201,7 @@ class DaskExecutor:
             where = f"a local Dask cluster of {self.workers} worker process(es)"
         else:
             try:
-                self._client = distributed.Client(self.scheduler, timeout=30)
+                self._client = distributed.Client(self.scheduler, timeout=SCHEDULER_TIMEOUT_S)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise ConfigError(f"--scheduler {self.scheduler}: cannot connect to the Dask scheduler "
                                   f"({type(exc).__name__}: {exc})") from None  # fmt: skip
@@ -154,6 +215,11 @@ class DaskExecutor:
         if self._cluster is not None:
             with contextlib.suppress(Exception):
                 self._cluster.close()
+
+    @property
+    def address(self) -> str:
+        """The scheduler's address (of the local cluster, or the one given), to pass on as ``--scheduler``."""
+        return self._client.scheduler.address
 
     def _slots(self) -> int:
         try:

@@ -1,15 +1,23 @@
-"""Units as Dask tasks (``--workers N``): the same rows as one process, resume from the store, one training per
-training key when two workers want the same model at once; and the checks of --workers / --threads, which need no
-Dask (nothing is written when they fail)."""
+"""Units as Dask tasks: the same rows as one process, resume from the store, one training per training key when two
+workers want the same model at once; the checks of --workers / --threads, which need no Dask, and of --scheduler
+(nothing is written when they fail).
+
+One Dask cluster for the module (``cluster``: ``DaskExecutor(workers=2)``, the object ``--workers 2`` makes, a
+real local cluster of two worker processes): starting one costs about 13 s on 2 cores, so the tests share it, the
+``paper`` test as that executor, the CLI tests through ``--scheduler`` and its address (a real scheduler, the path of
+an existing cluster)."""
 
 from __future__ import annotations
 
 import csv
 import importlib.util
 import math
+import os
+import socket
 
 import pytest
 
+import bench.run.executors as bench_executors
 import bench.run.threads as bench_threads
 from bench.cli import main
 
@@ -30,6 +38,28 @@ def one_thread(monkeypatch):
     torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="module")
+def cluster(root):
+    """A started ``DaskExecutor(workers=2)`` (after the session's data root and cache exist: the workers inherit the
+    environment), its own progress lines in ``cluster.said``."""
+    pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[cluster]")')
+    from bench.run.executors import DaskExecutor
+
+    said: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        for name in bench_threads.THREAD_VARIABLES:  # this process's own threads while the cluster starts
+            mp.setenv(name, "1")
+        with DaskExecutor(workers=2, progress=said.append) as executor:
+            executor.said = said
+            yield executor
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _experiment(path):
     """Two groups whose proposed units share one training key (the second scores a smaller limit), so the two
     workers start both at once; a lifter after them."""
@@ -47,18 +77,31 @@ def _rows(path):
     return list(csv.DictReader(path.open()))
 
 
-def test_two_workers_give_the_rows_of_one_process_and_resume_from_the_store(root, tmp_path, capfd, one_thread):
-    pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[cluster]")')
+def test_the_local_cluster_has_one_thread_per_worker(cluster):
+    """What ``--workers 2`` starts: two worker processes of one task slot each, their torch threads set through the
+    environment (``choose_threads``), said in the progress line."""
+    assert (
+        cluster.said[0] == "hmrbench: units run on a local Dask cluster of 2 worker process(es), 1 torch thread(s) each"
+    )
+    workers = cluster._client.scheduler_info()["workers"]
+    assert len(workers) == 2 and {w["nthreads"] for w in workers.values()} == {1}
+    threads = cluster._client.run(lambda: {n: os.environ.get(n) for n in bench_threads.THREAD_VARIABLES})
+    assert all(set(env.values()) == {"1"} for env in threads.values()) and len(threads) == 2
+
+
+def test_two_workers_give_the_rows_of_one_process_and_resume_from_the_store(root, tmp_path, capfd, one_thread,
+                                                                              cluster):  # fmt: skip
+    """Through ``--scheduler`` (the module's cluster), as on a cluster started by someone else."""
     exp = _experiment(tmp_path / "workers.toml")
     common = ["run", str(exp), "--data-root", str(root)]
     assert main([*common, "--out", str(tmp_path / "one")]) == 0
     alone = _rows(tmp_path / "one" / "workers.csv")
     capfd.readouterr()
 
-    argv = [*common, "--out", str(tmp_path / "two"), "--workers", "2"]
+    argv = [*common, "--out", str(tmp_path / "two"), "--scheduler", cluster.address]
     assert main(argv) == 0
     err = capfd.readouterr().err
-    assert "local Dask cluster of 2 worker process(es), 1 torch thread(s) each" in err
+    assert f"units run on the Dask scheduler {cluster.address} (2 workers), 1 torch thread(s) each" in err
     assert "[3/3 units done, 0 running, 0 failed]" in err and "ETA" in err
     rows = _rows(tmp_path / "two" / "workers.csv")
     assert [tuple(r[k] for k in VALUES) for r in rows] == [tuple(r[k] for k in VALUES) for r in alone]
@@ -130,11 +173,10 @@ def test_workers_without_dask_say_how_to_install_it(root, tmp_path, capsys, monk
     assert not out.exists()
 
 
-def test_paper_on_workers_runs_accuracy_and_runtime_units_then_reports(root, tmp_path, one_thread):
+def test_paper_on_workers_runs_accuracy_and_runtime_units_then_reports(root, tmp_path, one_thread, cluster,
+                                                                       monkeypatch):  # fmt: skip
     """``paper`` with an executor: every unit of every experiment a task (the runtime ones too), the rows in the
     order of the experiments, each experiment's parent run ended, the report built from the store."""
-    pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[cluster]")')
-    from bench.run.executors import DaskExecutor
     from bench.run.pipeline import paper
     from bench.run.tracking import Tracker
 
@@ -146,9 +188,9 @@ def test_paper_on_workers_runs_accuracy_and_runtime_units_then_reports(root, tmp
                       "batch_sizes = [1]\nrepeats = 5\n")  # fmt: skip
     tracker = Tracker(tmp_path / "out").connect()
     said = []
-    with DaskExecutor(workers=2, progress=said.append) as executor:
-        results, written = paper(tracker, tmp_path / "out", experiments=[accuracy, timing], data_root=root,
-                                 executor=executor, progress=said.append)  # fmt: skip
+    monkeypatch.setattr(cluster, "say", said.append)
+    results, written = paper(tracker, tmp_path / "out", experiments=[accuracy, timing], data_root=root,
+                             executor=cluster, progress=said.append)  # fmt: skip
     assert not results.failures and results.redone == 3 and (tmp_path / "out" / "report" / "index.html").is_file()
     units = list(dict.fromkeys((r["experiment"], r["seed"]) for r in results.rows))
     assert units == [("acc", 0), ("acc", 1), ("timing", 0)]  # plan order, whatever order the units finished in
@@ -157,3 +199,38 @@ def test_paper_on_workers_runs_accuracy_and_runtime_units_then_reports(root, tmp
     parents = tracker.client.search_runs([tracker.experiment_id], "tags.`hmrbench.kind` = 'experiment'")
     assert sorted((p.info.run_name, p.info.status) for p in parents) == [("acc", "FINISHED"), ("timing", "FINISHED")]
     assert any("[3/3 units done, 0 running, 0 failed]" in line for line in said)
+
+
+def test_a_scheduler_nobody_listens_on_is_one_line_and_writes_nothing(root, tmp_path, capsys):
+    pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[cluster]")')
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    out = tmp_path / "out"
+    code = main(["run", "-m", "lifter[iterations=4]", "-d", "h36m", "--data-root", str(root), "--out", str(out),
+                 "--scheduler", address])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    (line,) = err.strip().splitlines()  # one line, no traceback, at once (no client timeout waited out)
+    assert line.startswith(f"hmrbench: error: --scheduler {address}: no Dask scheduler listens there "
+                           "(ConnectionRefusedError")  # fmt: skip
+    assert line.endswith("start one (dask scheduler) or check the address")
+
+
+def test_a_scheduler_address_that_never_answers_or_is_no_scheduler_is_one_line(root, tmp_path, capsys, monkeypatch,
+                                                                                 cluster):  # fmt: skip
+    """A port that accepts but never speaks Dask (the client alone would wait there forever) gives up after
+    ``SCHEDULER_TIMEOUT_S`` (lowered here); a worker's address is not a scheduler's."""
+    monkeypatch.setattr(bench_executors, "SCHEDULER_TIMEOUT_S", 0.5)
+    worker = next(iter(cluster._client.scheduler_info()["workers"]))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        quiet = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        for address, message in ((quiet, "no Dask scheduler answered within 0.5 s (TimeoutError)"),
+                                 (worker, "what answers there is not a Dask scheduler (Worker)"),
+                                 ("nope://x", "not a Dask scheduler address (unknown protocol 'nope'")):  # fmt: skip
+            out = tmp_path / "out"
+            code = main(["run", "-m", "lifter[iterations=4]", "-d", "h36m", "--data-root", str(root), "--out",
+                         str(out), "--scheduler", address])  # fmt: skip
+            err = capsys.readouterr().err.strip().splitlines()
+            assert code == 2 and not out.exists(), address
+            assert len(err) == 1 and f"--scheduler {address}: {message}" in err[0], err

@@ -64,7 +64,7 @@ _ROW_BOOL = ("synthetic", "model_cached")
 # written before the data seed existed get their training seed as data seed when read, which is what the runner
 # loaded their sets with: ``bench.run.tracking.Tracker.load_tables``.)
 _ROW_ADDED = {"data_seed": 0, "collapsed": "", "data": "", "body_model": "", "keypoints2d": "", "threads": "",
-              "cores": "", "load_avg": ""}  # fmt: skip
+              "cores": "", "load_avg": "", "iterations_used": ""}  # fmt: skip
 _SAMPLE_ADDED = {"data_seed": 0, "sample_id": "", "body_id": ""}
 COLLAPSED_VALUES = ("true", "false", "")  # a row's ``collapsed``: the method's flag, '' when it reports none
 

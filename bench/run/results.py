@@ -7,7 +7,9 @@ errors), how many samples it covers (``n`` scored, ``skipped`` not scored, ``fai
 samples the adapter dropped for a per-sample fault), and where (what is synthetic, below; device, batch size, training
 sets, cached model, seconds; ``threads``: the torch threads of the process that computed it, ``cores`` and
 ``load_avg``: the machine's cores and 1-minute load average then, which the seconds depend on). ``collapsed`` is the
-method's own collapse flag from its fit summary (``True``/``False``; ``''`` when the method reports none).
+method's own collapse flag from its fit summary (``True``/``False``; ``''`` when the method reports none);
+``iterations_used`` the training iterations its model ran, as its training-length rule chose them
+(``bench.run.validation``; ``''`` for a method without a training length).
 Reports are built from these rows alone (``reports``).
 
 What is synthetic, labelled apart (``data_labels``) and together:
@@ -62,9 +64,10 @@ __all__ = ["BODY_MODELS", "KEYPOINTS2D_SOURCES", "ROW_FIELDS", "SAMPLE_FIELDS", 
 ROW_FIELDS = ("experiment", "unit", "method", "variant", "dataset", "protocol", "view", "group", "bin", "seed",
               "data_seed", "metric", "value", "n", "skipped", "failed", "faults", "skip_reason", "synthetic", "data",
               "body_model", "keypoints2d", "device", "device_name", "batch", "train", "model_cached", "collapsed",
-              "fit_seconds", "eval_seconds", "threads", "cores", "load_avg")  # fmt: skip
-# columns added after rows files were first written: an older file reads them as blank (``read_rows``)
-_ADDED = ("threads", "cores", "load_avg")
+              "fit_seconds", "eval_seconds", "threads", "cores", "load_avg", "iterations_used")  # fmt: skip
+# columns added after rows files were first written: an older file reads them as blank (``read_rows``);
+# iterations_used: the training iterations the unit's model ran (``bench.run.validation``), '' for an untrained method
+_ADDED = ("threads", "cores", "load_avg", "iterations_used")
 KEYPOINTS2D_SOURCES = ("detections", "simulated", "exact", "unknown")  # a row's keypoints2d (module docstring)
 BODY_MODELS = ("embedded", "smplx")
 SAMPLE_FIELDS = ("unit", "experiment", "method", "variant", "dataset", "seed", "data_seed", "index", "sample_id",

@@ -37,6 +37,15 @@ Units run in this process one after another, or as tasks on a Dask cluster (``ex
 trains or loads a model it holds a file lock on that training key in the model cache folder (``<model>.lock``), so
 two processes never train the same key at once: the second waits, then loads what the first saved.
 
+Training length (``stopping``, a ``bench.run.validation.StoppingRule``, default on): a method with a training length
+(``iterations`` in its config) trains on its training sets less one held-out subject (``find_holdout``) and stops
+once its validation MPJPE there has not improved by ``min_delta_mm`` for ``patience`` logging steps; the best
+weights are the ones saved and scored, ``iterations`` is only the maximum. Its fit summary says
+``iterations_used``, ``best_iteration``, ``val_mpjpe_mm`` and ``stopped`` ('patience', 'max iterations', 'no
+held-out set': trained to ``iterations`` on all its sets, 'off'), its history carries the validation curve
+(``train/val_mpjpe_mm`` in MLflow), and every row of the unit its ``iterations_used``. The rule's settings are
+part of the training key and the unit key.
+
 Selections are ``name[k=v,...]`` specs for methods (``bench.registry.create_method``) and datasets (the adapter's
 settings, ``bench.registry.load_dataset``), e.g. ``proposed[projection=wpp]`` or ``h36m[split=train]``.
 """
@@ -76,6 +85,15 @@ from bench.run.units import (
     tracked_unit,
     training_key,
     unit_key,
+)
+from bench.run.validation import (
+    EarlyStopping,
+    StoppingRule,
+    find_holdout,
+    parse_stopping,
+    spread,
+    trainable,
+    unvalidated_summary,
 )
 from bench.samples import SampleSet
 
@@ -128,18 +146,59 @@ def check_experiment(exp: Any, *, device: str = "cpu", data_root: Any = None) ->
 
 
 def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed: int, context: MethodContext,
-                 models: Any, force: bool, say: Callable[[str], None]
-                 ) -> tuple[bool, Path | None, dict[str, Any]]:  # fmt: skip
-    """Load the cached model with the same training key (unless ``force``), else train and save it atomically.
+                 models: Any, force: bool, say: Callable[[str], None], rule: StoppingRule | None = None,
+                 batch_size: int = 256) -> tuple[bool, Path | None, dict[str, Any]]:  # fmt: skip
+    """Load the cached model with the same training key (unless ``force``), else train it (``_fit``, under the
+    training-length ``rule``, default ``bench.run.validation.DEFAULT_RULE``) and save it atomically.
     The cache is ``models``, then ``fallback_model_folder()`` (where a model goes that ``models`` could not take:
     the next run finds it there). Returns (loaded from the cache, the model file, the fit summary: the one saved
     with a cached model, ``{}`` for a cached model saved before summaries were kept)."""
+    rule = parse_stopping(rule)
     path = None
     if models is not None:
-        key = training_key(method, train_sets, seed, context.model_path)
+        key = training_key(method, train_sets, seed, context.model_path, rule.key_part(method))
         path = Path(models) / f"{getattr(method, 'family', spec.split('[')[0])}-{key[:16]}.model"
     with _training_lock(path):
-        return _fit_or_load_locked(method, spec, train_sets, path, force, say)
+        fit = lambda: _fit(method, spec, train_sets, rule, context, batch_size, say)  # noqa: E731
+        return _fit_or_load_locked(method, spec, fit, path, force, say)
+
+
+def _fit(method: Any, spec: str, train_sets: dict[str, SampleSet], rule: StoppingRule, context: MethodContext,
+         batch_size: int, say: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
+    """Train ``method`` under the training-length ``rule`` (module docstring) and return its fit summary with the
+    rule's report; a method without a training length trains as it always did."""
+    if not trainable(method):
+        return _summary(method.fit(train_sets))
+    if not rule.on:
+        return unvalidated_summary(_summary(method.fit(train_sets)), rule, "off")
+    found = find_holdout(train_sets)
+    if found is None:
+        say(f"{spec}: no held-out set (no training set with two subjects and 3D ground truth): trains to iterations "
+            f"({dict(method.config)['iterations']}) without validation")  # fmt: skip
+        return unvalidated_summary(_summary(method.fit(train_sets)), rule, "no held-out set")
+    rest, val, text = found
+    val = spread(val, rule.val_limit)
+    most = dict(method.config)["iterations"]
+    say(f"{spec}: validation on {text}, {len(val)} samples; stops after {rule.patience} checks without an "
+        f"improvement of {rule.min_delta_mm:g} mm (at most {most} iterations)")  # fmt: skip
+    owner = getattr(method, "context", context)  # the context the method calls back through
+    previous = owner.checkpoint
+    with EarlyStopping(method, val, rule, device=context.device, batch_size=batch_size, say=say) as stopper:
+        owner.checkpoint = stopper
+        try:
+            fitted = method.fit(rest)
+        finally:
+            owner.checkpoint = previous
+        summary = stopper.finish(_summary(fitted), text)
+    say(f"{spec}: trained {summary['iterations_used']} iterations ({summary['stopped']}); best validation MPJPE "
+        f"{summary['val_mpjpe_mm'] if summary['val_mpjpe_mm'] is not None else float('nan'):.1f} mm at iteration "
+        f"{summary['best_iteration']} (those weights kept)")  # fmt: skip
+    return summary
+
+
+def _summary(fitted: Any) -> dict[str, Any]:
+    """A fit's return value as a JSON-able dict (``{'summary': value}`` for a non-dict, ``{}`` for None)."""
+    return jsonable(fitted if isinstance(fitted, dict) else {"summary": fitted} if fitted is not None else {})
 
 
 @contextlib.contextmanager
@@ -156,7 +215,7 @@ def _training_lock(path: Path | None) -> Any:
         yield
 
 
-def _fit_or_load_locked(method: Any, spec: str, train_sets: dict[str, SampleSet], path: Path | None, force: bool,
+def _fit_or_load_locked(method: Any, spec: str, fit: Callable[[], dict[str, Any]], path: Path | None, force: bool,
                         say: Callable[[str], None]) -> tuple[bool, Path | None, dict[str, Any]]:  # fmt: skip
     if path is not None and not force:
         found = next((p for p in (path, fallback_model_folder() / path.name) if p.is_file()), None)
@@ -166,8 +225,7 @@ def _fit_or_load_locked(method: Any, spec: str, train_sets: dict[str, SampleSet]
             kept = fit_summary_path(found)
             summary = json.loads(kept.read_text()) if kept.is_file() else {}
             return True, found, summary
-    fitted = method.fit(train_sets)
-    summary = jsonable(fitted if isinstance(fitted, dict) else {"summary": fitted} if fitted is not None else {})
+    summary = fit()
     if path is not None:
         try:
             _save_model(method, summary, path)
@@ -224,6 +282,7 @@ def run(
     tracker: Any = None,
     parent: str | None = None,
     sink: Callable[[Results], None] | None = None,
+    stopping: StoppingRule | str | None = None,
 ) -> Results:
     """Train every method in ``methods`` on the ``train`` sets and score it on every set of ``datasets``: one unit
     per method (module docstring). ``seed``: the training seed (the method's); ``data_seed``: the seed every set
@@ -235,11 +294,13 @@ def run(
     user wrote them (rows carry them; default ``methods``). ``models``: a folder of trained models, loaded by
     training key instead of retraining (``force`` retrains). ``tracker``: a connected ``bench.run.tracking.Tracker``
     (finished units are taken from it; ``parent`` is the experiment's run). ``sink`` gets each finished unit's
-    results as soon as they exist.
+    results as soon as they exist. ``stopping``: the training-length rule (``bench.run.validation.parse_stopping``:
+    a ``StoppingRule``, 'on', 'off' or 'patience=3,...'; None: the default, on; module docstring).
     """
     from bench.run.tracking import environment_tags
 
     check_selection(methods, datasets, train=train, limit=limit, batch_size=batch_size)
+    rule = parse_stopping(stopping)
     check_device(device)
     variants = list(variants or methods)
     say = progress or (lambda message: None)
@@ -258,7 +319,7 @@ def run(
     results = Results()
     for (spec, method), variant in zip(built, variants, strict=True):
         key = unit_key(experiment, method, seed, train_sets, eval_sets, limit, batch_size, device, context.model_path,
-                       data_seed)  # fmt: skip
+                       data_seed, rule.key_part(method))  # fmt: skip
         name = f"{experiment}: {variant} seed {seed}" + (f" data seed {data_seed}" if data_seed else "")
         sources = {s: str(v.info.get("source", "")) for s, v in {**eval_sets, **train_sets}.items()}
         tags = {**env, "hmrbench.variant": variant, **label_tags(labels.values()), "model_sha256": model.sha256,
@@ -266,12 +327,14 @@ def run(
                 **{f"data_source.{s}": src for s, src in sources.items()}}  # fmt: skip
         params = {"method": spec, "variant": variant, "seed": seed, "data_seed": data_seed, "train": ",".join(train),
                   "datasets": ",".join(datasets), "limit": limit, "batch_size": batch_size, "device": device,
-                  **{f"config.{k}": v for k, v in dict(method.config).items()}}  # fmt: skip
+                  **{f"config.{k}": v for k, v in dict(method.config).items()},
+                  **({f"stopping.{k}": v for k, v in (rule.key_part(method) or {}).items()})}  # fmt: skip
 
         def work(method=method, spec=spec, variant=variant, key=key) -> tuple[Results, list[tuple[Path, str]]]:
             unit = Results()
             start = time.perf_counter()
-            cached, model_file, summary = _fit_or_load(method, spec, train_sets, seed, context, models, force, say)
+            cached, model_file, summary = _fit_or_load(method, spec, train_sets, seed, context, models, force, say,
+                                                       rule, batch_size)  # fmt: skip
             fit_seconds = time.perf_counter() - start
             unit.fit_summary = summary
             collapsed = collapsed_flag(summary)
@@ -281,6 +344,7 @@ def run(
                         "variant": variant, "dataset": ds, "seed": seed, "data_seed": data_seed, "device": device,
                         "device_name": env["device_name"], "batch": batch_size, "train": ",".join(train),
                         "model_cached": cached, "collapsed": collapsed, "fit_seconds": fit_seconds,
+                        "iterations_used": summary.get("iterations_used", ""),
                         **labels[ds], **thread_fields()}  # fmt: skip
                 unit.rows += evaluation_rows(result, samples, base)
                 unit.samples.append(per_sample_frame(result, samples, base))
@@ -316,7 +380,8 @@ def unit_calls(kind: str, methods: Sequence[str], variants: Sequence[str] | None
 
 
 def experiment_calls(exp: Any, *, seeds: Sequence[int], data_seed: int, device: str = "cpu", data_root: Any = None,
-                     models: Any = None, force: bool = False) -> list[UnitCall]:  # fmt: skip
+                     models: Any = None, force: bool = False,
+                     stopping: StoppingRule | str | None = None) -> list[UnitCall]:  # fmt: skip
     """The units of experiment ``exp`` (already checked, ``--quick`` applied) as calls, in the order
     ``run_experiment`` does them in one process: every group for every training seed."""
     calls = []
@@ -331,7 +396,7 @@ def experiment_calls(exp: Any, *, seeds: Sequence[int], data_seed: int, device: 
                 calls += unit_calls("run", group.methods, group.variants or None, exp.name, seed,
                                     datasets=group.datasets, train=group.train, data_seed=data_seed, device=device,
                                     limit=group.limit, batch_size=group.batch_size, data_root=data_root,
-                                    models=models, force=force)  # fmt: skip
+                                    models=models, force=force, stopping=parse_stopping(stopping))  # fmt: skip
     return calls
 
 
@@ -382,6 +447,7 @@ def run_experiments(
     tracker: Any = None,
     sink: Callable[[Results], None] | None = None,
     executor: Any = None,
+    stopping: StoppingRule | str | None = None,
 ) -> Results:
     """``run_experiment`` for each experiment in turn; with an ``executor`` (``bench.run.executors.DaskExecutor``)
     every unit of every experiment is one task, all submitted at once (each experiment checked and its parent run
@@ -391,7 +457,7 @@ def run_experiments(
         for exp in experiments:
             results.extend(run_experiment(exp, quick=quick, seeds=seeds, data_seed=data_seed, device=device,
                                           data_root=data_root, models=models, force=force, progress=progress,
-                                          tracker=tracker, sink=sink))  # fmt: skip
+                                          tracker=tracker, sink=sink, stopping=stopping))  # fmt: skip
         return results
     say = progress or (lambda message: None)
     prepared = [_prepared(e, quick, seeds, data_seed, device, data_root) for e in experiments]
@@ -402,7 +468,7 @@ def run_experiments(
             f"{exp_data_seed}")  # fmt: skip
         parents[exp.name] = _parent_run(tracker, exp, exp_seeds, exp_data_seed, quick, device)
         calls += experiment_calls(exp, seeds=exp_seeds, data_seed=exp_data_seed, device=device, data_root=data_root,
-                                  models=models, force=force)  # fmt: skip
+                                  models=models, force=force, stopping=stopping)  # fmt: skip
     try:
         found = executor.map(calls, tracker=tracker, parents=parents, sink=sink)
     except KeyboardInterrupt:
@@ -435,16 +501,17 @@ def run_experiment(
     tracker: Any = None,
     sink: Callable[[Results], None] | None = None,
     executor: Any = None,
+    stopping: StoppingRule | str | None = None,
 ) -> Results:
     """Run an experiment (``bench.run.experiments.Experiment``, a shipped name or a TOML path): every group for every
     training seed (``seeds`` overrides the file's), all on the sets of one data seed (``data_seed`` overrides the
     file's). Every group is checked (``check_experiment``) before the first one trains. With a tracker, the
     experiment is one parent run (the same one again when the same experiment is run again). ``executor``: run
-    the units as tasks on it (``run_experiments``)."""
+    the units as tasks on it (``run_experiments``). ``stopping``: the training-length rule of every unit (``run``)."""
     if executor is not None:
         return run_experiments([experiment], quick=quick, seeds=seeds, data_seed=data_seed, device=device,
                                data_root=data_root, models=models, force=force, progress=progress, tracker=tracker,
-                               sink=sink, executor=executor)  # fmt: skip
+                               sink=sink, executor=executor, stopping=stopping)  # fmt: skip
     exp, seeds, data_seed = _prepared(experiment, quick, seeds, data_seed, device, data_root)
     say = progress or (lambda message: None)
     say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), training seeds {seeds}, data seed "
@@ -465,7 +532,7 @@ def run_experiment(
                                 device=device, limit=group.limit, batch_size=group.batch_size, data_root=data_root,
                                 models=models, force=force, progress=progress, experiment=exp.name,
                                 variants=group.variants or None, tracker=tracker, parent=parent,
-                                sink=sink)  # fmt: skip
+                                sink=sink, stopping=stopping)  # fmt: skip
                 results.extend(found)
     except KeyboardInterrupt:
         if parent is not None:

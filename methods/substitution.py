@@ -5,9 +5,10 @@ say where ``proposed``'s error lives and what a prediction that ignores its inpu
 ``gtsub[parts=global_orient+body_pose,zero=betas,<proposed's parameters>]``: the ``proposed`` regressor with the
 same parameters (so the same training key: the runner trains or loads the wrapped model, ``trained``, exactly as it
 does a plain ``proposed`` of that config and seed, and nothing is trained twice). At predict time the named
-``parts`` (``bench.method.PARAM_WIDTHS`` keys, or ``all``) of its predicted SMPL-X parameters are replaced by the
-sample's ground truth (camera frame, ``SampleBatch.smplx``) and the ``zero`` parts by zeros (``zero=betas``: the
-mean shape of the body model), then the body model is posed again (the keypoint path, 144 joints, as ``proposed``).
+``parts`` (``bench.method.PARAM_WIDTHS`` keys, ``all``, or ``none``) of its predicted SMPL-X parameters are replaced
+by the sample's ground truth (camera frame, ``SampleBatch.smplx``) and the ``zero`` parts by zeros (``zero=betas``:
+the mean shape of the body model), then the body model is posed again (the keypoint path, 144 joints, as
+``proposed``).
 The pelvis stays where ``proposed`` put it unless ``transl`` is replaced (then it is the truth's). ``parts=all``
 scores 0.0 mm wherever the ground truth comes from the same body model (the machinery check). A sample without
 ground-truth SMPL-X (``smplx_valid`` False) is marked failed, never scored as the plain prediction; a set without
@@ -45,8 +46,8 @@ from methods.proposed.method import ProposedConfig, ProposedMethod, body_models
 __all__ = ["PARTS", "MeanPoseConfig", "MeanPoseMethod", "SubstitutionConfig", "SubstitutionMethod",
            "create_meanpose", "create_substitution", "mean_rotation"]  # fmt: skip
 
-ALL = "all"
-PARTS = (*PARAM_WIDTHS, ALL)  # what gtsub's ``parts`` may name
+ALL, NONE = "all", "none"
+PARTS = (*PARAM_WIDTHS, ALL, NONE)  # what gtsub's ``parts`` may name (none: only ``zero`` acts)
 ZERO_PARTS = tuple(k for k in PARAM_WIDTHS if k != "transl")  # what ``zero`` may name (a zero position is no floor)
 POSE_PARTS = ("global_orient", "body_pose", "jaw_pose", "leye_pose", "reye_pose", "left_hand_pose", "right_hand_pose")
 SHAPES = ("zero", "mean")
@@ -62,7 +63,9 @@ class SubstitutionConfig(ProposedConfig):
 
 
 def _expand(parts: tuple[str, ...]) -> tuple[str, ...]:
-    """``parts`` in ``PARAM_WIDTHS`` order, ``all`` expanded, each once."""
+    """``parts`` in ``PARAM_WIDTHS`` order, ``all`` expanded, ``none`` dropped, each once."""
+    if NONE in parts and len(parts) > 1:
+        raise ValueError(f"gtsub: {'+'.join(parts)}: 'none' cannot be combined with other parts")
     chosen = set(PARAM_WIDTHS) if ALL in parts else set(parts)
     return tuple(k for k in PARAM_WIDTHS if k in chosen)
 
@@ -77,14 +80,15 @@ class SubstitutionMethod:
         if both := sorted(set(self.parts) & set(self.zero)):
             raise ValueError(f"gtsub: {both} named in both parts and zero; a part is either the truth or zero")
         if not self.parts and not self.zero:
-            raise ValueError("gtsub: nothing to substitute; give parts=... (and/or zero=...)")
+            raise ValueError("gtsub: nothing to substitute (parts=none without zero=...)")
         self.context, self.cfg = context, config
         self.device = torch.device(context.device)
         self.config = asdict(config)
         inner = ProposedConfig(**{f.name: getattr(config, f.name) for f in fields(ProposedConfig)})
         self.trained = ProposedMethod(context, inner)  # the runner trains / loads this one (same key as proposed)
         self.model = self.trained.pred_model
-        spec = {"parts": ALL if ALL in config.parts else "+".join(self.parts), "projection": config.projection}
+        shown = ALL if ALL in config.parts else "+".join(self.parts) or NONE
+        spec = {"parts": shown, "projection": config.projection}
         self.name = format_spec(self.family, {**spec, **({"zero": "+".join(self.zero)} if self.zero else {})})
 
     def supports(self, samples: SampleSet) -> str | None:

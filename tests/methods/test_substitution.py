@@ -110,8 +110,7 @@ def test_a_sample_without_ground_truth_is_failed_not_scored_as_the_prediction(tr
     none.smplx, none.smplx_valid = None, np.zeros(len(none), bool)
     skipped = evaluate(gtsub(trained, parts="betas"), none)
     assert skipped.skipped and "no ground-truth SMPL-X to substitute (betas)" in skipped.skipped
-    zero_only = gtsub(trained, parts="body_pose", zero="betas")  # zeros need no truth, parts do
-    assert zero_only.supports(none) is not None
+    assert gtsub(trained, parts="body_pose", zero="betas").supports(none) is not None  # parts need the truth
 
 
 @pytest.mark.xfail(
@@ -220,3 +219,21 @@ def test_bad_settings_are_refused_by_the_registry(spec, message):
 def test_contradictory_parts_are_refused_when_built(embedded_cache):
     with pytest.raises(ValueError, match=r"\['betas'\] named in both parts and zero"):
         create_method("gtsub[parts=all,zero=betas]", MethodContext())
+    with pytest.raises(ValueError, match="nothing to substitute"):
+        create_method("gtsub[parts=none]", MethodContext())
+    with pytest.raises(ValueError, match="'none' cannot be combined"):
+        create_method("gtsub[parts=none+betas]", MethodContext())
+
+
+def test_zero_shape_keeps_the_rest_of_the_prediction(trained, test_set):
+    """gtsub[parts=none,zero=betas]: the prediction with the body model's mean shape; needs no ground truth."""
+    batch = next(test_set.batches(6))
+    method = gtsub(trained, parts="none", zero="betas")
+    assert method.name == "gtsub[parts=none,projection=d2s,zero=betas]"
+    pred, plain = method.predict(batch), method.trained.predict(batch)
+    assert (pred.params["betas"] == 0).all() and not (plain.params["betas"] == 0).all()
+    torch.testing.assert_close(pred.params["body_pose"], plain.params["body_pose"], rtol=0, atol=0)
+    torch.testing.assert_close(pred.joints3d[:, 0], plain.joints3d[:, 0], rtol=0, atol=1e-5)
+    no_truth = test_set.subset(np.arange(4))
+    no_truth.smplx, no_truth.smplx_valid = None, np.zeros(4, bool)
+    assert method.supports(no_truth) is None and not method.predict(next(no_truth.batches(4))).failed.any()

@@ -33,7 +33,19 @@ REFERENCES = {
     "lifter": ("Lifting MLP (Martinez et al. 2017), reference",
                "the 2D->3D lifting MLP of Martinez et al. 2017 (joints only, no mesh) trained on the same sets and "
                "STS stream as the proposed regressor; the paper has no such row"),
+    "gtsub": ("Proposed with ground-truth parts, reference",
+              "the proposed regressor's own trained model (the same training key, loaded, not retrained) with the "
+              "named parts of its predicted SMPL-X replaced by the ground truth (camera frame) or set to zero, a "
+              "ceiling that says where its error lives; not a method of the paper"),
+    "meanpose": ("Mean pose, reference",
+                 "one constant body for every sample: the training sets' mean pose (chordal mean rotation per joint, "
+                 "global orientation included) with zero shape (shape=mean: the mean shape), input ignored, a floor; "
+                 "not a method of the paper"),
 }  # fmt: skip
+# gtsub parts -> the words its label uses
+_PART_WORDS = {"global_orient": "global rotation", "body_pose": "body pose", "betas": "shape", "transl": "position",
+               "left_hand_pose": "left hand", "right_hand_pose": "right hand", "jaw_pose": "jaw",
+               "expression": "expression", "leye_pose": "left eye", "reye_pose": "right eye"}  # fmt: skip
 _PROJECTION_LABELS = {"d2s": "Proposed (D2S)", "wpp": "Proposed, weak-perspective proj. (WPP)",
                       "pp": "Proposed, perspective proj. (PP)"}  # fmt: skip
 
@@ -83,6 +95,10 @@ def method_label(variant: str, method: str = "") -> str:
     """Human label of a variant in the paper's wording; the spec itself for anything not named below."""
     name, params = split_spec(variant)
     family = method or name
+    if family == "gtsub":
+        return _substitution_label(params)
+    if family == "meanpose" and str(params.get("shape", "zero")).lower() == "mean":
+        return "Mean pose and shape, reference"
     if family in REFERENCES:
         return REFERENCES[family][0]
     if family == "proposed":
@@ -97,3 +113,20 @@ def method_label(variant: str, method: str = "") -> str:
             return label + "*"  # the paper's '*': ground-truth 2D hand keypoints as input
         return label + " (ours)" if sts else label
     return variant
+
+
+def _substitution_label(params: dict[str, Any]) -> str:
+    """``gtsub[parts=global_orient+body_pose,zero=betas,projection=d2s]`` -> 'Proposed (D2S), true global rotation
+    and body pose, zero shape, reference'."""
+    base = _PROJECTION_LABELS.get(str(params.get("projection", DEFAULT_PROJECTION)).lower(), "Proposed")
+
+    def words(value: Any, default: str) -> list[str]:
+        names = [n for n in str(value if value is not None else default).split("+") if n and n != "none"]
+        return [_PART_WORDS.get(n, n) for n in names]
+
+    true, zero = words(params.get("parts"), "global_orient"), words(params.get("zero"), "")
+    everything = "all" in str(params.get("parts", ""))
+    said = (["every parameter true"] if everything else [f"true {' and '.join(true)}"] if true else []) + (
+        [f"zero {' and '.join(zero)}"] if zero else []
+    )
+    return f"{base}, {', '.join(said)}, reference"

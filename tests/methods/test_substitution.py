@@ -237,3 +237,44 @@ def test_zero_shape_keeps_the_rest_of_the_prediction(trained, test_set):
     no_truth = test_set.subset(np.arange(4))
     no_truth.smplx, no_truth.smplx_valid = None, np.zeros(4, bool)
     assert method.supports(no_truth) is None and not method.predict(next(no_truth.batches(4))).failed.any()
+
+
+def _report_rows():
+    """tests/reports/_report_rows.py (the report tests' hand-made rows), loaded from its path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "reports" / "_report_rows.py"
+    spec = importlib.util.spec_from_file_location("_report_rows_for_substitution", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GTSUB_POSE = "gtsub[parts=body_pose,projection=d2s]"
+ZERO_SHAPE = "gtsub[parts=none,projection=d2s,zero=betas]"
+
+
+def test_the_floors_and_ceilings_are_reference_rows_of_tables_1_and_2():
+    import pandas as pd
+
+    from reports.rows import validate_rows
+    from reports.tables import table1, table2
+
+    rr = _report_rows()
+    extra = [rr.make_row(variant, dataset, seed, metric, value)
+             for variant, value in ((GTSUB_POSE, 20.0), (ZERO_SHAPE, 60.0), ("meanpose", 150.0))
+             for dataset in ("panoptic", "h36m[protocol=p1]", "h36m[protocol=p2]") for seed in (0, 1)
+             for metric in ("mpjpe_mm", "pa_mpjpe_mm")]  # fmt: skip
+    rows = validate_rows(pd.concat([rr.make_rows(), pd.DataFrame(extra)], ignore_index=True))
+    labels = {GTSUB_POSE: "Proposed (D2S), true body pose, reference",
+              ZERO_SHAPE: "Proposed (D2S), zero shape, reference", "meanpose": "Mean pose, reference"}  # fmt: skip
+    for table in (table1(rows), table2(rows)):
+        display = table.display
+        assert list(display["method"].iloc[-3:]) == [labels[v] for v in display["variant"].iloc[-3:]]
+        assert set(display["variant"].iloc[-3:]) == set(labels)  # after every row of the paper and of ours
+        ours = display[display["variant"].isin(list(labels))]
+        assert (ours.filter(like="paper (reported)") == "–").all().all()  # no paper number beside them
+        notes = " ".join(table.notes)
+        assert "Proposed with ground-truth parts, reference: " in notes and "Mean pose, reference: " in notes
+        assert notes.count("not a method of the paper") == 2

@@ -3,7 +3,8 @@ which projection a variant uses, which H36M protocol a dataset spec names, and t
 
 Labels follow the paper's wording (``Proposed (D2S)``, ``FHGR + STS (ours)``, ...); the spec itself is printed
 beside every label, so a label never hides which variant a number belongs to. Reference methods (``REFERENCES``:
-the paper has no row for them, the tables list them last with '–' for the paper) are labelled as such.
+the lifter, and the floors and ceilings of ``methods.substitution``, ``gtsub`` labelled by the parts it replaces and
+``meanpose``; the paper has no row for them, the tables list them last with '–' for the paper) are labelled as such.
 """
 
 from __future__ import annotations

@@ -41,17 +41,14 @@ def one_thread(monkeypatch):
 @pytest.fixture(scope="module")
 def cluster(root):
     """A started ``DaskExecutor(workers=2)`` (after the session's data root and cache exist: the workers inherit the
-    environment), its own progress lines in ``cluster.said``."""
+    environment, their threads set by the executor), its own progress lines in ``cluster.said``."""
     pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[cluster]")')
     from bench.run.executors import DaskExecutor
 
     said: list[str] = []
-    with pytest.MonkeyPatch.context() as mp:
-        for name in bench_threads.THREAD_VARIABLES:  # this process's own threads while the cluster starts
-            mp.setenv(name, "1")
-        with DaskExecutor(workers=2, progress=said.append) as executor:
-            executor.said = said
-            yield executor
+    with DaskExecutor(workers=2, threads=1, progress=said.append) as executor:
+        executor.said = said
+        yield executor
 
 
 def _free_port():

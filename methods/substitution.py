@@ -21,7 +21,8 @@ of the training rotations of that joint (:func:`mean_rotation`: the mean rotatio
 ``betas`` zero (``shape=zero``, default) or their training mean, ``expression`` the training mean, and the pelvis at
 the training pelvises' mean position in the camera frame. Its input is never read. Scores: MPJPE aligns the roots
 only (so the mean global orientation counts), PA-MPJPE also the rotation and scale (``bench.run.evaluate``).
-Without a training set holding SMPL-X ground truth, ``fit`` is a ConfigError naming the sets given.
+Without a training set holding SMPL-X ground truth (real Human3.6M has none), there is no mean pose: ``fit`` says
+so and every set is a skipped row with that reason (``supports``), never a failed unit or a made-up body.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
-from bench.errors import ConfigError
 from bench.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.method import PARAM_WIDTHS, MethodContext, Prediction, config_hash, format_spec
 from bench.registry import check_method_spec, register_method
@@ -174,9 +174,10 @@ class MeanPoseMethod:
         self.name = format_spec(self.family, {"shape": config.shape})
         _, self.model, _ = body_models(context.model_path, context.device)
         self.params: dict[str, torch.Tensor] | None = None  # (1, width) each, after fit / load
+        self.reason: str | None = None  # why there is no mean pose (no training ground truth), after fit / load
 
     def supports(self, samples: SampleSet) -> str | None:
-        return None  # predicts a whole body whatever the set: every skeleton can be formed
+        return self.reason  # else a whole body whatever the set: every skeleton can be formed
 
     def mean_params(self, smplx: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """The constant prediction (module docstring) from ground-truth SMPL-X rows (N, width) each: (1, width)."""
@@ -202,8 +203,13 @@ class MeanPoseMethod:
         pooled = [s for s in train_sets.values() if s.smplx is not None and np.asarray(s.smplx_valid).any()]
         if not pooled:
             given = ", ".join(train_sets) or "none"
-            raise ConfigError(f"meanpose: no training set holds ground-truth SMPL-X (training sets: {given}); give "
-                              "one with --train, e.g. h36m[split=train]")  # fmt: skip
+            self.params = None
+            self.reason = (f"meanpose: no training set holds ground-truth SMPL-X (training sets: {given}), so there "
+                           "is no mean pose")  # fmt: skip
+            (self.context.progress or (lambda message: None))(self.reason)
+            return {"samples": 0, "pooled_rows": 0, "train": sorted(train_sets), "shape": self.cfg.shape,
+                    "iterations": 0, "reason": self.reason}  # fmt: skip
+        self.reason = None
         rows = {k: np.concatenate([np.asarray(s.smplx[k])[np.asarray(s.smplx_valid)] for s in pooled])
                 for k in PARAM_WIDTHS}  # fmt: skip
         n = len(rows["betas"])
@@ -217,7 +223,8 @@ class MeanPoseMethod:
     @torch.no_grad()
     def predict(self, batch: SampleBatch) -> Prediction:
         if self.params is None:
-            raise ValueError("meanpose: predict before fit or load (the mean pose comes from the training sets)")
+            raise ValueError(self.reason or "meanpose: predict before fit or load (the mean pose comes from the "
+                             "training sets)")  # fmt: skip
         B = len(batch)
         params = {k: v.expand(B, -1).clone() for k, v in self.params.items()}
         joints = self.model.keypoints(**params)
@@ -225,11 +232,12 @@ class MeanPoseMethod:
         return Prediction(params=params, joints3d=joints, keypoints2d=None, camera={"type": "none"}, failed=failed)
 
     def save(self, path: Any) -> None:
-        if self.params is None:
+        if self.params is None and self.reason is None:
             raise ValueError("meanpose: nothing to save before fit")
+        params = None if self.params is None else {k: v.cpu() for k, v in self.params.items()}
         torch.save({"family": self.family, "format": MEANPOSE_FORMAT, "config": self.config,
-                    "config_hash": config_hash(self.config),
-                    "params": {k: v.cpu() for k, v in self.params.items()}}, Path(path))  # fmt: skip
+                    "config_hash": config_hash(self.config), "params": params, "reason": self.reason},
+                   Path(path))  # fmt: skip
 
     def load(self, path: Any) -> None:
         data = torch.load(Path(path), map_location=self.device, weights_only=True)
@@ -237,12 +245,19 @@ class MeanPoseMethod:
         if data.get("family") != self.family or data.get("config_hash") != mine:
             raise ValueError(f"{path}: config hash {data.get('config_hash')} ({data.get('family')}, config "
                              f"{data.get('config')}) differs from this method's {mine} ({self.config})")  # fmt: skip
-        params = data["params"]
-        if set(params) != set(PARAM_WIDTHS) or any(tuple(params[k].shape) != (1, w) for k, w in PARAM_WIDTHS.items()):
+        params = data.get("params")
+        if params is None and isinstance(data.get("reason"), str):  # fitted without training ground truth
+            self.params, self.reason = None, data["reason"]
+            return
+        if (
+            not isinstance(params, dict)
+            or set(params) != set(PARAM_WIDTHS)
+            or any(tuple(params[k].shape) != (1, w) for k, w in PARAM_WIDTHS.items())
+        ):
             raise ValueError(f"{path}: a meanpose file without the (1, width) SMPL-X parameters it should hold")
         if not all(math.isfinite(float(v.abs().sum())) for v in params.values()):
             raise ValueError(f"{path}: a meanpose file with non-finite parameters")
-        self.params = {k: v.to(self.device, torch.float32) for k, v in params.items()}
+        self.params, self.reason = {k: v.to(self.device, torch.float32) for k, v in params.items()}, None
 
 
 @register_method(

@@ -152,8 +152,11 @@ def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed:
     training-length ``rule``, default ``bench.run.validation.DEFAULT_RULE``) and save it atomically.
     The cache is ``models``, then ``fallback_model_folder()`` (where a model goes that ``models`` could not take:
     the next run finds it there). Returns (loaded from the cache, the model file, the fit summary: the one saved
-    with a cached model, ``{}`` for a cached model saved before summaries were kept)."""
+    with a cached model, ``{}`` for a cached model saved before summaries were kept). A method that wraps a trained
+    one (``method.trained``, e.g. ``gtsub`` around ``proposed``) has that one trained or loaded, under its own training
+    key: the same model file as the plain method of that config and seed, never trained twice."""
     rule = parse_stopping(rule)
+    method = getattr(method, "trained", method)
     path = None
     if models is not None:
         key = training_key(method, train_sets, seed, context.model_path, rule.key_part(method))

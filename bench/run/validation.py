@@ -47,11 +47,16 @@ STOP_REASONS = ("patience", "max iterations", "no held-out set", "off")
 class StoppingRule:
     """The training-length rule (module docstring). ``patience``: validation points (one every ``log_every``
     iterations) without an improvement of at least ``min_delta_mm`` before training stops; ``val_limit``: the most
-    held-out samples scored at each point."""
+    held-out samples scored at each point.
+
+    Defaults measured (synthetic H36M, lifter[width=256,blocks=1,sts=false,log_every=100], seed 0, test MPJPE on
+    512 samples): patience 5 / 0.5 mm stopped at 1,800 of 3,000 iterations, 104.1 mm against 96.7 mm trained to
+    3,000 without the rule (the validation curve is noisy by about 2 mm from check to check); patience 10 / 0.1 mm
+    ran 5,800 of 6,000 (best at 4,800), 96.8 mm, against 94.8 mm trained to 4,800 on every subject."""
 
     on: bool = True
-    patience: int = 5
-    min_delta_mm: float = 0.5
+    patience: int = 10
+    min_delta_mm: float = 0.1
     val_limit: int = 256
 
     def __post_init__(self) -> None:

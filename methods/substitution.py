@@ -28,6 +28,7 @@ so and every set is a skipped row with that reason (``supports``), never a faile
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
+from bench.errors import DataFileError
 from bench.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from bench.method import PARAM_WIDTHS, MethodContext, Prediction, config_hash, format_spec
 from bench.registry import check_method_spec, register_method
@@ -240,7 +242,14 @@ class MeanPoseMethod:
                    Path(path))  # fmt: skip
 
     def load(self, path: Any) -> None:
-        data = torch.load(Path(path), map_location=self.device, weights_only=True)
+        """The mean pose saved by :meth:`save`; a file that cannot be read or holds no such thing is a
+        DataFileError naming the file (and the field), a file of another config a ValueError naming both hashes."""
+        try:
+            data = torch.load(Path(path), map_location=self.device, weights_only=True)
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+            raise DataFileError(f"{path}: cannot read the meanpose model file ({type(exc).__name__}: {exc})") from None
+        if not isinstance(data, dict):
+            raise DataFileError(f"{path}: not a meanpose model file (holds a {type(data).__name__}, not a dict)")
         mine = config_hash(self.config)
         if data.get("family") != self.family or data.get("config_hash") != mine:
             raise ValueError(f"{path}: config hash {data.get('config_hash')} ({data.get('family')}, config "
@@ -254,9 +263,9 @@ class MeanPoseMethod:
             or set(params) != set(PARAM_WIDTHS)
             or any(tuple(params[k].shape) != (1, w) for k, w in PARAM_WIDTHS.items())
         ):
-            raise ValueError(f"{path}: a meanpose file without the (1, width) SMPL-X parameters it should hold")
-        if not all(math.isfinite(float(v.abs().sum())) for v in params.values()):
-            raise ValueError(f"{path}: a meanpose file with non-finite parameters")
+            raise DataFileError(f"{path}: field 'params': not the (1, width) SMPL-X parameters of a meanpose file")
+        if bad := sorted(k for k, v in params.items() if not math.isfinite(float(v.abs().sum()))):
+            raise DataFileError(f"{path}: field 'params': non-finite values in {bad}")
         self.params, self.reason = {k: v.to(self.device, torch.float32) for k, v in params.items()}, None
 
 

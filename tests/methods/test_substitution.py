@@ -113,11 +113,6 @@ def test_a_sample_without_ground_truth_is_failed_not_scored_as_the_prediction(tr
     assert gtsub(trained, parts="body_pose", zero="betas").supports(none) is not None  # parts need the truth
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs bench.run.runner._fit_or_load to train / load a wrapper's `trained` "
-    "method (methods/substitution.py); remove this mark with that change",
-)
 def test_the_wrapped_model_is_loaded_from_the_plain_methods_cache_not_retrained(tmp_path, monkeypatch, embedded_cache):
     """The runner's model cache: a gtsub after the plain proposed of the same config and seed loads that model file
     (the same training key), and its predictions are those of the plain model with the parts replaced."""

@@ -14,6 +14,7 @@ from bench.errors import ConfigError
 from bench.method import MethodContext
 from bench.run.evaluate import evaluate
 from bench.run.runner import _fit, run
+from bench.run.tracking import Tracker
 from bench.run.units import build_method, load_dataset_spec, training_key
 from bench.run.validation import DEFAULT_RULE, StoppingRule, find_holdout, parse_stopping, spread
 from reports.rows import validate_rows
@@ -36,9 +37,11 @@ def _fit_one(spec, train_sets, rule, seed=0):
     return method, summary
 
 
-def test_a_plateau_stops_training_before_iterations_and_rows_say_so(root):
+def test_a_plateau_stops_training_before_iterations_and_rows_say_so(root, tmp_path):
     units = []
-    results = run([LIFTER], ["h36m"], train=[TRAIN], data_root=root, limit=4, stopping=PLATEAU, sink=units.append)
+    tracker = Tracker(tmp_path / "store").connect()
+    results = run([LIFTER], ["h36m"], train=[TRAIN], data_root=root, limit=4, stopping=PLATEAU, sink=units.append,
+                  tracker=tracker)  # fmt: skip
     summary = units[0].fit_summary
     assert summary["iterations"] == 40  # the maximum, as configured
     assert summary["iterations_used"] == 10 and summary["stopped"] == "patience" and summary["best_iteration"] == 5
@@ -48,6 +51,11 @@ def test_a_plateau_stops_training_before_iterations_and_rows_say_so(root):
     assert all(math.isfinite(e["val_mpjpe_mm"]) for e in summary["history"])
     assert summary["val_mpjpe_mm"] == summary["history"][0]["val_mpjpe_mm"]
     assert {r["iterations_used"] for r in results.rows} == {10}
+    # the validation curve in MLflow, beside the loss, and the rule among the unit's parameters
+    (unit,) = tracker.client.search_runs([tracker.experiment_id], "tags.`hmrbench.kind` = 'unit'")
+    curve = tracker.client.get_metric_history(unit.info.run_id, "train/val_mpjpe_mm")
+    assert sorted((m.step, m.value) for m in curve) == [(e["iteration"], e["val_mpjpe_mm"]) for e in summary["history"]]
+    assert unit.data.params["stopping.patience"] == "1"
     # rows written before the column existed read it as blank
     older = pd.DataFrame(results.rows).drop(columns=["iterations_used"])
     assert set(validate_rows(older)["iterations_used"]) == {""}

@@ -3,8 +3,8 @@ evaluation set (``bench.run.evaluate``) and return tidy rows (``bench.run.result
 
 A **unit** is one method spec trained on its training sets for one seed and scored on a group's evaluation sets.
 Its key (``unit_key``) hashes everything its numbers depend on: the experiment, the method's resolved config, the
-seed, the data seed, the training and evaluation sets (spec, source, size), the limit and batch size, the device
-and the body model.
+seed, the data seed, the training and evaluation sets (spec, source, size), the limit and batch size, the device,
+the body model and the training-length rule (below).
 
 Two seeds, kept apart: the **training seed** (``seed``) goes to the method only (initialisation, batch order, its
 synthetic stream); the **data seed** (``data_seed``, default 0) is the seed every dataset is loaded with (the

@@ -48,6 +48,12 @@ Settings of the stream (``STSConfig``):
   measured on one thread, 0.19 s per 64 bodies (0.37 s with every vertex, 0.01 s without occlusion), 58 ms per
   16 hand close-ups (9 ms without).
 - ``pitch``, ``roll``: the camera's ranges, degrees (above).
+
+Measured effect on ``lifter`` (one seed, synthetic data, ``--limit 300``; MPJPE / PA-MPJPE mm, H36M P1 and
+Panoptic), trained on STS alone for 600 iterations: former stream (exact 2D, no pitch or roll) 170.3 / 130.1 and
+204.9 / 127.0; detector 2D only 130.6 / 94.4 and 182.2 / 95.3; pitch and roll only 178.6 / 128.4 and 194.8 /
+125.4; both (the defaults) 129.4 / 95.1 and 167.2 / 95.8. Trained on H36M train + STS (one batch in five, 1,500
+iterations): 108.4 / 80.4 and 162.6 / 85.5 -> 106.6 / 81.4 and 156.2 / 84.8.
 """
 
 from __future__ import annotations

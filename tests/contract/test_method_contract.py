@@ -25,6 +25,7 @@ QUICK = {
                  "prior_components": 2},
     "lifter": {"iterations": 10, "width": 32, "sts_pool": 64, "log_every": 1000},
 }  # fmt: skip
+QUICK["gtsub"] = QUICK["proposed"]  # the wrapped proposed (methods/substitution.py)
 DATASETS = ("panoptic", "h36m", "stb")  # the trees of the tiny_sets fixture (conftest.py)
 
 

@@ -245,7 +245,8 @@ def test_camera_supervision_gt_learns_the_true_depth(method):
     assumed focal F0 (d ~ F0 L / h, short of the truth), and camera_supervision=none leaves it wrong; gt (pelvis
     from the body model + transl, focal from K) learns it and the error falls (d2s)."""
     projection = "d2s"
-    cfg = STSConfig(pool=256, noise="none", focal=(1.3, 1.3), image_sizes=((1000, 1000),))
+    cfg = STSConfig(pool=256, noise="none", focal=(1.3, 1.3), image_sizes=((1000, 1000),), pitch=(0, 0),
+                    roll=(0, 0))  # upright bodies, as the depth rule assumes
     s = STSStream(method.train_model, cfg, seed=3, device="cpu").sample(160)
     K = np.zeros((160, 3, 3))
     K[:, 0, 0] = K[:, 1, 1] = s["focal"].numpy()

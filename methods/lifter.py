@@ -49,10 +49,11 @@ from bench.body.skeletons import get_skeleton
 from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import check_method_spec, register_method
 from bench.samples import SampleBatch, SampleSet
-from bench.settings import NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitFloat
+from bench.settings import NonNegativeInt, OneOf, PositiveFloat, PositiveInt, Range, UnitFloat
+from datasets.noise import NOISE_KINDS
 from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
 from methods.proposed.method import body_models, gt_rotmats
-from methods.proposed.sts import STSConfig, STSStream
+from methods.proposed.sts import STSStream, body_stream
 
 __all__ = ["LIFTED_JOINTS", "LifterConfig", "LifterMethod", "LiftingMLP", "create_lifter"]
 
@@ -96,6 +97,8 @@ class LifterConfig:
     sts_period: PositiveInt = 5  # one STS batch every sts_period iterations (as proposed); 1 = STS only
     sts_noise_px: Annotated[float, Range(min=0)] = 0.0
     sts_pool: PositiveInt = 4096
+    sts_noise: Annotated[str, OneOf(NOISE_KINDS)] = "detector"  # STS 2D: the test sets' detector model, or exact
+    sts_tilt: bool = True  # STS camera pitch and roll (methods.proposed.sts.PITCH_DEG / ROLL_DEG); false: level
     conf_threshold: UnitFloat = 0.1
     focal_scale: PositiveFloat = 1.0  # assumed focal = focal_scale * max(w, h) px (depth of the prediction only)
     default_depth_m: PositiveFloat = 4.0  # depth of a sample with fewer than two body detections
@@ -296,7 +299,7 @@ class LifterMethod:
                 "cannot supervise a lifter)")  # fmt: skip
         sts = None
         if cfg.sts or pool is None:
-            sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool, noise_px=cfg.sts_noise_px),
+            sts = STSStream(self.train_model, body_stream(cfg.sts_pool, cfg.sts_noise_px, cfg.sts_noise, cfg.sts_tilt),
                             seed=self.context.seed, device=self.device)  # fmt: skip
         torch.manual_seed(self.context.seed + 3)  # dropout draws: the same seed trains the same weights
         gen = torch.Generator(device="cpu").manual_seed(self.context.seed + 7)
@@ -328,7 +331,7 @@ class LifterMethod:
                 rate = (it + 1) * B / max(elapsed, 1e-9)
                 value = float(loss.detach())
                 history.append({"iteration": it + 1, "total": value, "lr": sched.get_last_lr()[0],
-                                "samples_per_s": rate})
+                                "samples_per_s": rate})  # fmt: skip
                 say(f"{self.name}: it {it + 1}/{cfg.iterations} loss {value:.4f} {rate:.0f} samples/s "
                     f"ETA {(cfg.iterations - it - 1) * B / max(rate, 1e-9):.0f} s")  # fmt: skip
                 if self.context.checkpoint is not None:

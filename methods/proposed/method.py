@@ -44,6 +44,7 @@ from bench.method import MethodContext, Prediction, config_hash, format_spec
 from bench.registry import check_method_spec, register_method
 from bench.samples import SampleBatch, SampleSet
 from bench.settings import NonNegativeFloat, NonNegativeInt, OneOf, PositiveFloat, PositiveInt, UnitFloat
+from datasets.noise import NOISE_KINDS
 from methods.proposed.cameras import HEADS, camera_stats
 from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
 from methods.proposed.losses import (
@@ -54,7 +55,7 @@ from methods.proposed.losses import (
     to_openpose,
 )
 from methods.proposed.networks import NetConfig, ProposedNet
-from methods.proposed.sts import STSConfig, STSStream
+from methods.proposed.sts import STSConfig, STSStream, body_stream
 
 __all__ = ["CAMERA_SUPERVISION", "ProposedConfig", "ProposedMethod", "body_models", "create_proposed"]
 
@@ -92,6 +93,8 @@ class ProposedConfig:
     sts_period: PositiveInt = 5  # one STS batch every sts_period iterations (Sec. IV-B); 1 = STS only
     sts_noise_px: NonNegativeFloat = 0.0
     sts_pool: PositiveInt = 4096
+    sts_noise: Annotated[str, OneOf(NOISE_KINDS)] = "detector"  # STS 2D: the test sets' detector model, or exact
+    sts_tilt: bool = True  # STS camera pitch and roll (methods.proposed.sts.PITCH_DEG / ROLL_DEG); false: level
     pretrain_iterations: NonNegativeInt = 1000  # partial branch alone on hand / face close-ups first; 0 = none
     use_3d: bool = True
     use_2d: bool = True
@@ -331,8 +334,9 @@ class ProposedMethod:
         """Pre-train the partial branch (both hand GCNs and the face network) alone (module docstring)."""
         cfg = self.cfg
         focuses = ("left_hand", "right_hand", "face")
-        streams = {f: STSStream(self.train_model, STSConfig(pool=cfg.sts_pool), seed=self.context.seed + 101 + i,
-                                device=self.device, focus=f) for i, f in enumerate(focuses)}  # fmt: skip
+        streams = {f: STSStream(self.train_model, body_stream(cfg.sts_pool, 0.0, cfg.sts_noise, cfg.sts_tilt),
+                                seed=self.context.seed + 101 + i, device=self.device, focus=f)
+                   for i, f in enumerate(focuses)}  # fmt: skip
         params = [p for m in (self.net.left_hand, self.net.right_hand, self.net.face) for p in m.parameters()]
         opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999), fused=True)
         self.net.train()
@@ -359,7 +363,7 @@ class ProposedMethod:
         cfg = self.cfg
         pretrain = self.pretrain_partial(cfg.pretrain_iterations) if cfg.pretrain_iterations > 0 else None
         pool = self._pool(train_sets)
-        sts = STSStream(self.train_model, STSConfig(pool=cfg.sts_pool, noise_px=cfg.sts_noise_px),
+        sts = STSStream(self.train_model, body_stream(cfg.sts_pool, cfg.sts_noise_px, cfg.sts_noise, cfg.sts_tilt),
                         seed=self.context.seed, device=self.device) if cfg.sts or pool is None else None  # fmt: skip
         gen = torch.Generator(device="cpu").manual_seed(self.context.seed + 7)
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.999), fused=True)

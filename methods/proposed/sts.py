@@ -76,8 +76,8 @@ from datasets.synth import occlusion
 from methods.proposed.layers import PART_SLICES
 from methods.proposed.losses import to_openpose
 
-__all__ = ["OCCLUSION", "PITCH_DEG", "ROLL_DEG", "VIEWS", "HandViews", "STSConfig", "STSStream", "camera_angles",
-           "hand_view_stats", "hand_views", "left_hands"]  # fmt: skip
+__all__ = ["OCCLUSION", "PITCH_DEG", "ROLL_DEG", "VIEWS", "HandViews", "STSConfig", "STSStream", "body_stream",
+           "camera_angles", "hand_view_stats", "hand_views", "left_hands"]  # fmt: skip
 
 VIEWS = ("any", "match")
 OCCLUSION = ("hands", "all", "none")
@@ -113,6 +113,14 @@ class STSConfig:
             raise ValueError(f"STS occlusion must be one of {', '.join(OCCLUSION)}, got {self.occlusion!r}")
         if self.noise not in NOISE_KINDS:
             raise ValueError(f"STS noise must be one of {', '.join(NOISE_KINDS)}, got {self.noise!r}")
+
+
+def body_stream(pool: int, noise_px: float = 0.0, noise: str = "detector", tilt: bool = True) -> STSConfig:
+    """The body stream of ``proposed`` and ``lifter`` from their method settings: ``sts_noise`` ('detector', the
+    default, or 'none': exact 2D) and ``sts_tilt`` (true, the default: camera pitch and roll drawn from
+    ``PITCH_DEG`` / ``ROLL_DEG``; false: the former stream, bodies turned about the vertical axis only)."""
+    level = {} if tilt else {"pitch": (0.0, 0.0), "roll": (0.0, 0.0)}
+    return STSConfig(pool=pool, noise_px=noise_px, noise=noise, **level)
 
 
 def left_hands(samples: SampleSet) -> dict[str, np.ndarray]:

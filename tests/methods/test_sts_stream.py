@@ -287,3 +287,39 @@ def test_3d_targets_turn_with_the_camera_and_match_the_2d(model):
     uv, inside, _ = exact_2d(tilted)
     assert inside.sum() > 32 * 20
     np.testing.assert_allclose(tilted["keypoints2d"][..., :2].double().numpy()[inside], uv[inside], atol=1e-3)
+
+
+class _Built(Exception):
+    """Raised by the recording stream below once the method under test has built its STS stream."""
+
+
+@pytest.mark.parametrize("method", ["proposed", "lifter"])
+@pytest.mark.parametrize(("settings", "noise", "pitch", "roll"), [
+    ("", "detector", PITCH_DEG, ROLL_DEG),
+    (",sts_noise=none", "none", PITCH_DEG, ROLL_DEG),
+    (",sts_tilt=false", "detector", (0.0, 0.0), (0.0, 0.0)),
+])  # fmt: skip
+def test_body_methods_build_the_stream_their_settings_name(embedded_cache, monkeypatch, method, settings, noise,
+                                                           pitch, roll):  # fmt: skip
+    """proposed's and lifter's sts_noise / sts_tilt reach the stream they train on (defaults: detector 2D, tilted
+    camera), so the former stream can be asked for from the command line and each is its own training key."""
+    import methods.lifter
+    import methods.proposed.method
+    from bench.registry import create_method
+
+    built: list[STSConfig] = []
+
+    def record(model, cfg, **kwargs):
+        built.append(cfg)
+        raise _Built
+
+    for module in (methods.lifter, methods.proposed.method):
+        monkeypatch.setattr(module, "STSStream", record)
+    m = create_method(f"{method}[iterations=1,pretrain_iterations=0{settings}]" if method == "proposed"
+                      else f"{method}[iterations=1{settings}]", MethodContext(seed=0))  # fmt: skip
+    with pytest.raises(_Built):
+        m.fit({})
+    assert (built[0].noise, built[0].pitch, built[0].roll) == (noise, pitch, roll)
+    default = create_method(method, MethodContext(seed=0))
+    assert (m.config["sts_noise"], m.config["sts_tilt"]) != (default.config["sts_noise"], default.config["sts_tilt"]) \
+        or not settings

@@ -344,6 +344,14 @@ def _check_before_writing(
     check_device(device)
 
 
+def _early_stop(args: argparse.Namespace):  # noqa: ANN202
+    """--early-stop parsed before anything is written (``bench.run.validation.parse_stopping``); None when not
+    given (each experiment file's ``stopping``, else the default rule)."""
+    from bench.run.validation import parse_stopping
+
+    return None if args.early_stop is None else parse_stopping(args.early_stop)
+
+
 def run_command(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
     from bench.run.runner import run, run_experiment
@@ -360,6 +368,7 @@ def run_command(args: argparse.Namespace) -> int:
             raise ConfigError("run: --quick applies to experiment files (their [quick] table)")
     check_at_least_one("--limit", args.limit, optional=True)
     check_at_least_one("--batch-size", args.batch_size)
+    stopping = _early_stop(args)
     if args.experiment is not None:
         _check_before_writing([args.experiment], quick=args.quick, device=args.device, data_root=args.data_root)
     else:
@@ -370,7 +379,8 @@ def run_command(args: argparse.Namespace) -> int:
     tracker = _tracker(out, args.tracking_uri)
     name = Path(args.experiment).stem if args.experiment is not None else "run"
     rows_file = _RowsFile(out / f"{name}{'-quick' if args.quick else ''}.csv")
-    common = {"device": args.device, "data_root": args.data_root, "models": out / "models", "force": args.force}
+    common = {"device": args.device, "data_root": args.data_root, "models": out / "models", "force": args.force,
+              "stopping": stopping}  # fmt: skip
     with _executor(args) as executor:
         if args.experiment is not None:
             results = run_experiment(args.experiment, quick=args.quick, seeds=seeds, data_seed=data_seed,
@@ -456,6 +466,7 @@ def paper_command(args: argparse.Namespace) -> int:
     from bench.run.pipeline import PAPER_EXPERIMENTS, paper
 
     seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)  # checked before anything is written
+    stopping = _early_stop(args)
     _check_before_writing(PAPER_EXPERIMENTS, quick=args.quick, device=args.device, data_root=args.data_root)
     _check_workers(args)
     out = _out_folder(args.out)
@@ -466,7 +477,7 @@ def paper_command(args: argparse.Namespace) -> int:
         results, written = paper(tracker, out, quick=args.quick, seeds=seeds, data_seed=data_seed,
                                  device=args.device, data_root=args.data_root, force=args.force, progress=_progress,
                                  sink=rows_file, command="hmrbench " + " ".join(sys.argv[1:]),
-                                 executor=executor)  # fmt: skip
+                                 executor=executor, stopping=stopping)  # fmt: skip
     if executor is not None:
         rows_file.rewrite(results.rows)
     code = _finish(results, rows_file)
@@ -517,6 +528,15 @@ def _data_seed_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-seed", default=None, metavar="N",
                         help="seed the datasets are loaded (synthetic sets generated) with, the same for every "
                         "training seed (default: the experiment's data_seed, else 0)")  # fmt: skip
+
+
+def _early_stop_arg(parser: argparse.ArgumentParser) -> None:
+    """--early-stop: the training-length rule of every trained method (``bench.run.validation``)."""
+    parser.add_argument("--early-stop", default=None, metavar="RULE",
+                        help="training length: 'on' (default: score a held-out subject every log step, stop after "
+                        "10 checks without a 0.1 mm gain, keep the best weights), 'off' (train every iteration), "
+                        "or settings such as 'patience=5,min_delta_mm=0.2,val_limit=128' (default: the "
+                        "experiment file's 'stopping', else on)")  # fmt: skip
 
 
 def _output_args(parser: argparse.ArgumentParser) -> None:
@@ -582,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--limit", type=int, default=None, help="score at most N samples per set, evenly spaced")
     run_p.add_argument("--batch-size", type=int, default=256, help="prediction batch size (default 256)")
     run_p.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
+    _early_stop_arg(run_p)
     _output_args(run_p)
     run_p.add_argument("--force", action="store_true", help="redo finished units and retrain models that are "
                        "already in DIR/models")  # fmt: skip
@@ -623,6 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     pp.add_argument("--data-root", default=None, help="data root (default $HMRBENCH_DATA, else synthetic)")
     pp.add_argument("--force", action="store_true", help="redo finished units and retrain cached models")
+    _early_stop_arg(pp)
     _parallel_args(pp)
     _output_args(pp)
     pp.set_defaults(func=paper_command)

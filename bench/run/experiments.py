@@ -6,6 +6,8 @@ title = "Table II: Human3.6M protocols 1 and 2"
 kind = "accuracy"                         # optional: "accuracy" (train and score, default) or "runtime" (time)
 seeds = [0]                               # optional, default [0]: the training seeds (the methods')
 data_seed = 0                             # optional, default 0: the seed every dataset is loaded / generated with
+stopping = "on"                           # optional: the training-length rule (bench.run.validation), "off" or
+                                          # "patience=5,min_delta_mm=0.2,val_limit=128"; default "on"
 
 [[group]]                                 # one or more: methods x datasets, trained on `train`
 methods = ["proposed[projection=d2s]"]
@@ -17,6 +19,7 @@ batch_size = 64                           # optional: prediction batch size
 
 [quick]                                   # optional: what --quick changes
 limit = 100
+stopping = "off"                          # optional: the rule of the quick version (default: the file's)
 [quick.params.proposed]                   # parameter overrides per method family
 iterations = 300
 ```
@@ -25,7 +28,8 @@ Every key is checked: an unknown one is a ConfigError naming the key, where it i
 methods, with the ``[quick]`` overrides applied, and the datasets) is checked when the file is loaded: its name,
 its settings' names and each value's type, choices and range (``bench.settings``), the error naming the file and
 the table; ``[quick.params.NAME]`` must name a method family of the file. Counts (``limit``, ``batch_size``,
-``repeats``, ``batch_sizes``) are integers >= 1.
+``repeats``, ``batch_sizes``) are integers >= 1. ``stopping`` is parsed when the file is loaded
+(``bench.run.validation.parse_stopping``); ``hmrbench run/paper --early-stop RULE`` overrides it.
 """
 
 from __future__ import annotations
@@ -38,15 +42,16 @@ from typing import Any
 
 from bench.errors import ConfigError
 from bench.method import format_spec, parse_spec
+from bench.run.validation import parse_stopping
 
 __all__ = ["Experiment", "Group", "load_experiment", "shipped_experiments"]
 
 _TOP = {"title": str, "description": str, "kind": str, "seeds": list, "data_seed": int, "group": list,
-        "quick": dict}  # fmt: skip
+        "quick": dict, "stopping": str}  # fmt: skip
 _GROUP = {"methods": list, "datasets": list, "train": list, "limit": int, "batch_size": int, "batch_sizes": list,
           "repeats": int}  # fmt: skip
 KINDS = ("accuracy", "runtime")
-_QUICK = {"limit": int, "params": dict, "seeds": list}
+_QUICK = {"limit": int, "params": dict, "seeds": list, "stopping": str}
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Experiment:
     quick: dict[str, Any] = field(default_factory=dict)
     kind: str = "accuracy"
     data_seed: int = 0  # the seed the datasets are loaded with; ``seeds`` are the training seeds
+    stopping: str | None = None  # the training-length rule as written (None: the default, on)
 
     def quick_version(self) -> Experiment:
         """The experiment with its ``[quick]`` overrides applied (limit, seeds, parameters per method family),
@@ -93,7 +99,7 @@ class Experiment:
         seeds = tuple(self.quick.get("seeds", self.seeds))
         # named NAME-quick: its rows and units never mix with the full experiment's in one table
         return Experiment(f"{self.name}-quick", self.path, f"{self.title} (quick)", groups, seeds, self.description,
-                          {}, self.kind, self.data_seed)  # fmt: skip
+                          {}, self.kind, self.data_seed, self.quick.get("stopping", self.stopping))  # fmt: skip
 
 
 def _experiments_dir() -> Path:
@@ -179,9 +185,15 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         raise ConfigError(f"{path}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "runtime" and any(len(g.datasets) != 1 for g in groups):
         raise ConfigError(f"{path}: a runtime experiment's group takes one dataset (the input samples timed)")
+    for where, table in (("the top level", data), ("[quick]", quick)):
+        if "stopping" in table:
+            try:
+                parse_stopping(table["stopping"])
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {where} key 'stopping': {exc}") from None
     experiment = Experiment(name=path.stem, path=path, title=data.get("title", path.stem), groups=tuple(groups),
                             seeds=tuple(seeds), description=data.get("description", ""), quick=quick, kind=kind,
-                            data_seed=data_seed)  # fmt: skip
+                            data_seed=data_seed, stopping=data.get("stopping"))  # fmt: skip
     _check_specs(experiment)
     return experiment
 

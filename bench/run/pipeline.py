@@ -119,11 +119,13 @@ def paper(
     sink: Callable[[Any], None] | None = None,
     command: str = "",
     executor: Any = None,
+    stopping: Any = None,
 ) -> tuple[Any, dict[str, Path]]:
     """Run the paper's experiments (or ``experiments``: names, paths or ``Experiment`` objects) and build the
     report from the store; returns (``bench.run.units.Results``, the report's files). ``seeds``: the training seeds,
     ``data_seed``: the seed of every dataset (default: each file's). Failed units are recorded and reported; the
-    report is built from whatever finished. ``executor``: where the units run (module docstring)."""
+    report is built from whatever finished. ``executor``: where the units run (module docstring). ``stopping``: the
+    training-length rule of every unit (``bench.run.validation.parse_stopping``; None: each file's, else on)."""
     from bench.run.experiments import Experiment, load_experiment
     from bench.run.runner import run_experiments
 
@@ -133,7 +135,7 @@ def paper(
     # all files are loaded (and so checked) before the first one runs
     results = run_experiments(loaded, seeds=seeds, data_seed=data_seed, device=device, data_root=data_root,
                               models=Path(out) / "models", force=force, progress=progress, tracker=tracker, sink=sink,
-                              executor=executor)  # fmt: skip
+                              executor=executor, stopping=stopping)  # fmt: skip
     if tracker.lost is not None:  # the report is built from the store, which holds only part of the units
         (progress or print)(f"paper: no report: the tracking store stopped answering ({tracker.lost}); run "
                             "`hmrbench report` once it is back and the missing units are logged")  # fmt: skip

@@ -387,6 +387,7 @@ def experiment_calls(exp: Any, *, seeds: Sequence[int], data_seed: int, device: 
                      stopping: StoppingRule | str | None = None) -> list[UnitCall]:  # fmt: skip
     """The units of experiment ``exp`` (already checked, ``--quick`` applied) as calls, in the order
     ``run_experiment`` does them in one process: every group for every training seed."""
+    rule = parse_stopping(exp.stopping if stopping is None else stopping)  # the CLI's rule, else the file's
     calls = []
     for seed in seeds:
         for group in exp.groups:
@@ -399,7 +400,7 @@ def experiment_calls(exp: Any, *, seeds: Sequence[int], data_seed: int, device: 
                 calls += unit_calls("run", group.methods, group.variants or None, exp.name, seed,
                                     datasets=group.datasets, train=group.train, data_seed=data_seed, device=device,
                                     limit=group.limit, batch_size=group.batch_size, data_root=data_root,
-                                    models=models, force=force, stopping=parse_stopping(stopping))  # fmt: skip
+                                    models=models, force=force, stopping=rule)  # fmt: skip
     return calls
 
 
@@ -510,12 +511,14 @@ def run_experiment(
     training seed (``seeds`` overrides the file's), all on the sets of one data seed (``data_seed`` overrides the
     file's). Every group is checked (``check_experiment``) before the first one trains. With a tracker, the
     experiment is one parent run (the same one again when the same experiment is run again). ``executor``: run
-    the units as tasks on it (``run_experiments``). ``stopping``: the training-length rule of every unit (``run``)."""
+    the units as tasks on it (``run_experiments``). ``stopping``: the training-length rule of every unit (``run``;
+    None: the file's ``stopping``, else the default)."""
     if executor is not None:
         return run_experiments([experiment], quick=quick, seeds=seeds, data_seed=data_seed, device=device,
                                data_root=data_root, models=models, force=force, progress=progress, tracker=tracker,
                                sink=sink, executor=executor, stopping=stopping)  # fmt: skip
     exp, seeds, data_seed = _prepared(experiment, quick, seeds, data_seed, device, data_root)
+    rule = parse_stopping(exp.stopping if stopping is None else stopping)  # the CLI's rule, else the file's
     say = progress or (lambda message: None)
     say(f"experiment {exp.name}: {exp.title}; {len(exp.groups)} group(s), training seeds {seeds}, data seed "
         f"{data_seed}")  # fmt: skip
@@ -535,7 +538,7 @@ def run_experiment(
                                 device=device, limit=group.limit, batch_size=group.batch_size, data_root=data_root,
                                 models=models, force=force, progress=progress, experiment=exp.name,
                                 variants=group.variants or None, tracker=tracker, parent=parent,
-                                sink=sink, stopping=stopping)  # fmt: skip
+                                sink=sink, stopping=rule)  # fmt: skip
                 results.extend(found)
     except KeyboardInterrupt:
         if parent is not None:

@@ -57,6 +57,8 @@ def _empty_root(tmp_path: Path) -> Path:
         ("proposed[projection=xyz]", "h36m", [], ["projection", "'xyz'"]),
         ("proposed[iterations=-1]", "h36m", [], ["iterations", "-1"]),
         (TINY, "h36m[protocol=p3]", [], ["protocol", "p3"]),
+        (TINY, "h36m", ["--early-stop", "patience=0"], ["early stopping", "patience=0"]),
+        (TINY, "h36m", ["--early-stop", "sometimes"], ["early stopping", "'sometimes'"]),
     ],
 )
 def test_a_bad_run_argument_writes_nothing(tmp_path, capsys, method, dataset, extra, parts):
@@ -78,6 +80,10 @@ def test_a_bad_run_argument_writes_nothing(tmp_path, capsys, method, dataset, ex
         # a value that only the [quick] overrides bring in: checked on the specs --quick runs
         ("[[group]]\nmethods=['{tiny}']\ndatasets=['h36m']\n[quick.params.proposed]\niterations = -1", True,
          ["iterations", "-1"]),
+        ("stopping = 'patience=-2'\n[[group]]\nmethods=['{tiny}']\ndatasets=['h36m']", False,
+         ["the top level key 'stopping'", "patience=-2"]),
+        ("[[group]]\nmethods=['{tiny}']\ndatasets=['h36m']\n[quick]\nstopping = 'min_delta_mm=x'", True,
+         ["[quick] key 'stopping'", "min_delta_mm='x'"]),
     ],
 )
 def test_a_bad_value_inside_an_experiment_file_names_the_file_and_writes_nothing(tmp_path, capsys, text, quick,
@@ -130,6 +136,7 @@ def _read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (["paper", "--quick", "--device", "gpu"], ["'gpu'"]),
         (["paper", "--quick", "--data-root", "{empty}"], ["no data", "under {empty}"]),
+        (["paper", "--quick", "--early-stop", "val_limit=0"], ["early stopping", "val_limit=0"]),
         (["runtime", "--quick", "--device", "gpu"], ["'gpu'"]),
         (["runtime", "--quick", "--data-root", "{empty}"], ["under {empty}"]),
         (["sweep", TINY, "--val-limit", "0"], ["--val-limit", "0"]),

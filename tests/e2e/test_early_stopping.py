@@ -10,10 +10,12 @@ import math
 import pandas as pd
 import pytest
 
+from bench.cli import main
 from bench.errors import ConfigError
 from bench.method import MethodContext
 from bench.run.evaluate import evaluate
-from bench.run.runner import _fit, run
+from bench.run.experiments import load_experiment
+from bench.run.runner import _fit, run, run_experiment
 from bench.run.tracking import Tracker
 from bench.run.units import build_method, load_dataset_spec, training_key
 from bench.run.validation import DEFAULT_RULE, StoppingRule, find_holdout, parse_stopping, spread
@@ -144,3 +146,22 @@ def test_sweeps_and_runs_share_one_holdout():
     from bench.run import sweep, validation
 
     assert sweep.holdout is validation.holdout
+
+
+def test_the_rule_comes_from_the_command_line_else_the_experiment_file(root, tmp_path):
+    """``--early-stop`` (run, paper) and an experiment file's ``stopping`` / ``[quick] stopping`` set the rule; the
+    command line wins over the file, and the file over the default."""
+    plateau = "patience=1,min_delta_mm=1e6"
+    argv = ["run", "-m", LIFTER, "-d", "h36m", "--train", TRAIN, "--limit", "4", "--data-root", str(root)]
+    assert main([*argv, "--early-stop", plateau, "--out", str(tmp_path / "cli")]) == 0
+    assert set(pd.read_csv(tmp_path / "cli" / "run.csv")["iterations_used"]) == {10}
+    path = tmp_path / "mine.toml"
+    path.write_text(f"stopping = '{plateau}'\n[[group]]\nmethods = ['{LIFTER}']\ndatasets = ['h36m']\n"
+                    f"train = ['{TRAIN}']\nlimit = 4\n[quick]\nstopping = 'off'\n")  # fmt: skip
+    assert load_experiment(path).stopping == plateau and load_experiment(path).quick_version().stopping == "off"
+    used = lambda results: {r["iterations_used"] for r in results.rows}  # noqa: E731
+    assert used(run_experiment(path, data_root=root, models=tmp_path / "m")) == {10}
+    assert used(run_experiment(path, data_root=root, models=tmp_path / "m", quick=True)) == {40}
+    assert used(run_experiment(path, data_root=root, models=tmp_path / "m", stopping="off")) == {40}
+    assert main(["run", str(path), "--data-root", str(root), "--early-stop", "off", "--out", str(tmp_path / "file")]) == 0
+    assert set(pd.read_csv(tmp_path / "file" / "mine.csv")["iterations_used"]) == {40}

@@ -31,9 +31,10 @@ Settings of the stream (``STSConfig``):
   target's ground-truth 3D hands): per sample one target view is drawn, and the bank hand is turned so that its
   palm frame (``datasets.stb.synth.palm_frame``) has that view's orientation in the camera and placed at that
   view's palm centre, seen with that view's intrinsics and image size. Measured (``hand_view_stats``, 1,000
-  left-hand close-ups with detector 2D; views from the synthetic STB training split): palm within 60 deg of facing
-  the camera / fingers up / all 21 points detected: STB 100 / 99.9 / 10.7%, 'match' 100 / 99.6 / 8.1%, 'any'
-  30.9 / 31.7 / 1.2% (81.4% detected with exact 2D).
+  left-hand close-ups with detector 2D per stream seed, seeds 0-2, mean and range; views from the synthetic STB
+  training split, 1,000 samples, data seed 0; the stream's defaults, with pitch and roll): palm within 60 deg of
+  facing the camera / fingers up / all 21 points detected: STB 100 / 99.9 / 10.7%, 'match' 100 / 99.8 (99.7-99.9)
+  / 9.6 (8.0-11.7)%, 'any' 25.8 (24.6-27.4) / 30.1 (29.6-30.4) / 1.0 (0.7-1.2)%.
 - ``noise``: the 2D input model. 'detector' (the default, for bodies and close-ups): the exact projections of
   the points inside the image go through ``datasets.noise``'s detector-noise model (jitter scaled by the visible
   part's size, confidences, dropouts, swaps), so training and test 2D come from one model, as the synthetic H36M,

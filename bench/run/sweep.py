@@ -20,7 +20,8 @@
 - Tracking: one MLflow parent run per study (``sweep <study>``), one child run per trial with its parameters, the
   intermediate validation MPJPE as a metric history and its final state.
 - Output (``OUT/sweeps/<study>/``): ``best.toml`` (the best config: the method spec to paste into ``-m``, the
-  swept values and the study's summary), ``sweep.json`` (for reports) and the plots: optimisation history,
+  swept values, the study's summary and ``synthetic`` / ``synthetic_parts``), ``sweep.json`` (for reports, with the
+  same two keys) and the plots: optimisation history,
   parameter importances (once two trials are complete) and parallel coordinates. Their value axis is the
   validation MPJPE in mm (``TARGET``); their title names the study and the validation set and, when any part of
   the validation score is synthetic (``bench.run.results.data_labels``: data, body model, 2D), says SYNTHETIC
@@ -387,16 +388,21 @@ def _write_locked(study: Any, name: str, base: dict, method: str, storage_url: s
     # log_every only paced the validation during the sweep: not part of the config to reuse
     spec = format_spec(name, {**{k: v for k, v in base.items() if k != "log_every"}, **best.params})
     states = {s.name: sum(t.state == s for t in study.trials) for s in optuna.trial.TrialState}
-    lines = [f"# best trial of the Optuna study {study.study_name!r} ({storage_url})",
+    synthetic = bool(labels.get("synthetic"))
+    parts = synthetic_parts([{**labels, "synthetic": "True"}]) if synthetic else []
+    warning = [f"# SYNTHETIC ({', '.join(parts) or 'data'}): the validation score is not comparable with the paper"]
+    lines = [f"# best trial of the Optuna study {study.study_name!r} ({storage_url})", *(warning if synthetic else []),
              f"# validation: {val_text}; swept from {method!r}", f"# use it as: hmrbench run -m '{spec}' -d ...",
              f'method = "{spec}"', f"validation_mpjpe_mm = {best.value:.3f}", f"trial = {best.number}",
-             f"trials = {len(study.trials)}", "", "[params]",
+             f"trials = {len(study.trials)}", f"synthetic = {str(synthetic).lower()}",
+             f"synthetic_parts = {json.dumps(parts)}", "", "[params]",
              *(f"{k} = {v!r}" if isinstance(v, int) else f"{k} = {v:.6g}" for k, v in best.params.items())]  # fmt: skip
     files = {"best_config": _atomic_text(folder / "best.toml", "\n".join(lines) + "\n")}
     files.update(_plots(study, folder, plot_title(study.study_name, val_text, labels)))
     summary = {"name": study.study_name, "method": method, "best_value": best.value, "best_spec": spec,
                "n_trials": len(study.trials), "states": {k: v for k, v in states.items() if v},
                "best_config": str(files["best_config"]), "storage": storage_url, "validation": val_text,
+               "synthetic": synthetic, "synthetic_parts": parts,
                "plots": [str(p) for k, p in files.items() if k != "best_config"]}  # fmt: skip
     files["summary"] = _atomic_text(folder / "sweep.json", json.dumps(summary, indent=2))
     return SweepResult(study=study.study_name, storage=storage_url, method=method, best_value=best.value,

@@ -4,6 +4,7 @@ label: their texts read back as they are saved), and its errors."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -13,7 +14,7 @@ import optuna
 import pytest
 
 from bench.cli import main
-from bench.run.sweep import TARGET, _plots, plot_title, resolve_storage
+from bench.run.sweep import TARGET, _plots, _write_outputs, plot_title, resolve_storage
 from bench.run.tracking import Tracker, database_url, resolve_tracking_uri
 
 TINY = "proposed[hidden=32,rank=16,gcn_hidden=8,face_hidden=8,sts_pool=64,pretrain_iterations=2]"
@@ -123,6 +124,14 @@ def test_sweep_plots_name_the_value_and_label_a_synthetic_validation_set(tmp_pat
         assert ("SYNTHETIC (data): not comparable with the paper" in fig["suptitle"]) is synthetic, name
         assert not any("Objective Value" in text for text in fig["texts"]), name
         assert TARGET in fig["texts"], name  # history: the y axis; parallel coordinates: its axis; importances: legend
+    # the best config and the summary say it too, so a pasted best.toml does not lose the label
+    result = _write_outputs(study, "proposed", {}, "proposed", "sqlite://", tmp_path / "out", [0, 1, 2],
+                            "h36m[split=val]", labels)  # fmt: skip
+    text = result.files["best_config"].read_text()
+    best, summary = tomllib.loads(text), json.loads(result.files["summary"].read_text())
+    assert best["synthetic"] is summary["synthetic"] is synthetic
+    assert best["synthetic_parts"] == summary["synthetic_parts"] == (["data"] if synthetic else [])
+    assert ("# SYNTHETIC (data): the validation score is not comparable" in text) is synthetic
 
 
 def test_the_same_seed_proposes_the_same_trials(root, tmp_path, capsys):

@@ -21,6 +21,13 @@ may return ``keypoints2d=None``; its ``joints3d`` keep the (B, 144, 3) SMPL-X ou
 joint it does not predict (the same joints NaN in every sample it did not fail on). Scoring
 (``bench.run.evaluate``) forms a dataset joint only from predicted joints; anything that needs the SMPL-X parameters
 or the mesh asks :meth:`Prediction.missing` and skips such a method with the reason it returns, never crashes.
+
+Predict-only settings: a method whose config holds settings that change ``predict`` but not the trained weights
+(``precision=fp32|bf16`` of ``proposed`` and ``lifter``) names them, with the value that leaves its predictions as
+before, in a class attribute ``predict_settings = {'precision': 'fp32'}``. :func:`training_config` leaves them out
+(the training key, ``bench.run.units.training_key``, and the hash a model file is saved with: a bf16 run loads the
+fp32-trained model) and :func:`predict_config` gives those that differ from that value (what a unit's key adds, so
+fp32 keys stay as they were before the setting existed).
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ import torch
 from bench.samples import SampleBatch, SampleSet
 from bench.settings import guess_value
 
-__all__ = ["PARAM_WIDTHS", "MethodContext", "Method", "Prediction", "config_hash", "format_spec", "parse_spec"]
+__all__ = ["PARAM_WIDTHS", "MethodContext", "Method", "Prediction", "config_hash", "format_spec", "parse_spec",
+           "predict_config", "training_config"]  # fmt: skip
 
 # SMPL-X parameters a prediction returns, (B, width) each; hand poses are full 45-D axis-angle relative to the
 # flat hand (as the ground truth in bench.samples), whatever the method uses internally (PCA or not).
@@ -159,6 +167,19 @@ def config_hash(config: Mapping[str, Any]) -> str:
     """sha256 (first 16 hex digits) of a config's canonical JSON (sorted keys)."""
     text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def training_config(method: Any) -> dict[str, Any]:
+    """``method.config`` without its predict-only settings (module docstring): what its trained weights depend on."""
+    skip = getattr(method, "predict_settings", {})
+    return {k: v for k, v in dict(method.config).items() if k not in skip}
+
+
+def predict_config(method: Any) -> dict[str, Any]:
+    """The predict-only settings of ``method`` (module docstring) whose value differs from the one that leaves its
+    predictions as before (``{}`` for a method at those defaults, or without such settings)."""
+    config = dict(method.config)
+    return {k: config[k] for k, default in getattr(method, "predict_settings", {}).items() if config.get(k) != default}
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:

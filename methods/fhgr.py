@@ -22,6 +22,9 @@ Prediction: every body parameter is the neutral one (zero betas, body pose and f
 orientation carries the predicted wrist rotation (with a zero body pose the left wrist's world rotation equals it)
 and only the left hand is meaningful. ``transl`` puts the left wrist at an assumed 0.5 m depth on the ray of its 2D
 detection (assumed focal max(w, h), principal point the image centre). joints3d is still (B, 144, 3).
+
+Training draws its pool batches as ``proposed`` does (``methods.proposed.method.PoolDraws``: chunks of host draws,
+moved once per chunk) and reads the loss only at logging steps: no synchronisation per step.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from bench.settings import NonNegativeFloat, NonNegativeInt, OneOf, PositiveFloa
 from datasets.noise import NOISE_KINDS
 from methods.proposed.layers import PART_SLICES, missing_part_input, scale_normalize
 from methods.proposed.losses import pose_rotmats, project, to_openpose
-from methods.proposed.method import body_models, gt_rotmats
+from methods.proposed.method import PoolDraws, body_models, gt_rotmats
 from methods.proposed.networks import _GCN, _UPRIGHT, NetConfig
 from methods.proposed.sts import VIEWS, STSConfig, STSStream, hand_views
 
@@ -199,7 +202,8 @@ class FHGRMethod:
         self.net.load_state_dict(data["state_dict"])
 
     # ------------------------------------------------------------------------------------------ training
-    def losses(self, kp: torch.Tensor, smplx: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, float]:
+    def losses(self, kp: torch.Tensor, smplx: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The weighted loss of a batch and its detached value (a 0-d tensor: read it at logging steps only)."""
         hand, R = self._forward(kp)
         with torch.no_grad():
             gR = gt_rotmats(smplx)
@@ -218,7 +222,7 @@ class FHGRMethod:
         l_pm = (ph - gh).square().mean() + (R - g_wrist).square().mean()
         l_3d = (phand - ghand).square().sum(-1).mean()
         loss = self.cfg.w_pm * l_pm + self.cfg.w_3d * l_3d
-        return loss, float(loss.detach())
+        return loss, loss.detach()
 
     def _pool(self, train_sets: Mapping[str, SampleSet]) -> dict[str, Any] | None:
         sets = [s for s in train_sets.values() if len(s) and s.smplx is not None and self.supports(s) is None]
@@ -253,6 +257,7 @@ class FHGRMethod:
                             seed=self.context.seed, device=self.device, focus="left_hand",
                             views=self._views(train_sets) if cfg.sts_view == "match" else None)  # fmt: skip
         gen = torch.Generator().manual_seed(self.context.seed + 7)
+        draws = None if pool is None else PoolDraws(len(pool["kp"]), cfg.batch_size, gen, self.device)
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.net.train()
         start, history = time.perf_counter(), []
@@ -261,13 +266,14 @@ class FHGRMethod:
                 s = sts.sample(cfg.batch_size)
                 kp, smplx = s["keypoints2d"], s["smplx"]
             else:
-                i = torch.randint(0, len(pool["kp"]), (cfg.batch_size,), generator=gen).to(self.device)
+                i = draws.next()[0]
                 kp, smplx = pool["kp"][i], {k: v[i] for k, v in pool["smplx"].items()}
             loss, value = self.losses(kp, smplx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if (it + 1) % cfg.log_every == 0 or it + 1 == cfg.iterations:
+                value = float(value)  # a logging step: the loss read from the device
                 elapsed = time.perf_counter() - start
                 rate = (it + 1) * cfg.batch_size / max(elapsed, 1e-9)
                 history.append({"iteration": it + 1, "total": value, "samples_per_s": rate})

@@ -29,6 +29,11 @@ the lifted joints, NaN elsewhere. Depth (MPJPE is root-aligned; this only places
 estimate: depth = focal * (half the larger side of the x-y box of the predicted 3D body points that are detected)
 / (the same half-size of their 2D detections); the mean of those 3D points is put on the ray through the mean of
 the 2D points at that depth (``default_depth_m`` when a sample has fewer than two body detections).
+
+``precision`` (fp32 default, or bf16): a predict-time setting, as ``proposed``'s (``methods.proposed.layers``): the
+hidden layers under bf16 autocast, the output layer, the de-standardisation and the depth rule in float32; not
+part of the training key or the model file's hash. Training draws its pool batches as ``proposed`` does
+(``methods.proposed.method.PoolDraws``); its one synchronisation per step is the non-finite-loss guard.
 """
 
 from __future__ import annotations
@@ -46,13 +51,13 @@ from torch import nn
 
 from bench.body.regressors import formed_from, regressor_matrix
 from bench.body.skeletons import get_skeleton
-from bench.method import MethodContext, Prediction, config_hash, format_spec
+from bench.method import MethodContext, Prediction, config_hash, format_spec, training_config
 from bench.registry import check_method_spec, register_method
 from bench.samples import SampleBatch, SampleSet
 from bench.settings import NonNegativeInt, OneOf, PositiveFloat, PositiveInt, Range, UnitFloat
 from datasets.noise import NOISE_KINDS
-from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
-from methods.proposed.method import body_models, gt_rotmats
+from methods.proposed.layers import PART_SLICES, PRECISIONS, autocast, in_fp32, missing_part_input, normalize_all
+from methods.proposed.method import PoolDraws, body_models, gt_rotmats
 from methods.proposed.sts import STSStream, body_stream
 
 __all__ = ["LIFTED_JOINTS", "LifterConfig", "LifterMethod", "LiftingMLP", "create_lifter"]
@@ -103,6 +108,7 @@ class LifterConfig:
     focal_scale: PositiveFloat = 1.0  # assumed focal = focal_scale * max(w, h) px (depth of the prediction only)
     default_depth_m: PositiveFloat = 4.0  # depth of a sample with fewer than two body detections
     log_every: PositiveInt = 200
+    precision: Annotated[str, OneOf(PRECISIONS)] = "fp32"  # predict-time: fp32, or bf16 autocast (module docstring)
 
 
 class _Block(nn.Module):
@@ -144,7 +150,7 @@ class LiftingMLP(nn.Module):
         self.out_std.copy_(targets.std(0).clamp(min=1e-3) if len(targets) > 1 else torch.ones_like(self.out_std))
 
     def forward_standardised(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.blocks(self.stem(x)))
+        return in_fp32(self.head, self.blocks(self.stem(x)))  # the output layer in float32 under autocast
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_standardised(x) * self.out_std + self.out_mean
@@ -161,6 +167,7 @@ class LifterMethod:
     """The method object (``bench.method.Method``); see the module docstring."""
 
     family = "lifter"
+    predict_settings = {"precision": "fp32"}  # bench.method: not in the training key or the model file's hash
 
     def __init__(self, context: MethodContext, config: LifterConfig) -> None:
         self.context, self.cfg = context, config
@@ -209,9 +216,12 @@ class LifterMethod:
         x = torch.cat([xy, m[..., None].to(xy.dtype)], -1).flatten(1)
         return x, m, centre[0], half[0]
 
-    def _root_relative(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, len(LIFTED_JOINTS), 3) root-relative joints, m, from the network input."""
-        out = self.net(x).view(x.shape[0], -1, 3)
+    def _root_relative(self, x: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
+        """(B, len(LIFTED_JOINTS), 3) root-relative joints, m, from the network input (float32 whatever the
+        ``precision``)."""
+        with autocast(x.device, precision):
+            out = self.net(x)
+        out = out.view(x.shape[0], -1, 3)
         return torch.cat([torch.zeros_like(out[:, :1]), out], 1)
 
     @torch.inference_mode()
@@ -220,7 +230,7 @@ class LifterMethod:
             self.net.eval()
         kp = batch.keypoints2d.to(self.device, torch.float32)
         x, mask, centre2d, half2d = self._inputs(kp)
-        rel = self._root_relative(x)
+        rel = self._root_relative(x, self.cfg.precision)
         size = batch.image_size.to(self.device, torch.float32)
         c, f = (size - 1) / 2, self.cfg.focal_scale * size.amax(-1)
         body = rel[:, self.body_index]  # (B, 25, 3), BODY_25 order
@@ -244,15 +254,16 @@ class LifterMethod:
         return Prediction(params=None, joints3d=joints, keypoints2d=None, camera=camera, failed=failed)
 
     def save(self, path: Any) -> None:
-        torch.save({"family": self.family, "config": self.config, "config_hash": config_hash(self.config),
+        config = training_config(self)  # predict-only settings (precision) apart: bench.method
+        torch.save({"family": self.family, "config": config, "config_hash": config_hash(config),
                     "state_dict": self.net.state_dict()}, Path(path))  # fmt: skip
 
     def load(self, path: Any) -> None:
         data = torch.load(Path(path), map_location=self.device, weights_only=True)
-        mine = config_hash(self.config)
+        mine = config_hash(training_config(self))
         if data.get("config_hash") != mine:
             raise ValueError(f"{path}: config hash {data.get('config_hash')} (config {data.get('config')}) differs "
-                             f"from this method's {mine} ({self.config})")  # fmt: skip
+                             f"from this method's {mine} ({training_config(self)})")  # fmt: skip
         self.net.load_state_dict(data["state_dict"])
 
     # ----------------------------------------------------------------------------------------- training
@@ -303,6 +314,7 @@ class LifterMethod:
                             seed=self.context.seed, device=self.device)  # fmt: skip
         torch.manual_seed(self.context.seed + 3)  # dropout draws: the same seed trains the same weights
         gen = torch.Generator(device="cpu").manual_seed(self.context.seed + 7)
+        draws = None if pool is None else PoolDraws(len(pool["x"]), cfg.batch_size, gen, self.device)
         with torch.no_grad():  # output standardisation from the training targets (the pool and one STS draw)
             stats = [pool["y"]] if pool is not None else []
             if sts is not None:
@@ -316,11 +328,11 @@ class LifterMethod:
             if sts is not None and (pool is None or it % cfg.sts_period == 0):
                 x, y = self._sts_batch(sts, B)
             else:
-                i = torch.randint(0, len(pool["x"]), (B,), generator=gen).to(self.device)
+                i = draws.next()[0]
                 x, y = pool["x"][i], pool["y"][i]
             loss = (self.net.forward_standardised(x) - (y - self.net.out_mean) / self.net.out_std).square().mean()
             opt.zero_grad(set_to_none=True)
-            if torch.isfinite(loss):
+            if torch.isfinite(loss):  # the step's one synchronisation: a non-finite loss must not reach the weights
                 loss.backward()
                 opt.step()
                 if cfg.max_norm:

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from bench.errors import ConfigError
-from bench.method import MethodContext, config_hash
+from bench.method import MethodContext, config_hash, predict_config, training_config
 from bench.run.results import ROW_FIELDS
 from bench.run.threads import thread_fields
 
@@ -103,12 +103,14 @@ def runtime(
     results = Results()
     for (spec, method), variant in zip(built, variants, strict=True):
         reason = method.supports(samples)
-        key = config_hash({"experiment": experiment, "kind": "runtime", "config": dict(method.config),
+        predict = predict_config(method)  # precision=bf16 & co: a new unit; at the defaults the key is as before
+        key = config_hash({"experiment": experiment, "kind": "runtime", "config": training_config(method),
                            "family": getattr(method, "family", spec), "dataset": dataset, "batches": list(batch_sizes),
                            "repeats": repeats, "warmup": warmup, "device": str(device),
                            "device_name": env["device_name"], "threads": torch.get_num_threads(),
                            # absent for data seed 0: units timed before the data seed was kept apart stay found
-                           **({"data_seed": data_seed} if data_seed else {})})  # fmt: skip
+                           **({"data_seed": data_seed} if data_seed else {}),
+                           **({"predict": predict} if predict else {})})  # fmt: skip
 
         def work(method=method, spec=spec, variant=variant, key=key, reason=reason) -> tuple[Any, list[tuple[Path, str]]]:  # noqa: E501
             unit = Results()

@@ -23,7 +23,7 @@ import numpy as np
 
 from bench.body.body_model import ModelSource, resolve_model
 from bench.errors import ConfigError, TrackingError
-from bench.method import MethodContext, config_hash, parse_spec
+from bench.method import MethodContext, config_hash, parse_spec, predict_config, training_config
 from bench.registry import check_dataset_settings, create_method, load_dataset
 from bench.run.results import ROW_FIELDS, SAMPLE_FIELDS, write_table
 from bench.samples import SampleSet
@@ -137,12 +137,14 @@ def _describe(sets: dict[str, SampleSet]) -> dict[str, list]:
 
 def training_key(method: Any, train_sets: dict[str, SampleSet], seed: int, model_path: Any = None,
                  stopping: Mapping[str, Any] | None = None) -> str:  # fmt: skip
-    """Hash of everything a trained model depends on: the method's resolved config, the seed, the training sets
-    (spec, source, synthetic or not, size), the body model file (its sha256) and the training-length rule it was
-    trained under (``stopping``: ``bench.run.validation.StoppingRule.key_part``; None, the rule off or a method
-    without a training length, leaves the key as it was before the rule existed)."""
+    """Hash of everything a trained model depends on: the method's resolved config without its predict-only
+    settings (``bench.method.training_config``: a bf16 prediction uses the fp32-trained model), the seed, the
+    training sets (spec, source, synthetic or not, size), the body model file (its sha256) and the training-length
+    rule it was trained under (``stopping``: ``bench.run.validation.StoppingRule.key_part``; None, the rule off or a
+    method without a training length, leaves the key as it was before the rule existed)."""
     described = {
-        "family": getattr(method, "family", getattr(method, "name", "")), "config": dict(method.config), "seed": seed,
+        "family": getattr(method, "family", getattr(method, "name", "")), "config": training_config(method),
+        "seed": seed,
         "train": _describe(train_sets),
         "body_model": resolve_model(model_path).sha256,  # the file's hash, without building the model again
     }  # fmt: skip
@@ -155,11 +157,14 @@ def unit_key(experiment: str, method: Any, seed: int, train_sets: dict[str, Samp
              eval_sets: dict[str, SampleSet], limit: int | None, batch_size: int, device: str,
              model_path: Any = None, data_seed: int = 0,
              stopping: Mapping[str, Any] | None = None) -> str:  # fmt: skip
-    """Hash of everything a unit's rows depend on (module docstring); ``stopping`` as in ``training_key``."""
+    """Hash of everything a unit's rows depend on (module docstring); ``stopping`` as in ``training_key``. The
+    method's predict-only settings that differ from their defaults (``bench.method.predict_config``, e.g.
+    ``precision=bf16``) are part of it; at their defaults the key is the one from before they existed."""
+    predict = predict_config(method)
     return config_hash({
         "experiment": experiment, "training": training_key(method, train_sets, seed, model_path, stopping),
         "data_seed": data_seed, "eval": _describe(eval_sets), "limit": limit, "batch_size": batch_size,
-        "device": str(device),
+        "device": str(device), **({"predict": predict} if predict else {}),
     })  # fmt: skip
 
 

@@ -3,9 +3,16 @@ semantic graph convolution of Zhao et al. [45] and the bilinear transform of the
 representation (Sun et al. [7]).
 
 Conventions: 2D keypoints are pixels in the 'openpose_137' layout (``bench.samples``), rows ``[x, y, conf]``.
+
+Precision (``precision=fp32|bf16`` of ``proposed`` and ``lifter``, a predict-time setting): :func:`autocast` runs
+the networks' hidden layers under bf16 autocast on the batch's device; :func:`in_fp32` keeps a layer (the output
+layers, whose values near 1 bf16 would round by up to 0.4%) and everything after the network (decoding, the body
+model, projections) in float32.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import torch
@@ -15,6 +22,9 @@ from bench.body.skeletons import get_skeleton, part_indices
 
 __all__ = [
     "PART_SLICES",
+    "PRECISIONS",
+    "autocast",
+    "in_fp32",
     "missing_part_input",
     "BilinearTransform",
     "SemGraphConv",
@@ -28,6 +38,26 @@ __all__ = [
 # openpose_137 parts: body (BODY_25), left hand, right hand, face (PROTOCOLS.md "2D keypoint inputs")
 PART_SLICES = {p: slice(int(i[0]), int(i[-1]) + 1) for p in ("body", "left_hand", "right_hand", "face")
                for i in [part_indices("openpose_137", p)]}  # fmt: skip
+
+
+PRECISIONS = ("fp32", "bf16")  # a predict-time setting (module docstring)
+
+
+def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device``'s type for ``precision='bf16'``; nothing for 'fp32' (float32 as always)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision != "bf16":
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+def in_fp32(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)`` in float32, with autocast off around it when it is on (else exactly ``layer(x)``)."""
+    if not torch.is_autocast_enabled(x.device.type):
+        return layer(x)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return layer(x.float())
 
 
 def scale_normalize(

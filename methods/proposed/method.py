@@ -25,6 +25,17 @@ when it reports one, the pelvis position) and training samples with SMPL-X groun
 After training, ``fit`` runs the camera head over the training pool's 2D inputs plus one fixed STS batch and
 returns ``camera`` (``cameras.camera_stats``: median focal / F0, median depth, share at a clamp) and
 ``collapsed`` (the rule of the ``cameras`` module docstring) in its summary.
+
+``precision`` (fp32 default, or bf16) is a predict-time setting (``bench.method`` "predict-only settings"): the
+network's hidden layers run under bf16 autocast, its output layers, the decoding, the body model and the projection
+in float32 (``layers`` module docstring); it is not part of the training key or the model file's hash, so a bf16
+run uses the fp32-trained model.
+
+On a GPU (``--device cuda``): the training pool is moved to the device once; its batch indices are drawn on the host
+in chunks of ``DRAW_CHUNK`` iterations (:class:`PoolDraws`, the same draws as one call per iteration) and moved
+once per chunk, with the host-side flags of which loss terms a batch has; the loss terms are logged as device
+tensors and read only at logging steps. The one synchronisation per training step left is the non-finite-loss guard
+(``if torch.isfinite(loss)``); STS batches go through the host (``sts.STSStream``'s detector-noise model is numpy).
 """
 
 from __future__ import annotations
@@ -40,13 +51,13 @@ import torch
 
 from bench.body.body_model import BodyModel, load_body_model
 from bench.geometry.rotations import axis_angle_to_matrix
-from bench.method import MethodContext, Prediction, config_hash, format_spec
+from bench.method import MethodContext, Prediction, config_hash, format_spec, training_config
 from bench.registry import check_method_spec, register_method
 from bench.samples import SampleBatch, SampleSet
 from bench.settings import NonNegativeFloat, NonNegativeInt, OneOf, PositiveFloat, PositiveInt, UnitFloat
 from datasets.noise import NOISE_KINDS
 from methods.proposed.cameras import HEADS, camera_stats
-from methods.proposed.layers import PART_SLICES, missing_part_input, normalize_all
+from methods.proposed.layers import PART_SLICES, PRECISIONS, missing_part_input, normalize_all
 from methods.proposed.losses import (
     LossWeights,
     angle_limit_loss,
@@ -57,12 +68,14 @@ from methods.proposed.losses import (
 from methods.proposed.networks import NetConfig, ProposedNet
 from methods.proposed.sts import STSConfig, STSStream, body_stream
 
-__all__ = ["CAMERA_SUPERVISION", "ProposedConfig", "ProposedMethod", "body_models", "create_proposed"]
+__all__ = ["CAMERA_SUPERVISION", "DRAW_CHUNK", "PoolDraws", "ProposedConfig", "ProposedMethod", "body_models",
+           "create_proposed"]  # fmt: skip
 
 CAMERA_SUPERVISION = ("none", "gt")
 MODEL_FORMAT = 2  # 2: one camera head per projection (cameras.py) with box features; files of format 1 do not load
 CAMERA_CHECK_SEED = 20_250_611  # the fixed STS batch of the end-of-training camera check (same for every run)
 CAMERA_CHECK_SIZE = 256
+DRAW_CHUNK = 256  # training iterations whose pool indices are drawn (on the host) and moved to the device at once
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,33 @@ class ProposedConfig:
     use_3d: bool = True
     use_2d: bool = True
     log_every: PositiveInt = 200
+    precision: Annotated[str, OneOf(PRECISIONS)] = "fp32"  # predict-time: fp32, or bf16 autocast (module docstring)
+
+
+class PoolDraws:
+    """Batch indices into a training pool of ``n`` samples, ``batch`` per draw, from the host generator ``gen``:
+    drawn ``chunk`` draws at a time (the same numbers as one ``torch.randint(0, n, (batch,), generator=gen)`` per
+    draw) and moved to ``device`` once per chunk, so a training step neither creates a host tensor nor copies one.
+    ``flags`` maps names to host (n,) bool tensors; :meth:`next` gives, per name, whether any drawn sample has it
+    (e.g. whether the batch holds a sample with 3D ground truth), read on the host without a device round trip."""
+
+    def __init__(self, n: int, batch: int, gen: torch.Generator, device: torch.device,
+                 flags: Mapping[str, torch.Tensor] | None = None, chunk: int = DRAW_CHUNK) -> None:  # fmt: skip
+        self.n, self.batch, self.gen, self.device, self.chunk = n, batch, gen, device, chunk
+        self.flags = {k: torch.as_tensor(v, device="cpu").bool() for k, v in (flags or {}).items()}
+        self._index: torch.Tensor | None = None
+        self._any: dict[str, list[bool]] = {}
+        self._next = 0
+
+    def next(self) -> tuple[torch.Tensor, dict[str, bool]]:
+        """(batch,) indices on the device and the flags of that batch."""
+        if self._index is None or self._next == len(self._index):
+            host = torch.randint(0, self.n, (self.chunk, self.batch), generator=self.gen)
+            self._any = {k: v[host].any(1).tolist() for k, v in self.flags.items()}
+            self._index, self._next = host.to(self.device), 0
+        i = self._next
+        self._next += 1
+        return self._index[i], {k: v[i] for k, v in self._any.items()}
 
 
 _MODELS: dict[tuple, Any] = {}
@@ -143,6 +183,7 @@ class ProposedMethod:
     """The method object (``bench.method.Method``); see the module docstring."""
 
     family = "proposed"
+    predict_settings = {"precision": "fp32"}  # bench.method: not in the training key or the model file's hash
 
     def __init__(self, context: MethodContext, config: ProposedConfig) -> None:
         self.context = context
@@ -178,7 +219,7 @@ class ProposedMethod:
         if self.net.training:  # walking the module tree costs ~0.4 ms per call at batch 1
             self.net.eval()
         kp = batch.keypoints2d.to(self.device, torch.float32)
-        out = self.net(kp, batch.image_size.to(self.device))
+        out = self.net(kp, batch.image_size.to(self.device), self.cfg.precision)  # decoded in float32 (networks)
         local = self._pose(out, self.pred_model)
         pelvis = local[:, :1]
         rel = local - pelvis
@@ -196,8 +237,8 @@ class ProposedMethod:
         return Prediction(params=params, joints3d=joints, keypoints2d=uv, camera=camera, failed=failed)
 
     def save(self, path: Any) -> None:
-        data = {"family": self.family, "format": MODEL_FORMAT, "config": self.config,
-                "config_hash": config_hash(self.config), "state_dict": self.net.state_dict()}  # fmt: skip
+        data = {"family": self.family, "format": MODEL_FORMAT, "config": training_config(self),
+                "config_hash": config_hash(training_config(self)), "state_dict": self.net.state_dict()}  # fmt: skip
         torch.save(data, Path(path))
 
     def load(self, path: Any) -> None:
@@ -206,29 +247,34 @@ class ProposedMethod:
             raise ValueError(f"{path}: a proposed model file of format {data.get('format', 1)}, written before the "
                              f"per-projection camera heads (format {MODEL_FORMAT}); its weights cannot be loaded: "
                              f"train the method again")  # fmt: skip
-        mine = config_hash(self.config)
+        mine = config_hash(training_config(self))  # predict-only settings (precision) apart: bench.method
         if data.get("config_hash") != mine:
             raise ValueError(f"{path}: config hash {data.get('config_hash')} (config {data.get('config')}) differs "
-                             f"from this method's {mine} ({self.config})")  # fmt: skip
+                             f"from this method's {mine} ({training_config(self)})")  # fmt: skip
         self.net.load_state_dict(data["state_dict"])
 
     # ----------------------------------------------------------------------------------------- training
-    def losses(self, kp, image_size, smplx, w3d, w2d, gt_joints=None, camera=None) -> tuple[torch.Tensor, dict]:
+    def losses(self, kp, image_size, smplx, w3d, w2d, gt_joints=None, camera=None, *, any3d: bool | None = None,
+               any2d: bool | None = None, any_camera: bool | None = None) -> tuple[torch.Tensor, dict]:  # fmt: skip
         """Weighted loss of one batch (Sec. III-C): ``smplx`` GT dict or None; w3d/w2d (B,) per-sample weights of
         the 3D terms (L_pm, L_3D) and of the 2D term; ``gt_joints`` (B, 127, 3) GT keypoint-path joints in the
         camera frame when already known (STS), else computed from ``smplx`` (with its transl). ``camera``: the
         true camera for ``camera_supervision=gt``, dict 'focal' (B,) px (NaN: unknown), 'principal' (B, 2) px and
-        'weight' (B,) (0: no true camera); the true pelvis comes from the ground-truth joints."""
+        'weight' (B,) (0: no true camera); the true pelvis comes from the ground-truth joints. ``any3d`` /
+        ``any2d`` / ``any_camera``: whether any w3d / w2d / camera weight is non-zero, when the caller knows it on the
+        host (the training loop: no device synchronisation); None reads it from the tensor. The logged terms are
+        detached 0-d tensors (read them at logging steps only: reading one waits for the device)."""
         out = self.net(kp, image_size)
         R = pose_rotmats(out["R_glob"], out["R_body"], out["jaw_pose"], out["left_hand_pose"], out["right_hand_pose"])
         local = self._pose(out, self.train_model, R)
         rel = local - local[:, :1]
         W = self.weights
         total = torch.zeros((), device=self.device)
-        logs: dict[str, float] = {}
+        logs: dict[str, torch.Tensor] = {}
+        any3d = bool(w3d.any()) if any3d is None else any3d
         supervise_camera = (self.cfg.camera_supervision == "gt" and camera is not None and smplx is not None
-                            and bool(camera["weight"].any()))  # fmt: skip
-        if smplx is not None and (bool(w3d.any()) or supervise_camera):
+                            and (bool(camera["weight"].any()) if any_camera is None else any_camera))  # fmt: skip
+        if smplx is not None and (any3d or supervise_camera):
             with torch.no_grad():
                 gR = gt_rotmats(smplx)
                 g = gt_joints
@@ -237,21 +283,21 @@ class ProposedMethod:
                     g = g + smplx["transl"][:, None]
                 pelvis = g[:, 0]
                 g = g - g[:, :1]
-            if bool(w3d.any()):
+            if any3d:
                 vec = torch.cat([out["betas"], out["expression"]], 1)
                 gvec = torch.cat([smplx["betas"], smplx["expression"]], 1)
                 l_pm = param_loss(R, gR, vec, gvec, w3d)
                 l_3d = ((rel - g).square().sum(-1).mean(-1) * w3d).sum() / w3d.sum().clamp(min=1.0)
                 total = total + W.pm * l_pm + W.j3d * l_3d
-                logs.update(pm=float(l_pm.detach()), j3d=float(l_3d.detach()))
+                logs.update(pm=l_pm.detach(), j3d=l_3d.detach())
             if supervise_camera:
                 wc = camera["weight"]
                 pelvis = torch.where(wc[:, None] > 0, pelvis, torch.nan)  # rows without a true camera: masked
                 per = self.net.camera.camera_loss(out, camera["focal"], pelvis, camera["principal"])
                 l_cam = (per * wc).sum() / wc.sum().clamp(min=1.0)
                 total = total + self.cfg.w_cam * l_cam
-                logs["cam"] = float(l_cam.detach())
-        if bool(w2d.any()):
+                logs["cam"] = l_cam.detach()
+        if bool(w2d.any()) if any2d is None else any2d:
             op, valid = to_openpose(rel)
             uv = self.net.camera.project(op, out)
             conf = torch.nan_to_num(kp[..., 2]).clamp(min=0) * valid * torch.isfinite(kp[..., :2]).all(-1)
@@ -260,11 +306,11 @@ class ProposedMethod:
             err = torch.where(conf > 0, err, torch.zeros_like(err))
             l_2d = (err * conf).sum() / conf.sum().clamp(min=1.0)
             total = total + W.j2d * l_2d
-            logs["j2d"] = float(l_2d.detach())
+            logs["j2d"] = l_2d.detach()
         l_r = angle_limit_loss(out["R_body"]).mean() + W.shape_prior * out["betas"].square().mean()
         total = total + W.r * l_r
-        logs["r"] = float(l_r.detach())
-        logs["total"] = float(total.detach())
+        logs["r"] = l_r.detach()
+        logs["total"] = total.detach()
         return total, logs
 
     def _pool(self, train_sets: Mapping[str, SampleSet]) -> dict[str, Any] | None:
@@ -292,8 +338,9 @@ class ProposedMethod:
         if not bool(keep.any()):
             return None
         idx = torch.nonzero(keep).flatten()
+        host = {"w3d": w3d[idx] > 0, "w2d": w2d[idx] > 0, "camera": has[idx]}  # for PoolDraws (read once)
         return {"kp": kp[idx], "size": size[idx], "smplx": {k: v[idx] for k, v in smplx.items()},
-                "w3d": w3d[idx], "w2d": w2d[idx],
+                "w3d": w3d[idx], "w2d": w2d[idx], "host": {k: v.cpu() for k, v in host.items()},
                 "camera": {"focal": focal[idx], "principal": principal[idx], "weight": has[idx].float()}}  # fmt: skip
 
     def partial_losses(self, s: Mapping[str, Any], focus: str) -> torch.Tensor:
@@ -344,7 +391,7 @@ class ProposedMethod:
         for it in range(iterations):
             loss = sum(self.partial_losses(streams[f].sample(cfg.batch_size), f) for f in focuses)
             opt.zero_grad(set_to_none=True)
-            if torch.isfinite(loss):
+            if torch.isfinite(loss):  # the step's one synchronisation: a non-finite loss must not reach the weights
                 loss.backward()
                 opt.step()
             if (it + 1) % cfg.log_every == 0 or it + 1 == iterations:
@@ -366,6 +413,7 @@ class ProposedMethod:
         sts = STSStream(self.train_model, body_stream(cfg.sts_pool, cfg.sts_noise_px, cfg.sts_noise, cfg.sts_tilt),
                         seed=self.context.seed, device=self.device) if cfg.sts or pool is None else None  # fmt: skip
         gen = torch.Generator(device="cpu").manual_seed(self.context.seed + 7)
+        draws = None if pool is None else PoolDraws(len(pool["kp"]), cfg.batch_size, gen, self.device, pool["host"])
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.999), fused=True)
         self.net.train()
         history, start, samples = [], time.perf_counter(), 0
@@ -376,14 +424,16 @@ class ProposedMethod:
                 s = sts.sample(B)
                 ones = torch.ones(B, device=self.device)
                 loss, logs = self.losses(s["keypoints2d"], s["image_size"], s["smplx"], ones, torch.zeros_like(ones),
-                                         s["joints"], camera=self._sts_camera(s))  # fmt: skip
+                                         s["joints"], camera=self._sts_camera(s), any3d=True, any2d=False,
+                                         any_camera=True)  # fmt: skip
             else:
-                i = torch.randint(0, len(pool["kp"]), (B,), generator=gen).to(self.device)
+                i, has = draws.next()
                 loss, logs = self.losses(pool["kp"][i], pool["size"][i], {k: v[i] for k, v in pool["smplx"].items()},
                                          pool["w3d"][i], pool["w2d"][i],
-                                         camera={k: v[i] for k, v in pool["camera"].items()})  # fmt: skip
+                                         camera={k: v[i] for k, v in pool["camera"].items()}, any3d=has["w3d"],
+                                         any2d=has["w2d"], any_camera=has["camera"])  # fmt: skip
             opt.zero_grad(set_to_none=True)
-            if torch.isfinite(loss):
+            if torch.isfinite(loss):  # the step's one synchronisation: a non-finite loss must not reach the weights
                 loss.backward()
                 opt.step()
             samples += B
@@ -391,6 +441,7 @@ class ProposedMethod:
                 elapsed = time.perf_counter() - start
                 rate = samples / max(elapsed, 1e-9)
                 eta = (cfg.iterations - it - 1) * B / max(rate, 1e-9)
+                logs = {k: float(v) for k, v in logs.items()}  # a logging step: the loss terms read from the device
                 history.append({"iteration": it + 1, **logs, "samples_per_s": rate})
                 if self.context.progress is not None:
                     self.context.progress(f"{self.name}: it {it + 1}/{cfg.iterations} loss {logs['total']:.4f} "

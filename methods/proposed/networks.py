@@ -26,8 +26,10 @@ from methods.proposed.layers import (
     PART_SLICES,
     BilinearTransform,
     SemGraphConv,
+    autocast,
     face_adjacency,
     hand_adjacency,
+    in_fp32,
     normalize_all,
 )
 
@@ -92,7 +94,7 @@ class GlobalBranch(nn.Module):
     def forward_flat(self, x: torch.Tensor, box: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (B, 75) per keypoint ``[x, y, mask]`` (normalised), box (B, 5) -> (pose outputs, camera raw)."""
         h = torch.relu(self.trunk(torch.relu(self.bilinear(self.pose_embed(x), self.shape_embed(x)))))
-        return self.pose_out(h), self.camera_out(torch.cat([h, box], -1))
+        return in_fp32(self.pose_out, h), in_fp32(self.camera_out, torch.cat([h.to(box.dtype), box], -1))
 
 
 class _GCN(nn.Module):
@@ -114,7 +116,10 @@ class _GCN(nn.Module):
         """x: (K, B, 3) node-major ``[x, y, mask]`` -> (B, out); the head reads the (B, K * C) node features."""
         for conv in self.convs:
             x = torch.relu(conv.forward_nodes(x))
-        return self.head(x.transpose(0, 1).reshape(x.shape[1], -1))
+        h = x.transpose(0, 1).reshape(x.shape[1], -1)
+        for layer in self.head[:-1]:
+            h = layer(h)
+        return in_fp32(self.head[-1], h)  # the output layer in float32 under autocast (layers.in_fp32)
 
 
 class HandGCN(_GCN):
@@ -166,14 +171,18 @@ class ProposedNet(nn.Module):
                                                      box.features)  # fmt: skip
         return g, cam_raw, box
 
-    def forward(self, keypoints: torch.Tensor, image_size: torch.Tensor) -> dict[str, torch.Tensor]:
-        """keypoints (B, 137, 3) px; image_size (B, 2) (w, h). Returns decoded outputs (see :meth:`decode`)."""
+    def forward(self, keypoints: torch.Tensor, image_size: torch.Tensor,
+                precision: str = "fp32") -> dict[str, torch.Tensor]:  # fmt: skip
+        """keypoints (B, 137, 3) px; image_size (B, 2) (w, h). Returns decoded outputs (see :meth:`decode`).
+        ``precision`` 'bf16': the hidden layers under bf16 autocast, the output layers, the scale normalisation
+        and the decoding in float32 (``layers`` module docstring)."""
         normed, mask, centre, half = normalize_all(keypoints, self.cfg.conf_threshold)
         x = torch.cat([normed, mask[..., None].to(normed.dtype)], -1)  # (4 parts, 70 nodes, B, 3)
-        g, cam_raw, box = self._global(x, centre, half, image_size)
-        nh = _size("left_hand")
-        lh, rh = self.left_hand.forward_nodes(x[1, :nh]), self.right_hand.forward_nodes(x[2, :nh])
-        psi = self.face.forward_nodes(x[3, : _size("face")])
+        with autocast(keypoints.device, precision):
+            g, cam_raw, box = self._global(x, centre, half, image_size)
+            nh = _size("left_hand")
+            lh, rh = self.left_hand.forward_nodes(x[1, :nh]), self.right_hand.forward_nodes(x[2, :nh])
+            psi = self.face.forward_nodes(x[3, : _size("face")])
         return self.decode(g, cam_raw, lh, rh, psi, box)
 
     def forward_camera(self, keypoints: torch.Tensor, image_size: torch.Tensor) -> dict[str, torch.Tensor]:

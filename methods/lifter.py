@@ -119,7 +119,7 @@ class _Block(nn.Module):
         self.layers = nn.Sequential(*_layer(width, width, dropout), *_layer(width, width, dropout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.layers(x)
+        return x + self.layers(x).to(x.dtype)  # the residual stream stays float32 under bf16 autocast
 
 
 def _layer(n_in: int, n_out: int, dropout: float) -> list[nn.Module]:
@@ -150,7 +150,7 @@ class LiftingMLP(nn.Module):
         self.out_std.copy_(targets.std(0).clamp(min=1e-3) if len(targets) > 1 else torch.ones_like(self.out_std))
 
     def forward_standardised(self, x: torch.Tensor) -> torch.Tensor:
-        return in_fp32(self.head, self.blocks(self.stem(x)))  # the output layer in float32 under autocast
+        return in_fp32(self.head, self.blocks(in_fp32(self.stem, x)))  # first and last layers in float32
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_standardised(x) * self.out_std + self.out_mean
@@ -226,6 +226,11 @@ class LifterMethod:
 
     @torch.inference_mode()
     def predict(self, batch: SampleBatch) -> Prediction:
+        """A caller's autocast does not reach it: only ``precision`` decides (module docstring)."""
+        with autocast(self.device, "fp32"):
+            return self._predict(batch)
+
+    def _predict(self, batch: SampleBatch) -> Prediction:
         if self.net.training:
             self.net.eval()
         kp = batch.keypoints2d.to(self.device, torch.float32)

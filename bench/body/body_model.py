@@ -629,7 +629,16 @@ class BodyModel(torch.nn.Module):
         vertices: bool = True,
         **pose: torch.Tensor,
     ) -> BodyOutput:
-        """SMPL-X forward; `vertices=False` takes the keypoint path (same joints, no full-mesh skinning)."""
+        """SMPL-X forward; `vertices=False` takes the keypoint path (same joints, no full-mesh skinning).
+
+        Always in the model's dtype (float32): under a caller's autocast (a method's bf16 prediction) autocast is
+        switched off around it and the inputs are cast to that dtype, so a bf16 network never poses the body in
+        bf16 (a rotation rounded to 0.4% would move a hand by millimetres)."""
+        device_type = self.J_template.device.type
+        if torch.is_autocast_enabled(device_type):
+            with torch.autocast(device_type=device_type, enabled=False):
+                return self.forward(betas=betas, expression=expression, transl=transl, pose_rotmats=pose_rotmats,
+                                    vertices=vertices, **pose)  # fmt: skip
         if pose_rotmats is not None:
             if pose:
                 raise ValueError(f"give either pose_rotmats or axis-angle poses, not both (got {sorted(pose)})")
@@ -661,7 +670,7 @@ class BodyModel(torch.nn.Module):
             if transl is not None:
                 if transl.shape != (B, 3):
                     raise ValueError(f"transl: expected ({B}, 3), got {tuple(transl.shape)}")
-                joints = joints + transl.unsqueeze(1)
+                joints = joints + transl.to(dtype).unsqueeze(1)
             return BodyOutput(joints=joints, vertices=None, posed_joints=joints[:, :SMPLX_NUM_JOINTS])
         vset = self.full
         J = self.J_template + (shape @ self.J_dirs).view(B, SMPLX_NUM_JOINTS, 3)
@@ -684,6 +693,7 @@ class BodyModel(torch.nn.Module):
         if transl is not None:
             if transl.shape != (B, 3):
                 raise ValueError(f"transl: expected ({B}, 3), got {tuple(transl.shape)}")
+            transl = transl.to(dtype)
             joints = joints + transl.unsqueeze(1)
             posed = posed + transl.unsqueeze(1)
             t_world = t_world + transl.unsqueeze(1)

@@ -44,12 +44,15 @@ PRECISIONS = ("fp32", "bf16")  # a predict-time setting (module docstring)
 
 
 def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast on ``device``'s type for ``precision='bf16'``; nothing for 'fp32' (float32 as always)."""
+    """bf16 autocast on ``device``'s type for ``precision='bf16'``; for 'fp32', float32: a caller's autocast is
+    switched off (nothing is done when none is on)."""
+    device_type = torch.device(device).type
     if precision == "fp32":
-        return contextlib.nullcontext()
+        on = torch.is_autocast_enabled(device_type)
+        return torch.autocast(device_type=device_type, enabled=False) if on else contextlib.nullcontext()
     if precision != "bf16":
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
 
 
 def in_fp32(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -225,6 +228,8 @@ class SemGraphConv(nn.Module):
         flat = x.reshape(K, B * C)
         W, n = self.W, self.out_features
         out = torch.addmm(self.bias, (flat * d[:, None]).view(K * B, C), W[:, :n])
+        if torch.is_autocast_enabled(x.device.type):  # an in-place addmm_ is not autocast: the out-of-place one
+            return torch.addmm(out, (A @ flat).view(K * B, C), W[:, n:]).view(K, B, n)
         out = out.addmm_((A @ flat).view(K * B, C), W[:, n:])
         return out.view(K, B, n)
 

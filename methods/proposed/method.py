@@ -57,7 +57,7 @@ from bench.samples import SampleBatch, SampleSet
 from bench.settings import NonNegativeFloat, NonNegativeInt, OneOf, PositiveFloat, PositiveInt, UnitFloat
 from datasets.noise import NOISE_KINDS
 from methods.proposed.cameras import HEADS, camera_stats
-from methods.proposed.layers import PART_SLICES, PRECISIONS, missing_part_input, normalize_all
+from methods.proposed.layers import PART_SLICES, PRECISIONS, autocast, missing_part_input, normalize_all
 from methods.proposed.losses import (
     LossWeights,
     angle_limit_loss,
@@ -215,7 +215,12 @@ class ProposedMethod:
     @torch.inference_mode()
     def predict(self, batch: SampleBatch) -> Prediction:
         """Run under ``torch.inference_mode`` (~0.6 ms less than ``no_grad`` at batch 1): the returned tensors are
-        inference tensors; ``.clone()`` them before using them in autograd (e.g. as a fitting initialisation)."""
+        inference tensors; ``.clone()`` them before using them in autograd (e.g. as a fitting initialisation).
+        A caller's autocast does not reach it: only ``precision`` decides (module docstring)."""
+        with autocast(self.device, "fp32"):
+            return self._predict(batch)
+
+    def _predict(self, batch: SampleBatch) -> Prediction:
         if self.net.training:  # walking the module tree costs ~0.4 ms per call at batch 1
             self.net.eval()
         kp = batch.keypoints2d.to(self.device, torch.float32)

@@ -19,6 +19,10 @@ does. Here every quantity of the algorithm carries a batch dimension:
 
 Non-finite objectives (or ``|f| >= max_value``) at a trial point count as a failed Armijo test, so the search backs
 off; a sample whose starting point is already non-finite is reported failed and never moved.
+
+On a GPU: the rows still running (``torch.nonzero`` of the active / pending set) are read on the host once per
+iteration and once per line-search trial, as the batch shrinks; every other per-sample update is a ``torch.where``
+over those rows (no boolean-mask indexing, which would read the mask on the host each time).
 """
 
 from __future__ import annotations
@@ -74,24 +78,27 @@ def _line_search(fun, idx, x, f0, g0, d, gtd0, t, counts, *, c1, c2, max_evals, 
         gtd = (gt * dp).sum(1)
         armijo = ok & (ft <= f0[pend] + c1 * tp * gtd0[pend])
         better = armijo & (ft < best_f[pend])
-        rows = pend[better]
-        best_t[rows], best_f[rows], best_g[rows] = tp[better], ft[better], gt[better]
+        best_t[pend] = torch.where(better, tp, best_t[pend])
+        best_f[pend] = torch.where(better, ft, best_f[pend])
+        best_g[pend] = torch.where(better[:, None], gt, best_g[pend])
         curvature = gtd.abs() <= -c2 * gtd0[pend]
         accept = armijo & curvature
-        rows = pend[accept]
-        x_out[rows], f_out[rows], g_out[rows] = xt[accept], ft[accept], gt[accept]
-        done[rows] = True
+        x_out[pend] = torch.where(accept[:, None], xt, x_out[pend])
+        f_out[pend] = torch.where(accept, ft, f_out[pend])
+        g_out[pend] = torch.where(accept[:, None], gt, g_out[pend])
+        done[pend] = done[pend] | accept
         # bracket: too far (no decrease, or already climbing) -> upper end; still descending steeply -> lower end
         too_far = ~accept & (~armijo | (gtd > 0))
         too_near = ~accept & armijo & (gtd <= 0)
-        hi[pend[too_far]] = tp[too_far]
-        lo[pend[too_near]] = tp[too_near]
+        hi[pend] = torch.where(too_far, tp, hi[pend])
+        lo[pend] = torch.where(too_near, tp, lo[pend])
         h, low = hi[pend], lo[pend]
         t[pend] = torch.where(torch.isfinite(h), 0.5 * (low + h), 2.0 * tp)
     moved = done.clone()
     fallback = ~done & (best_f < f0)  # no Wolfe point: the best sufficient decrease seen
-    x_out[fallback] = x[fallback] + best_t[fallback, None] * d[fallback]
-    f_out[fallback], g_out[fallback] = best_f[fallback], best_g[fallback]
+    x_out = torch.where(fallback[:, None], x + best_t[:, None] * d, x_out)
+    f_out = torch.where(fallback, best_f, f_out)
+    g_out = torch.where(fallback[:, None], best_g, g_out)
     moved |= fallback
     return x_out, f_out, g_out, moved
 
@@ -160,9 +167,8 @@ def minimize(
         steep = ~(gtd < 0)  # not a descent direction (or nan): steepest descent, forget the history
         d = torch.where(steep[:, None], -gi, r)
         gtd = torch.where(steep, -(gi * gi).sum(1), gtd)
-        if bool(steep.any()):
-            rho[idx[steep]] = 0.0
-            fresh[idx[steep]] = True
+        rho[idx] = torch.where(steep[:, None], 0.0, rho[idx])  # steepest descent: the history forgotten
+        fresh[idx] = fresh[idx] | steep
         first = fresh[idx] | steep
         t = torch.where(first, (1.0 / gi.abs().sum(1).clamp_min(1e-30)).clamp(max=1.0), torch.ones_like(gtd))
         xn, fn, gn, moved = _line_search(
@@ -180,5 +186,5 @@ def minimize(
         stop = ~moved | change
         x[idx], f[idx], g[idx] = xn, fn, gn
         iterations[idx] += moved.long()
-        active[idx[stop]] = False
+        active[idx] = active[idx] & ~stop
     return LBFGSResult(x=x, f=f, failed=failed, iterations=iterations, evaluations=evals)

@@ -91,7 +91,8 @@ def _matrix_to_quaternion_wxyz(R: torch.Tensor) -> torch.Tensor:
     # Clamp keeps the unused candidates finite (and their zero gradients NaN-free).
     denom = 2.0 * four_sq.clamp(min=0.1).sqrt()
     cand = cand / denom[..., None]
-    best = F.one_hot(four_sq.argmax(-1), 4).to(R.dtype)
+    # the largest candidate as a 0/1 mask (F.one_hot would check its input's range on the host: a device sync)
+    best = (four_sq.argmax(-1, keepdim=True) == torch.arange(4, device=R.device)).to(R.dtype)
     q = (best[..., None] * cand).sum(-2)
     q = F.normalize(q, dim=-1)
     return torch.where(q[..., :1] < 0, -q, q)

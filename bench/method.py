@@ -103,12 +103,16 @@ class Prediction:
         """A joints-only prediction predicts one fixed set of joints: the finite joints are the same in every
         sample not marked failed, and there is at least one (else a sample's hard joints could be left out)."""
         ok = ~self.failed.to(self.joints3d.device)
-        if not bool(ok.any()):
+        finite = torch.isfinite(self.joints3d).all(-1)  # (B, 144)
+        first = finite.index_select(0, ok.to(torch.uint8).argmax().reshape(1))[0]  # the first sample not failed
+        same = ((finite == first) | ~ok[:, None]).all()
+        # one host read for the three tests (on a GPU each read waits for the device)
+        any_ok, predicts, consistent = torch.stack([ok.any(), first.any(), same]).tolist()
+        if not any_ok:
             return
-        finite = torch.isfinite(self.joints3d[ok]).all(-1)  # (B_ok, 144)
-        if not bool(finite[0].any()):
+        if not predicts:
             raise ValueError("Prediction.joints3d: a joints-only prediction (params None) predicts no joint")
-        if not bool((finite == finite[:1]).all()):
+        if not consistent:
             raise ValueError("Prediction.joints3d: a joints-only prediction must predict the same joints in every "
                              "sample not marked failed (NaN only where it never predicts a joint)")  # fmt: skip
 

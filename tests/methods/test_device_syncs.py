@@ -2,11 +2,12 @@
 would wait for the device (read a tensor's value on the host) under ``--device cuda``.
 
 No GPU is needed: a ``TorchDispatchMode`` records every operation that reads a tensor's value into Python or sizes
-its output by the data (``aten._local_scalar_dense``: ``.item()``, ``float(t)``, ``bool(t)``, ``if t:``;
-``aten.nonzero``, boolean-mask indexing and ``masked_select``), and ``Tensor.cpu`` / ``.numpy`` / ``.tolist`` are
-counted, each with the method code that asked for it. On a GPU each of these is a synchronisation. A step's count
-is the difference between two fits that differ only in their number of steps (set-up, the last logging step and
-the end-of-training checks are the same in both), so it is exact and does not depend on how long set-up is.
+its output by the data (``aten._local_scalar_dense`` / ``is_nonzero``: ``.item()``, ``float(t)``, ``bool(t)``,
+``if t:``; ``aten.nonzero``, boolean-mask indexing and ``masked_select``), and ``Tensor.cpu`` / ``.numpy`` /
+``.tolist`` are counted, each with the method code that asked for it. On a GPU each of these is a synchronisation.
+A step's count is the difference between two fits that differ only in their number of steps (set-up, the last
+logging step and the end-of-training checks are the same in both), so it is exact and does not depend on how long
+set-up is.
 
 Not counted (not a device synchronisation): the optimiser's own step counter, a host tensor in ``torch.optim``
 (non-fused Adam keeps it on the CPU even for CUDA parameters). What a CPU run cannot see: a tensor created on the
@@ -42,7 +43,9 @@ from methods.proposed.sts import STSConfig, STSStream
 
 ROOT = Path(__file__).resolve().parents[2]
 aten = torch.ops.aten
-READS = {aten._local_scalar_dense.default, aten.nonzero.default, aten.masked_select.default}
+# under inference_mode ``bool(t)`` reaches the mode as ``is_nonzero`` (not decomposed into ``_local_scalar_dense``)
+READS = {aten._local_scalar_dense.default, aten.is_nonzero.default, aten.item.default, aten.equal.default,
+         aten.nonzero.default, aten.masked_select.default}  # fmt: skip
 MASKED = {aten.index.Tensor, aten.index_put.default, aten.index_put_.default, aten._index_put_impl_.default}
 
 

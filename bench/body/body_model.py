@@ -711,16 +711,25 @@ class BodyModel(torch.nn.Module):
         """Output joints (B, 127 or 144, 3) by the keypoint path."""
         return self.forward(vertices=False, **params).joints
 
+    def _tree_indices(self, device: torch.device) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The parents of joints 1.. and, per tree level, (its joints, their parents) as index tensors on ``device``,
+        built once per device (a numpy index would be copied to the device at every forward: a sync each)."""
+        cache = self.__dict__.setdefault("_tree_index_cache", {})
+        if device not in cache:
+            parents = self._parents
+            as_index = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.long, device=device)  # noqa: E731
+            cache[device] = (as_index(parents[1:]), [(as_index(lv), as_index(parents[lv])) for lv in self._levels])
+        return cache[device]
+
     def _rigid(self, R: torch.Tensor, J: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """World rotations (B, 55, 3, 3) and positions (B, 55, 3) of the joints, one batched step per tree level."""
-        parents = self._parents
+        parents, levels = self._tree_indices(J.device)
         rel = J.clone()
-        rel[:, 1:] = J[:, 1:] - J[:, parents[1:]]
+        rel[:, 1:] = J[:, 1:] - J[:, parents]
         R_world = torch.empty_like(R)
         t_world = torch.empty_like(J)
         R_world[:, 0], t_world[:, 0] = R[:, 0], J[:, 0]
-        for level in self._levels:
-            p = parents[level]
+        for level, p in levels:
             Rp = R_world[:, p]
             R_world[:, level] = Rp @ R[:, level]
             t_world[:, level] = (Rp @ rel[:, level].unsqueeze(-1)).squeeze(-1) + t_world[:, p]

@@ -229,3 +229,18 @@ def test_smplifyx_reads_a_bounded_number_of_times_per_lbfgs_iteration(sets):
         f"host reads per L-BFGS iteration or trial: {per:.2f} ({b.total - a.total} over {steps} "
         f"iterations and {trials} trials)"
     )
+
+
+def test_full_mesh_forward_builds_its_tree_indices_once_per_device(body_model, monkeypatch):
+    """The kinematic tree's indices are device tensors built at the first forward: later forwards index with
+    them, never with the host (numpy) parents, which on a GPU are copied to the device per level and call."""
+    betas = torch.zeros(2, 10)
+    first = body_model.forward(betas=betas, body_pose=torch.full((2, 63), 0.1))
+
+    class NoHostIndex:
+        def __getitem__(self, item):
+            raise AssertionError("the host parents were indexed inside a forward")
+
+    monkeypatch.setattr(body_model, "_parents", NoHostIndex(), raising=True)
+    again = body_model.forward(betas=betas, body_pose=torch.full((2, 63), 0.1))
+    torch.testing.assert_close(again.vertices, first.vertices, atol=0, rtol=0)

@@ -1,0 +1,65 @@
+"""Fixtures of the ``gpu``-marked tests (issue 14): small STS-generated training and test sets (no dataset
+generation), built on the CPU as numpy-backed ``SampleSet``s like every loaded set; the tests move batches to the
+GPU themselves. Every test module here is marked ``gpu`` and skips with a reason where CUDA is not available.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "methods"))  # _sts_sets, shared with the method tests
+from _sts_sets import sts_sample_set  # noqa: E402
+
+from methods.proposed.losses import to_openpose  # noqa: E402
+from methods.proposed.sts import STSConfig, STSStream  # noqa: E402
+
+NO_CUDA = "needs a CUDA device: torch.cuda.is_available() is False (torch " + torch.__version__ + ")"
+
+
+def body_set(model, n: int, seed: int):
+    """STS bodies (detector 2D, GT SMPL-X, joints3d in smplx_127, camera frame)."""
+    s = STSStream(model, STSConfig(pool=256), seed=seed, device="cpu").sample(n)
+    K = np.zeros((n, 3, 3))
+    K[:, 2, 2] = 1.0
+    return sts_sample_set(s, name="sts", skeleton="smplx_127", joints3d=s["joints"].numpy(),
+                          keypoints2d=s["keypoints2d"].numpy(), K=K)  # fmt: skip
+
+
+def hand_set(model, n: int, seed: int):
+    """STS left-hand close-ups as an STB-like set (openpose_hand21_left, true K)."""
+    s = STSStream(model, STSConfig(pool=256, noise="none"), seed=seed, device="cpu", focus="left_hand").sample(n)
+    kp = s["keypoints2d"].clone()
+    kp[:, :25] = 0
+    kp[:, 46:] = 0
+    op, _ = to_openpose(s["joints"])
+    K = np.zeros((n, 3, 3))
+    K[:, 0, 0] = K[:, 1, 1] = s["focal"].numpy()
+    K[:, :2, 2] = s["principal"].numpy()
+    K[:, 2, 2] = 1
+    from methods.fhgr import LH
+
+    return sts_sample_set(s, name="stb", skeleton="openpose_hand21_left", joints3d=op[:, LH].numpy(),
+                          keypoints2d=kp.numpy(), K=K)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def gpu_sets(embedded_cache):
+    """{'train': 64 bodies, 'val': 32 other bodies ('val_lifted': the same, scored on the lifter's joints), 'hands':
+    32 left-hand close-ups}."""
+    if os.environ.get("HMRBENCH_GPU_TESTS_DEVICE", "cuda").startswith("cuda") and not torch.cuda.is_available():
+        pytest.skip(NO_CUDA)
+    from methods.proposed.method import body_models
+
+    model = body_models(None, "cpu")[0]  # the methods' training model (keypoint path, hands relative to flat)
+    from methods.lifter import LIFTED_JOINTS
+
+    val = body_set(model, 32, seed=2)
+    lifted = val.subset(np.arange(len(val)))  # scored on the joints a lifter predicts (as tests/methods/test_lifter)
+    lifted.info = {"root_joints": ("pelvis",), "eval_joints": LIFTED_JOINTS}
+    return {"train": body_set(model, 64, seed=1), "val": val, "val_lifted": lifted, "hands": hand_set(model, 32, 3)}

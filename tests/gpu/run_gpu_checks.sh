@@ -97,7 +97,7 @@ fi
 install() {
     set -e
     if [[ ! -x $VENV/bin/python ]]; then
-        "$PY" -m venv --system-site-packages "$VENV"
+        "$PY" -m venv --system-site-packages --without-pip "$VENV"  # pip and setuptools: the base python's
         # the image's python3 is itself a venv (/opt/torch/.venv): --system-site-packages would see the base
         # interpreter's packages, not its torch; a .pth line adds that python's site-packages (and runs its .pth)
         local site

@@ -11,8 +11,8 @@ import math
 import pandas as pd
 from _report_rows import D2S, make_row
 
-from reports.rows import validate_rows
 from reports.render import table_markdown
+from reports.rows import validate_rows
 from reports.tables import table4
 
 CPU, GPU = "AMD EPYC 9654 (2 cores)", "NVIDIA H200"

@@ -5,21 +5,18 @@ GPU themselves. Every test module here is marked ``gpu`` and skips with a reason
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "methods"))  # _sts_sets, shared with the method tests
+from _gpu import MISSING, NO_CUDA  # noqa: E402
 from _sts_sets import sts_sample_set  # noqa: E402
 
 from methods.proposed.losses import to_openpose  # noqa: E402
 from methods.proposed.sts import STSConfig, STSStream  # noqa: E402
-
-NO_CUDA = "needs a CUDA device: torch.cuda.is_available() is False (torch " + torch.__version__ + ")"
 
 
 def body_set(model, n: int, seed: int):
@@ -52,7 +49,7 @@ def hand_set(model, n: int, seed: int):
 def gpu_sets(embedded_cache):
     """{'train': 64 bodies, 'val': 32 other bodies ('val_lifted': the same, scored on the lifter's joints), 'hands':
     32 left-hand close-ups}."""
-    if os.environ.get("HMRBENCH_GPU_TESTS_DEVICE", "cuda").startswith("cuda") and not torch.cuda.is_available():
+    if MISSING:
         pytest.skip(NO_CUDA)
     from methods.proposed.method import body_models
 

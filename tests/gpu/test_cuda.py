@@ -14,22 +14,21 @@ the script's CPU mode does, so CI checks that these tests themselves run without
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from conftest import NO_CUDA
+from _gpu import DEVICE, MISSING, NO_CUDA
 
 from bench.geometry.metrics import mpjpe, pa_mpjpe
 from bench.geometry.projections import project_camera, project_d2s, project_pp, project_wpp
 from bench.method import MethodContext, Prediction
 from bench.registry import create_method, discover, method_names
 
-CUDA = os.environ.get("HMRBENCH_GPU_TESTS_DEVICE", "cuda")  # module docstring
+CUDA = DEVICE  # cuda, or cpu with HMRBENCH_GPU_TESTS_DEVICE=cpu (module docstring)
 ON_GPU = torch.device(CUDA).type == "cuda"
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(ON_GPU and not torch.cuda.is_available(), reason=NO_CUDA)]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(MISSING, reason=NO_CUDA)]
 needs_cuda = pytest.mark.skipif(not ON_GPU, reason="counts CUDA synchronisations (HMRBENCH_GPU_TESTS_DEVICE=cpu)")
 KIND = torch.device(CUDA).type
 TINY_PROPOSED = "hidden=48,rank=16,gcn_hidden=8,sts_pool=256,pretrain_iterations=5,batch_size=16,log_every=1000"

@@ -9,9 +9,12 @@
 # Then: `pytest -m gpu` (junit XML), `hmrbench runtime --device cuda` for Table IV (proposed and smplifyx) and for
 # tests/gpu/runtime_gpu.toml (lifter, fhgr, bf16 predict), `hmrbench report`. Each step has a time limit and its
 # own log; a failed step does not stop the next ones; the exit code is 1 when any step failed, 2 when there is no
-# CUDA (nothing else is run then). OUTDIR gets at most 8 files at its top level (the device tool brings back 8):
-# summary.txt, env.log, install.log, pytest.log, pytest-junit.xml, runtime.log, report.log, hmrbench-out.tar.gz
-# (the output folder OUTDIR/hmrbench-out: tracking store, rows, report/), so `cp OUTDIR/*.* "$OUT"/` takes them all.
+# CUDA (nothing else is run then). OUTDIR gets at most 8 files at its top level (the device tool brings back 8),
+# written as the steps go: summary.txt, env.log, install.log, pytest.log, pytest-junit.xml, runtime.log, report.log,
+# hmrbench-out.tar.gz (the output folder: tracking store, rows, report/; OUTDIR/hmrbench-out unless
+# HMRBENCH_GPU_STORE says otherwise). On the device tool, keep the folder out of $OUT and give $OUT as OUTDIR:
+#   HMRBENCH_GPU_STORE=/tmp/hmrbench-out tests/gpu/run_gpu_checks.sh "$OUT"      (carry: build/gpu-wheels)
+# The whole run stops within HMRBENCH_GPU_CHECKS_BUDGET seconds (default 540: a step gets what is left of it).
 #
 # Settings (environment):
 #   HMRBENCH_GPU_CHECKS_DEVICE  cuda (default) or cpu: cpu runs every step on the CPU at quick settings and skips
@@ -23,8 +26,10 @@
 #   HMRBENCH_GPU_WHEELS         the wheel folder (default build/gpu-wheels)
 #   HMRBENCH_GPU_CHECKS_INSTALL 0: use HMRBENCH_GPU_PYTHON as it is (default 1 on cuda, 0 on cpu)
 #   HMRBENCH_CACHE              embedded model and synthetic sets (default $TMPDIR/hmrbench-gpu-cache)
-#   T_ENV T_INSTALL T_TESTS T_RUNTIME T_REPORT   each step's limit in seconds (20 120 180 240 90: 650 s at most,
-#                               about 3-4 minutes expected on an H200)
+#   HMRBENCH_GPU_STORE          the output folder of runtime and report (default OUTDIR/hmrbench-out)
+#   HMRBENCH_GPU_CHECKS_BUDGET  seconds for the whole run (default 540), below the device tool's 600 s per command
+#   T_ENV T_INSTALL T_TESTS T_RUNTIME T_REPORT   each step's own limit in seconds (20 120 180 180 90; two runtime
+#                               steps), cut to what is left of the budget; about 3-4 minutes expected on an H200
 set -uo pipefail
 
 if [[ $# -ne 1 || $1 == -* ]]; then
@@ -47,7 +52,8 @@ VENV="${HMRBENCH_GPU_VENV:-$TMP/hmrbench-gpu-venv}"
 WHEELS="${HMRBENCH_GPU_WHEELS:-$ROOT/build/gpu-wheels}"
 export HMRBENCH_CACHE="${HMRBENCH_CACHE:-$TMP/hmrbench-gpu-cache}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-STORE="$OUT/hmrbench-out"
+STORE="${HMRBENCH_GPU_STORE:-$OUT/hmrbench-out}"
+DEADLINE=$(($(date +%s) + ${HMRBENCH_GPU_CHECKS_BUDGET:-540} - 10))  # 10 s kept for the summary and the archive
 SUMMARY="$OUT/summary.txt"
 FAILED=()
 cd "$ROOT" || exit 64
@@ -59,6 +65,14 @@ step() {
     local name=$1 log=$2 limit=$3 start rc
     shift 3
     start=$(date +%s)
+    if ((DEADLINE - start < limit)); then
+        limit=$((DEADLINE - start))
+    fi
+    if ((limit < 1)); then
+        say "$(printf '%-16s rc=%-3s not run: the budget of %s s is spent' "$name" 124 "${HMRBENCH_GPU_CHECKS_BUDGET:-540}")"
+        FAILED+=("$name")
+        return 124
+    fi
     echo "=== $name: $*" >>"$OUT/$log"
     timeout --kill-after=10 "$limit" "$@" >>"$OUT/$log" 2>&1
     rc=$?
@@ -70,7 +84,11 @@ step() {
 }
 
 say "hmrbench GPU checks ($DEVICE$([[ $QUICK == 1 ]] && echo ', quick settings')$([[ $SMOKE == 1 ]] && echo ', smoke')): $(date -u '+%Y-%m-%d %H:%M:%S UTC') in $ROOT"
-say "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (working tree differs)')"
+if command -v git >/dev/null && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+    say "commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD || echo ' (working tree differs)')"
+else
+    say "commit unknown (no git checkout here)"
+fi
 
 # --- 1. the machine: GPU, python, torch and CUDA versions; no CUDA torch on a cuda run: stop here (exit 2) ---
 ENV_PY='import platform, torch
@@ -141,11 +159,11 @@ tail -n 1 "$OUT/pytest.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 QUICK_FLAG=()
 [[ $QUICK == 1 ]] && QUICK_FLAG=(--quick)
 if [[ $SMOKE == 1 ]]; then
-    step runtime runtime.log "${T_RUNTIME:-240}" "$PY" -m bench runtime -m lifter --device "$DEVICE" --out "$STORE"
+    step runtime runtime.log "${T_RUNTIME:-180}" "$PY" -m bench runtime -m lifter --device "$DEVICE" --out "$STORE"
 else
-    step runtime-table4 runtime.log "${T_RUNTIME:-240}" "$PY" -m bench runtime "${QUICK_FLAG[@]}" --device "$DEVICE" \
+    step runtime-table4 runtime.log "${T_RUNTIME:-180}" "$PY" -m bench runtime "${QUICK_FLAG[@]}" --device "$DEVICE" \
         --out "$STORE"
-    step runtime-more runtime.log "${T_RUNTIME:-240}" "$PY" -m bench runtime tests/gpu/runtime_gpu.toml \
+    step runtime-more runtime.log "${T_RUNTIME:-180}" "$PY" -m bench runtime tests/gpu/runtime_gpu.toml \
         "${QUICK_FLAG[@]}" --device "$DEVICE" --out "$STORE"
 fi
 grep -E 'ms per image' "$OUT/runtime.log" | sed 's/^/  /' | tee -a "$SUMMARY"
@@ -156,7 +174,8 @@ for table in "$STORE"/report/table4*.md "$STORE"/report/experiment_runtime_gpu*.
     [[ -f $table ]] && { say "--- ${table#"$STORE"/}"; cat "$table" >>"$SUMMARY"; }
 done
 
-tar -czf "$OUT/hmrbench-out.tar.gz" -C "$OUT" hmrbench-out 2>>"$OUT/report.log" || say "could not pack $STORE"
+tar -czf "$OUT/hmrbench-out.tar.gz" -C "$(dirname "$STORE")" "$(basename "$STORE")" 2>>"$OUT/report.log" \
+    || say "could not pack $STORE"
 if [[ ${#FAILED[@]} -gt 0 ]]; then
     say "FAILED: ${FAILED[*]} (logs in $OUT)"
     exit 1

@@ -51,12 +51,14 @@ def test_no_cuda_stops_with_the_reason_and_exit_2(tmp_path):
 
 
 def test_a_cpu_smoke_run_goes_through_every_step(tmp_path, embedded_cache):
-    out = tmp_path / "gpu checks"  # a space in the path on purpose
+    """As on the device tool: OUTDIR is what comes back (8 files), the output folder is elsewhere."""
+    out, store = tmp_path / "gpu checks", tmp_path / "store"  # a space in the path on purpose
     done = run([str(out)], {"HMRBENCH_GPU_CHECKS_DEVICE": "cpu", "HMRBENCH_GPU_CHECKS_SMOKE": "1",
-                            "HMRBENCH_GPU_PYTHON": sys.executable, "OMP_NUM_THREADS": "1"})  # fmt: skip
+                            "HMRBENCH_GPU_PYTHON": sys.executable, "OMP_NUM_THREADS": "1",
+                            "HMRBENCH_GPU_STORE": str(store)})  # fmt: skip
     summary = (out / "summary.txt").read_text()
     assert done.returncode == 0, summary + done.stderr
-    assert {p.name for p in out.iterdir() if p.is_file()} == TOP_FILES
+    assert {p.name for p in out.iterdir()} == TOP_FILES and (store / "report" / "table4.md").is_file()
     for step in ("versions", "pytest", "runtime", "report"):
         assert any(line.startswith(step) and "rc=0" in line for line in summary.splitlines()), step
     assert "install          skipped" in summary and "all steps passed" in summary
@@ -65,7 +67,7 @@ def test_a_cpu_smoke_run_goes_through_every_step(tmp_path, embedded_cache):
     assert "Table IV: runtime" in summary  # the report's table copied into the summary
     with tarfile.open(out / "hmrbench-out.tar.gz") as tar:
         names = tar.getnames()
-    assert "hmrbench-out/report/table4.md" in names and "hmrbench-out/mlflow.db" in names
+    assert "store/report/table4.md" in names and "store/mlflow.db" in names
 
 
 def test_a_failed_step_does_not_stop_the_others_and_the_exit_code_says_so(tmp_path, embedded_cache):
@@ -84,3 +86,14 @@ def test_a_failed_step_does_not_stop_the_others_and_the_exit_code_says_so(tmp_pa
     assert "runtime          rc=124" in summary and "(time limit 1 s)" in summary
     assert "FAILED: install runtime report" in summary
     assert any(line.startswith("pytest") and "rc=0" in line for line in summary.splitlines())
+
+
+def test_the_run_stops_within_its_budget(tmp_path):
+    """HMRBENCH_GPU_CHECKS_BUDGET cuts each step's limit to what is left and runs no step once it is spent."""
+    out = tmp_path / "out"
+    done = run([str(out)], {"HMRBENCH_GPU_CHECKS_DEVICE": "cpu", "HMRBENCH_GPU_PYTHON": sys.executable,
+                            "HMRBENCH_GPU_CHECKS_BUDGET": "11"}, timeout=60)  # fmt: skip
+    summary = (out / "summary.txt").read_text()
+    assert done.returncode == 1, summary
+    assert "not run: the budget of 11 s is spent" in summary and "FAILED:" in summary and "pytest" in summary
+    assert not (out / "pytest.log").exists()

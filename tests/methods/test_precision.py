@@ -136,3 +136,18 @@ def test_a_model_file_from_before_the_setting_loads_at_either_precision(trained,
             torch.testing.assert_close(got, expected, atol=0, rtol=0, equal_nan=True)
         else:
             assert root_aligned_mm(got, expected) < 1.0
+
+
+def test_a_bf16_runtime_unit_is_a_unit_of_its_own(trained, monkeypatch):
+    """``hmrbench runtime`` keys its units by the method's training config plus the predict-only settings that
+    differ from their defaults: a bf16 timing is not taken for the fp32 one (nor the reverse)."""
+    import bench.run.units as units
+    from bench.run.runtime import runtime
+
+    family, _, _, train, _ = trained
+    monkeypatch.setattr(units, "load_dataset_spec", lambda spec, **kw: train)
+    small = {"proposed": "hidden=48,rank=16,gcn_hidden=8", "lifter": "width=64"}[family]
+    specs = [f"{family}[{small}]", f"{family}[{small},precision=bf16]"]
+    timed = runtime(specs, dataset="sts", batch_sizes=(1,), repeats=5, warmup=0)
+    keys = {row["variant"]: row["unit"] for row in timed.rows}
+    assert len(keys) == 2 and len(set(keys.values())) == 2

@@ -134,7 +134,7 @@ def check_experiment(exp: Any, *, device: str = "cpu", data_root: Any = None) ->
     """What ``run_experiment`` would fail on before its first unit trains and ``load_experiment`` has not checked
     already (it checks every spec, limit and batch size of the file and of its ``--quick`` version): runtime
     groups' timing settings, named with the file and the group; the device; and that every set's data is there
-    (``check_sources``). Nothing is written."""
+    (``check_sources``) and, for a runtime experiment, holds at least its largest batch. Nothing is written."""
     if exp.kind == "runtime":
         for i, group in enumerate(exp.groups, 1):
             try:
@@ -143,6 +143,12 @@ def check_experiment(exp: Any, *, device: str = "cpu", data_root: Any = None) ->
                 raise ConfigError(f"{exp.path}: [[group]] {i}: {exc}") from None
     check_device(device)
     check_sources([s for g in exp.groups for s in (*g.datasets, *g.train)], data_root)
+    if exp.kind == "runtime":  # a set smaller than a batch would fail only when its group is reached
+        for i, group in enumerate(exp.groups, 1):
+            n = len(load_dataset_spec(group.datasets[0], data_root=data_root, seed=exp.data_seed))
+            if n < max(group.batch_sizes):
+                raise ConfigError(f"{exp.path}: [[group]] {i}: {group.datasets[0]} has {n} samples, fewer than the "
+                                  f"batch size {max(group.batch_sizes)}")  # fmt: skip
 
 
 def _fit_or_load(method: Any, spec: str, train_sets: dict[str, SampleSet], seed: int, context: MethodContext,

@@ -163,5 +163,6 @@ def test_the_rule_comes_from_the_command_line_else_the_experiment_file(root, tmp
     assert used(run_experiment(path, data_root=root, models=tmp_path / "m")) == {10}
     assert used(run_experiment(path, data_root=root, models=tmp_path / "m", quick=True)) == {40}
     assert used(run_experiment(path, data_root=root, models=tmp_path / "m", stopping="off")) == {40}
-    assert main(["run", str(path), "--data-root", str(root), "--early-stop", "off", "--out", str(tmp_path / "file")]) == 0
+    argv = ["run", str(path), "--data-root", str(root), "--early-stop", "off", "--out", str(tmp_path / "file")]
+    assert main(argv) == 0
     assert set(pd.read_csv(tmp_path / "file" / "mine.csv")["iterations_used"]) == {40}

@@ -13,36 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "methods"))  # _sts_sets, shared with the method tests
 from _gpu import MISSING, NO_CUDA  # noqa: E402
-from _sts_sets import sts_sample_set  # noqa: E402
-
-from methods.proposed.losses import to_openpose  # noqa: E402
-from methods.proposed.sts import STSConfig, STSStream  # noqa: E402
-
-
-def body_set(model, n: int, seed: int):
-    """STS bodies (detector 2D, GT SMPL-X, joints3d in smplx_127, camera frame)."""
-    s = STSStream(model, STSConfig(pool=256), seed=seed, device="cpu").sample(n)
-    K = np.zeros((n, 3, 3))
-    K[:, 2, 2] = 1.0
-    return sts_sample_set(s, name="sts", skeleton="smplx_127", joints3d=s["joints"].numpy(),
-                          keypoints2d=s["keypoints2d"].numpy(), K=K)  # fmt: skip
-
-
-def hand_set(model, n: int, seed: int):
-    """STS left-hand close-ups as an STB-like set (openpose_hand21_left, true K)."""
-    s = STSStream(model, STSConfig(pool=256, noise="none"), seed=seed, device="cpu", focus="left_hand").sample(n)
-    kp = s["keypoints2d"].clone()
-    kp[:, :25] = 0
-    kp[:, 46:] = 0
-    op, _ = to_openpose(s["joints"])
-    K = np.zeros((n, 3, 3))
-    K[:, 0, 0] = K[:, 1, 1] = s["focal"].numpy()
-    K[:, :2, 2] = s["principal"].numpy()
-    K[:, 2, 2] = 1
-    from methods.fhgr import LH
-
-    return sts_sample_set(s, name="stb", skeleton="openpose_hand21_left", joints3d=op[:, LH].numpy(),
-                          keypoints2d=kp.numpy(), K=K)  # fmt: skip
+from _sts_sets import sts_body_set as body_set
+from _sts_sets import sts_hand_set as hand_set
 
 
 @pytest.fixture(scope="session")

@@ -27,19 +27,17 @@ import collections
 import traceback
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from _sts_sets import sts_sample_set
+from _sts_sets import sts_body_set as body_set
+from _sts_sets import sts_hand_set as hand_set
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from bench.method import MethodContext
 from bench.registry import create_method
-from methods.fhgr import LH, create_fhgr
+from methods.fhgr import create_fhgr
 from methods.lifter import create_lifter
 from methods.proposed import create_proposed
-from methods.proposed.losses import to_openpose
-from methods.proposed.sts import STSConfig, STSStream
 
 ROOT = Path(__file__).resolve().parents[2]
 aten = torch.ops.aten
@@ -115,28 +113,6 @@ def per_step(fit_with_steps, few: int = 2, many: int = 7) -> tuple[float, collec
     diff = b.where.copy()
     diff.subtract(a.where)
     return (b.total - a.total) / (many - few), +diff
-
-
-def body_set(model, n: int, seed: int):
-    s = STSStream(model, STSConfig(pool=256), seed=seed, device="cpu").sample(n)
-    K = np.zeros((n, 3, 3))
-    K[:, 2, 2] = 1.0
-    return sts_sample_set(s, name="sts", skeleton="smplx_127", joints3d=s["joints"].numpy(),
-                          keypoints2d=s["keypoints2d"].numpy(), K=K)  # fmt: skip
-
-
-def hand_set(model, n: int, seed: int):
-    s = STSStream(model, STSConfig(pool=256, noise="none"), seed=seed, device="cpu", focus="left_hand").sample(n)
-    kp = s["keypoints2d"].clone()
-    kp[:, :25] = 0
-    kp[:, 46:] = 0
-    op, _ = to_openpose(s["joints"])
-    K = np.zeros((n, 3, 3))
-    K[:, 0, 0] = K[:, 1, 1] = s["focal"].numpy()
-    K[:, :2, 2] = s["principal"].numpy()
-    K[:, 2, 2] = 1
-    return sts_sample_set(s, name="stb", skeleton="openpose_hand21_left", joints3d=op[:, LH].numpy(),
-                          keypoints2d=kp.numpy(), K=K)  # fmt: skip
 
 
 TINY_PROPOSED = {"hidden": 48, "rank": 16, "gcn_hidden": 8, "sts_pool": 256, "batch_size": 8, "log_every": 1000,

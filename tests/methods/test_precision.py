@@ -8,17 +8,15 @@ sees it, and at fp32 every key is the one from before the setting existed. Tiny 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from _sts_sets import sts_sample_set
+from _sts_sets import sts_body_set as body_set
 
 from bench.errors import ConfigError
 from bench.method import MethodContext, config_hash, predict_config, training_config
 from bench.run.units import training_key, unit_key
 from methods.lifter import create_lifter
 from methods.proposed import create_proposed
-from methods.proposed.sts import STSConfig, STSStream
 
 PROPOSED = {"hidden": 48, "rank": 16, "gcn_hidden": 8, "sts_pool": 256, "pretrain_iterations": 0, "batch_size": 16,
             "iterations": 60, "log_every": 1000}  # fmt: skip
@@ -29,14 +27,6 @@ FACTORIES = {"proposed": (create_proposed, PROPOSED), "lifter": (create_lifter, 
 def make(family: str, **kw):
     factory, tiny = FACTORIES[family]
     return factory(MethodContext(seed=0), **{**tiny, **kw})
-
-
-def body_set(model, n: int, seed: int):
-    s = STSStream(model, STSConfig(pool=256), seed=seed, device="cpu").sample(n)
-    K = np.zeros((n, 3, 3))
-    K[:, 2, 2] = 1.0
-    return sts_sample_set(s, name="sts", skeleton="smplx_127", joints3d=s["joints"].numpy(),
-                          keypoints2d=s["keypoints2d"].numpy(), K=K)  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=sorted(FACTORIES))

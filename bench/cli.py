@@ -369,12 +369,12 @@ def run_command(args: argparse.Namespace) -> int:
     check_at_least_one("--limit", args.limit, optional=True)
     check_at_least_one("--batch-size", args.batch_size)
     stopping = _early_stop(args)
+    _check_workers(args)  # the arguments first, then the data they name
     if args.experiment is not None:
         _check_before_writing([args.experiment], quick=args.quick, device=args.device, data_root=args.data_root)
     else:
         _check_before_writing(device=args.device, data_root=args.data_root, methods=args.method, datasets=args.dataset,
                               train=args.train or (), limit=args.limit, batch_size=args.batch_size)  # fmt: skip
-    _check_workers(args)
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     name = Path(args.experiment).stem if args.experiment is not None else "run"
@@ -446,8 +446,8 @@ def runtime_command(args: argparse.Namespace) -> int:
         from bench.errors import ConfigError
 
         raise ConfigError(f"runtime: {exp.path} is not a runtime experiment (kind = \"runtime\")")
-    _check_before_writing([exp], quick=args.quick, device=args.device, data_root=args.data_root)
     _check_workers(args)
+    _check_before_writing([exp], quick=args.quick, device=args.device, data_root=args.data_root)
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     rows_file = _RowsFile(out / f"{exp.name}{'-quick' if args.quick else ''}-{args.device.replace(':', '')}.csv")
@@ -467,8 +467,8 @@ def paper_command(args: argparse.Namespace) -> int:
 
     seeds, data_seed = _seeds(args.seeds), _data_seed(args.data_seed)  # checked before anything is written
     stopping = _early_stop(args)
-    _check_before_writing(PAPER_EXPERIMENTS, quick=args.quick, device=args.device, data_root=args.data_root)
     _check_workers(args)
+    _check_before_writing(PAPER_EXPERIMENTS, quick=args.quick, device=args.device, data_root=args.data_root)
     out = _out_folder(args.out)
     tracker = _tracker(out, args.tracking_uri)
     start = clock.perf_counter()

@@ -55,7 +55,7 @@ def _caller() -> str | None:
         return None
     for f in reversed(frames):
         path = Path(f.filename).resolve()
-        if ROOT in path.parents and ".venv" not in path.parts and path.name != Path(__file__).name:
+        if ROOT in path.parents and "site-packages" not in path.parts and path.name != Path(__file__).name:
             return f"{path.relative_to(ROOT)}:{f.lineno}"
     return "?"
 
